@@ -1,0 +1,239 @@
+//! The database: embedded SQLite by default, PostgreSQL in production, one body of portable
+//! SQL for both (see DESIGN.md: BIGINT paise, BIGINT epoch-ms, TEXT JSON, tenant-scoped unique
+//! keys, counter rows instead of sequences, no advisory locks).
+//!
+//! Writes go through [`Db::write`], which runs a closure in one transaction and retries it
+//! when the database reports a serialization failure, a deadlock or a busy SQLite file.
+//! On SQLite all writers share one connection, so writers queue instead of failing.
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions, Executor};
+
+use crate::error::DigitError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    backend: Backend,
+    /// Reads, and on PostgreSQL writes too.
+    read: AnyPool,
+    /// On SQLite, the single writer connection; on PostgreSQL the same pool as `read`.
+    write: AnyPool,
+}
+
+/// How many times a transaction is tried when the database asks for a retry.
+const MAX_ATTEMPTS: u32 = 8;
+
+impl Db {
+    /// Opens `url` (`sqlite://path` or `postgres://...`). The SQLite file and its folder are
+    /// created when missing.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        if is_sqlite(url) {
+            let path = sqlite_path(url);
+            if let Some(parent) = Path::new(&path).parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent)?;
+            }
+            let url = format!("sqlite://{path}?mode=rwc");
+            let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
+            let write = AnyPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(sqlite_pragmas)
+                .connect_with(options.clone())
+                .await?;
+            let read = AnyPoolOptions::new()
+                .max_connections(max_connections.max(2))
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(sqlite_pragmas)
+                .connect_with(options)
+                .await?;
+            Ok(Db {
+                backend: Backend::Sqlite,
+                read,
+                write,
+            })
+        } else {
+            let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
+            let pool = AnyPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options)
+                .await?;
+            Ok(Db {
+                backend: Backend::Postgres,
+                read: pool.clone(),
+                write: pool,
+            })
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool for reads outside a transaction.
+    pub fn pool(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// Applies every pending migration. Migrations take no advisory lock (DESIGN.md).
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let mut migrator = sqlx::migrate!("../../migrations");
+        migrator.set_locking(false);
+        migrator.run(&self.write).await?;
+        Ok(())
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
+    }
+
+    /// Begins a write transaction (on SQLite, on the single writer connection). Use it
+    /// through [`crate::write_tx!`], which commits and retries.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, DigitError> {
+        Ok(self.write.begin().await?)
+    }
+
+    /// Waits before another attempt of a transaction the database asked to retry; `false`
+    /// when the attempts are used up.
+    pub async fn pause_before_retry(&self, attempt: u32) -> bool {
+        if attempt >= MAX_ATTEMPTS {
+            return false;
+        }
+        metrics::counter!("kosh_db_retries_total").increment(1);
+        let pause = 2u64.pow(attempt.min(6)) + rand::random_range(0..5u64);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        true
+    }
+}
+
+/// The connection a transaction body works on.
+pub type Conn = AnyConnection;
+
+/// Runs a block in one write transaction: commits when it evaluates to `Ok`, rolls back on
+/// `Err` (or an early `?`), and runs it again when the database reports a serialization
+/// failure, a deadlock or a busy file.
+///
+/// ```ignore
+/// let ids = write_tx!(db, |conn| {
+///     let id = next_number(conn).await?;
+///     Ok(id)
+/// })?;
+/// ```
+#[macro_export]
+macro_rules! write_tx {
+    ($db:expr, |$conn:ident| $body:block) => {{
+        let db: &$crate::Db = &$db;
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let result: ::core::result::Result<_, $crate::DigitError> = async {
+                let mut tx = db.begin_write().await?;
+                let value = {
+                    let $conn: &mut $crate::db::Conn = &mut *tx;
+                    $body
+                }?;
+                tx.commit().await?;
+                Ok(value)
+            }
+            .await;
+            match result {
+                Err(err) if err.retryable && db.pause_before_retry(attempt).await => continue,
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// Durability on for every SQLite connection: WAL with a full fsync at every commit.
+fn sqlite_pragmas(
+    conn: &mut AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        conn.execute("PRAGMA journal_mode=WAL").await?;
+        conn.execute("PRAGMA synchronous=FULL").await?;
+        conn.execute("PRAGMA busy_timeout=10000").await?;
+        conn.execute("PRAGMA foreign_keys=ON").await?;
+        Ok(())
+    })
+}
+
+pub fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+fn sqlite_path(url: &str) -> String {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    rest.split('?').next().unwrap_or(rest).to_string()
+}
+
+/// Whether a database error asks the client to try again: PostgreSQL's serialization
+/// failure (40001) and deadlock (40P01), SQLite's BUSY and LOCKED families.
+fn is_retryable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("40001") | Some("40P01") => true,
+            Some(code) => code
+                .parse::<i32>()
+                .map(|c| matches!(c & 0xff, 5 | 6))
+                .unwrap_or(false),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// Turns a database error into the answer the client gets: an outage is a 503 the client
+/// may retry; anything else is a fault of kosh, logged and answered with a 500.
+pub(crate) fn classify(err: sqlx::Error) -> DigitError {
+    let retryable = is_retryable(&err);
+    let outage = matches!(
+        err,
+        sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+    );
+    if retryable || outage {
+        let mut e = DigitError::unavailable(err.to_string());
+        e.retryable = retryable;
+        return e;
+    }
+    tracing::error!(error = %err, "database error");
+    DigitError::new(
+        "QUERY_EXECUTION_ERROR",
+        "An error occurred while executing the query",
+    )
+    .with_status(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// Whether an insert failed on a unique key (PostgreSQL 23505, SQLite CONSTRAINT_UNIQUE or
+/// CONSTRAINT_PRIMARYKEY).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => matches!(
+            db.code().as_deref(),
+            Some("23505") | Some("2067") | Some("1555")
+        ),
+        _ => false,
+    }
+}

@@ -1,0 +1,29 @@
+//! `kosh`: DIGIT's revenue stack in one binary.
+
+use clap::Parser;
+use kosh_server::cli::{Cli, Command};
+
+fn main() -> std::process::ExitCode {
+    if let Err(err) = kosh_server::config::apply_config_file() {
+        eprintln!("kosh: {err:#}");
+        return std::process::ExitCode::from(2);
+    }
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(settings) => kosh_server::serve(settings).await,
+            Command::Migrate(settings) => kosh_server::migrate(settings).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("kosh: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! What wraps every request: a request id (the `x-request-id` header, made when absent) on
+//! every log line of the request, Prometheus metrics by route and status, DIGIT's error body
+//! for unknown routes, and a 500 with a correlation id instead of a dropped connection when
+//! a handler panics.
+
+use std::any::Any;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, Response};
+use axum::middleware::Next;
+use axum::response::IntoResponse;
+use kosh_platform::DigitError;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The process-wide metrics recorder (installed once, shared by every server in a process).
+pub fn metrics_handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Suffix("duration_seconds".into()),
+                &[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ],
+            )
+            .expect("histogram buckets");
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // A recorder installed earlier (by an embedding program) keeps working; ours then
+        // only renders what it sees.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+pub fn wrap(router: Router) -> Router {
+    metrics_handle();
+    router
+        .fallback(|req: Request| async move { DigitError::not_found_route(req.uri().path()) })
+        .method_not_allowed_fallback(|req: Request| async move {
+            DigitError::method_not_allowed(req.method().as_str(), req.uri().path())
+        })
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn(track))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<axum::body::Body> {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    let correlation_id = uuid::Uuid::new_v4().to_string();
+    tracing::error!(%correlation_id, panic = %message, "handler panicked");
+    metrics::counter!("kosh_panics_total").increment(1);
+    DigitError::internal(&correlation_id).into_response()
+}
+
+async fn track(req: Request, next: Next) -> axum::response::Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("route", route), ("method", method), ("status", status)];
+    metrics::counter!("kosh_http_requests_total", &labels).increment(1);
+    metrics::histogram!("kosh_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
