@@ -5,7 +5,7 @@
 //! [`generate`] for bill and receipt numbers; `/egov-idgen/id/_generate` calls it over HTTP.
 
 pub mod api;
-mod counter;
+pub mod counter;
 mod format;
 
 pub use format::{FormatError, Token, tokens};

@@ -126,14 +126,19 @@ impl Db {
 /// The connection a transaction body works on.
 pub type Conn = AnyConnection;
 
+/// A transaction body's value after its commit. The transaction block must end in a value
+/// rather than `return` one: an early `return Ok(..)` would skip the commit, and
+/// [`write_tx!`] makes it a type error by expecting this wrapper from `return`.
+pub struct Committed<T>(pub T);
+
 /// Runs a block in one write transaction: commits when it evaluates to `Ok`, rolls back on
 /// `Err` (or an early `?`), and runs it again when the database reports a serialization
-/// failure, a deadlock or a busy file.
+/// failure, a deadlock or a busy file. The block must not `return` (see [`Committed`]).
 ///
 /// ```ignore
 /// let ids = write_tx!(db, |conn| {
 ///     let id = next_number(conn).await?;
-///     Ok(id)
+///     Ok::<_, DigitError>(id)
 /// })?;
 /// ```
 #[macro_export]
@@ -143,19 +148,21 @@ macro_rules! write_tx {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let result: ::core::result::Result<_, $crate::DigitError> = async {
-                let mut tx = db.begin_write().await?;
-                let value = {
-                    let $conn: &mut $crate::db::Conn = &mut *tx;
-                    $body
-                }?;
-                tx.commit().await?;
-                Ok(value)
-            }
-            .await;
+            let result: ::core::result::Result<$crate::db::Committed<_>, $crate::DigitError> =
+                async {
+                    let mut tx = db.begin_write().await?;
+                    let value = {
+                        let $conn: &mut $crate::db::Conn = &mut *tx;
+                        $body
+                    }?;
+                    tx.commit().await?;
+                    Ok($crate::db::Committed(value))
+                }
+                .await;
             match result {
+                Ok($crate::db::Committed(value)) => break Ok(value),
                 Err(err) if err.retryable && db.pause_before_retry(attempt).await => continue,
-                other => break other,
+                Err(err) => break Err(err),
             }
         }
     }};

@@ -2,6 +2,7 @@
 //! the case-insensitive JSON binding DIGIT's Java services use, the clock, the database
 //! (SQLite or PostgreSQL through one body of SQL), money and tenants.
 
+pub mod auth;
 pub mod ci_json;
 pub mod clock;
 pub mod db;
@@ -9,8 +10,10 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod money;
+pub mod sql;
 pub mod tenant;
 
+pub use auth::AuthUser;
 pub use clock::Clock;
 pub use db::Db;
 pub use envelope::{RequestInfo, ResponseInfo, Role, UserInfo};

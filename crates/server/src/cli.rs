@@ -23,6 +23,45 @@ pub enum Command {
     Serve(Settings),
     /// Apply pending database migrations and exit.
     Migrate(Settings),
+    /// Manage users from the command line.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (any type), with the checks of /user/users/_createnovalidate.
+    Create(UserCreate),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UserCreate {
+    /// Tenant of the user (a citizen is kept at the state tenant).
+    #[arg(long)]
+    pub tenant: String,
+    /// Login name.
+    #[arg(long)]
+    pub username: String,
+    /// Display name (defaults to the login name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// CITIZEN, EMPLOYEE or SYSTEM.
+    #[arg(long = "type", default_value = "EMPLOYEE")]
+    pub user_type: String,
+    /// Password (DIGIT's policy: 8-15 characters with a digit, upper and lower case, one of @#$%).
+    #[arg(long, env = "KOSH_NEW_USER_PASSWORD")]
+    pub password: String,
+    /// Role codes from ACCESSCONTROL-ROLES (repeat, or comma-separate).
+    #[arg(long = "role", value_delimiter = ',', required = true)]
+    pub roles: Vec<String>,
+    /// Mobile number (mandatory for a citizen).
+    #[arg(long)]
+    pub mobile: Option<String>,
+    /// Addresses or CIDR ranges a SYSTEM user may log in and call from (repeat, or comma-separate).
+    #[arg(long = "allowed-ip", value_delimiter = ',')]
+    pub allowed_ips: Vec<String>,
+    #[command(flatten)]
+    pub settings: Settings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,6 +119,28 @@ pub struct Settings {
     #[arg(long, env = "KOSH_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 
+    /// Login name of the administrator created on an empty database (EMPLOYEE at the state
+    /// tenant, roles SUPERUSER and EMPLOYEE).
+    #[arg(long, env = "KOSH_ADMIN_USERNAME", default_value = "admin")]
+    pub admin_username: String,
+
+    /// Password of that administrator. When unset, kosh generates one and prints it once.
+    #[arg(long, env = "KOSH_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// Lifetime of an access token, in minutes (DIGIT: 10080, 7 days).
+    #[arg(long, env = "KOSH_ACCESS_TOKEN_MINUTES", default_value_t = 720)]
+    pub access_token_minutes: i64,
+
+    /// Lifetime of a refresh token, in minutes (DIGIT: 20160, 14 days).
+    #[arg(long, env = "KOSH_REFRESH_TOKEN_MINUTES", default_value_t = 10080)]
+    pub refresh_token_minutes: i64,
+
+    /// Proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For and X-Real-IP
+    /// headers name the client. From any other peer those headers are ignored.
+    #[arg(long, env = "KOSH_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+
     /// Clock source. `manual` is for tests: time stands still until POST /_kosh/clock moves it.
     #[arg(long, env = "KOSH_CLOCK", value_enum, default_value = "system")]
     pub clock: ClockMode,
@@ -99,6 +160,7 @@ impl Settings {
         let cli = Cli::parse_from(["kosh", "serve"]);
         match cli.command {
             Command::Serve(s) | Command::Migrate(s) => s,
+            Command::User(UserCommand::Create(c)) => c.settings,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+mod gateway;
 mod middleware;
 mod ops;
 
@@ -13,6 +14,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
+use kosh_access::AccessIndex;
+use kosh_identity::IdentityConfig;
 use kosh_mdms::Mdms;
 use kosh_platform::{Clock, Db};
 use tokio::net::TcpListener;
@@ -21,7 +24,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::cli::{ClockMode, LogFormat, Settings};
+use crate::cli::{ClockMode, LogFormat, Settings, UserCreate};
 
 /// What every handler may ask for.
 #[derive(Clone, FromRef)]
@@ -29,6 +32,9 @@ pub struct AppState {
     pub db: Db,
     pub mdms: Arc<Mdms>,
     pub clock: Clock,
+    pub identity: Arc<IdentityConfig>,
+    pub access: Arc<AccessIndex>,
+    pub max_body_bytes: usize,
 }
 
 #[derive(OpenApi)]
@@ -63,11 +69,18 @@ pub fn app(state: AppState, settings: &Settings) -> Router {
         .merge(ops::router())
         .merge(kosh_mdms::api::router())
         .merge(kosh_idgen::api::router())
+        .merge(kosh_identity::api::router())
+        .merge(kosh_access::api::router())
         .split_for_parts();
     let mut router = router.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi));
     if state.clock.is_manual() {
         router = router.merge(ops::test_clock_router());
     }
+    // The gateway runs for matched routes only, so an unknown route is a 404 for anyone.
+    let router = router.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        gateway::gate,
+    ));
     middleware::wrap(router.with_state(state)).layer(DefaultBodyLimit::max(settings.max_body_bytes))
 }
 
@@ -98,7 +111,31 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         ClockMode::System => Clock::System,
         ClockMode::Manual => Clock::manual(Clock::System.now_ms()),
     };
-    let state = AppState { db, mdms, clock };
+    if let Some(password) = kosh_identity::bootstrap::ensure_admin(
+        &db,
+        &mdms,
+        &clock,
+        &settings.admin_username,
+        settings.admin_password.as_deref(),
+    )
+    .await?
+    {
+        // Printed once, when the administrator is created; never logged.
+        eprintln!(
+            "kosh: created administrator \"{}\" (EMPLOYEE, roles SUPERUSER and EMPLOYEE, tenant {}) with password: {password}",
+            settings.admin_username,
+            mdms.states().first().copied().unwrap_or("-"),
+        );
+    }
+    let access = Arc::new(AccessIndex::build(&mdms));
+    let state = AppState {
+        db,
+        mdms,
+        clock,
+        identity: Arc::new(identity_config(settings)?),
+        access,
+        max_body_bytes: settings.max_body_bytes,
+    };
     let router = app(state.clone(), settings);
     let listener = TcpListener::bind(settings.listen)
         .await
@@ -142,6 +179,47 @@ pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
     open_database(&settings).await?;
     tracing::info!(database = %redact(&settings.database_url()), "migrations applied");
     Ok(())
+}
+
+/// `kosh user create`.
+pub async fn create_user(spec: UserCreate) -> anyhow::Result<()> {
+    init_logging(&spec.settings);
+    let mdms = load_mdms(&spec.settings)?;
+    let db = open_database(&spec.settings).await?;
+    let new_user = kosh_identity::bootstrap::NewUser {
+        tenant_id: spec.tenant.clone(),
+        user_name: spec.username.clone(),
+        name: spec.name.clone().unwrap_or_else(|| spec.username.clone()),
+        user_type: spec.user_type.to_ascii_uppercase(),
+        password: spec.password.clone(),
+        roles: spec.roles.clone(),
+        mobile_number: spec.mobile.clone(),
+        allowed_ips: spec.allowed_ips.clone(),
+    };
+    let user = kosh_identity::bootstrap::create(&db, &mdms, &Clock::System, &new_user)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", serde_json::to_string(&e.body()).unwrap_or_default()))?;
+    println!("{}", serde_json::to_string_pretty(&user.request_json())?);
+    Ok(())
+}
+
+fn identity_config(settings: &Settings) -> anyhow::Result<IdentityConfig> {
+    let trusted_proxies = kosh_identity::ip::parse_list(&settings.trusted_proxies)
+        .map_err(|e| anyhow::anyhow!("KOSH_TRUSTED_PROXIES: {e}"))?;
+    anyhow::ensure!(
+        settings.access_token_minutes > 0,
+        "KOSH_ACCESS_TOKEN_MINUTES must be positive"
+    );
+    anyhow::ensure!(
+        settings.refresh_token_minutes > 0,
+        "KOSH_REFRESH_TOKEN_MINUTES must be positive"
+    );
+    Ok(IdentityConfig {
+        access_ttl_ms: settings.access_token_minutes * 60_000,
+        refresh_ttl_ms: settings.refresh_token_minutes * 60_000,
+        trusted_proxies,
+        ..IdentityConfig::default()
+    })
 }
 
 fn init_logging(settings: &Settings) {

@@ -1,7 +1,7 @@
 //! `kosh`: DIGIT's revenue stack in one binary.
 
 use clap::Parser;
-use kosh_server::cli::{Cli, Command};
+use kosh_server::cli::{Cli, Command, UserCommand};
 
 fn main() -> std::process::ExitCode {
     if let Err(err) = kosh_server::config::apply_config_file() {
@@ -17,6 +17,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(settings) => kosh_server::serve(settings).await,
             Command::Migrate(settings) => kosh_server::migrate(settings).await,
+            Command::User(UserCommand::Create(spec)) => kosh_server::create_user(spec).await,
         }
     });
     match result {

@@ -47,11 +47,19 @@ pub fn admin_pg_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// The administrator every test server starts with.
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "Admin@1234";
+/// DIGIT's OAuth client header.
+pub const BASIC_CLIENT: &str = "Basic ZWdvdi11c2VyLWNsaWVudDo=";
+
 /// A kosh server under test.
 pub struct Kosh {
     pub base: String,
     pub client: reqwest::Client,
     pub backend: Backend,
+    /// The administrator's access token (SUPERUSER and EMPLOYEE at the state tenant `pb`).
+    pub admin_token: String,
     running: Option<Running>,
     dir: PathBuf,
     pg_database: Option<String>,
@@ -73,6 +81,8 @@ impl Kosh {
         settings.mdms_dir = None;
         settings.clock = ClockMode::Manual;
         settings.db_max_connections = 8;
+        settings.admin_username = ADMIN.into();
+        settings.admin_password = Some(ADMIN_PASSWORD.into());
         let mut pg_database = None;
         if backend == Backend::Postgres {
             let name = format!("kosh_t_{}", uuid::Uuid::new_v4().simple());
@@ -93,14 +103,101 @@ impl Kosh {
         }
         adjust(&mut settings);
         let running = kosh_server::start(&settings).await.expect("kosh starts");
-        Kosh {
+        let mut kosh = Kosh {
             base: format!("http://{}", running.addr),
             client: reqwest::Client::new(),
             backend,
+            admin_token: String::new(),
             running: Some(running),
             dir,
             pg_database,
-        }
+        };
+        let state = kosh
+            .state()
+            .mdms
+            .states()
+            .first()
+            .map(|s| s.to_string())
+            .expect("a state");
+        kosh.admin_token = kosh.token(ADMIN, ADMIN_PASSWORD, &state, "EMPLOYEE").await;
+        kosh
+    }
+
+    /// Signs in with DIGIT's form post; the status and the JSON answer.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        tenant: &str,
+        user_type: &str,
+    ) -> (StatusCode, Value) {
+        self.login_from(&self.client, username, password, tenant, user_type)
+            .await
+    }
+
+    pub async fn login_from(
+        &self,
+        client: &reqwest::Client,
+        username: &str,
+        password: &str,
+        tenant: &str,
+        user_type: &str,
+    ) -> (StatusCode, Value) {
+        let form = [
+            ("username", username),
+            ("password", password),
+            ("grant_type", "password"),
+            ("scope", "read"),
+            ("tenantId", tenant),
+            ("userType", user_type),
+        ];
+        let response = client
+            .post(self.url("/user/oauth/token"))
+            .header("authorization", BASIC_CLIENT)
+            .form(&form)
+            .send()
+            .await
+            .expect("request");
+        read(response).await
+    }
+
+    /// Signs in and returns the access token (panics on refusal).
+    pub async fn token(
+        &self,
+        username: &str,
+        password: &str,
+        tenant: &str,
+        user_type: &str,
+    ) -> String {
+        let (status, body) = self.login(username, password, tenant, user_type).await;
+        assert_eq!(status, StatusCode::OK, "login of {username} failed: {body}");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
+    }
+
+    /// Creates a user as the administrator; the answer's user.
+    pub async fn create_user(&self, user: Value) -> Value {
+        let (status, body) = self.create_user_raw(user).await;
+        assert_eq!(status, StatusCode::OK, "user creation failed: {body}");
+        body["user"][0].clone()
+    }
+
+    pub async fn create_user_raw(&self, user: Value) -> (StatusCode, Value) {
+        self.post(
+            "/user/users/_createnovalidate",
+            json!({"RequestInfo": {"apiId": "Rainmaker"}, "user": user}),
+        )
+        .await
+    }
+
+    /// A client whose connections come from `source` (e.g. 127.0.0.2).
+    pub fn client_from(source: &str) -> reqwest::Client {
+        reqwest::Client::builder()
+            .local_address(source.parse::<std::net::IpAddr>().ok())
+            .build()
+            .expect("client")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -111,8 +208,39 @@ impl Kosh {
         &self.running.as_ref().expect("running").state
     }
 
-    /// POSTs JSON; returns the status and the body parsed as JSON (Null when empty).
+    /// POSTs JSON as the administrator (token in `RequestInfo.authToken`); returns the status
+    /// and the body parsed as JSON (Null when empty).
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.post_as(&self.admin_token, path, body).await
+    }
+
+    /// POSTs JSON with `token` in `RequestInfo.authToken`, as DIGIT's clients do.
+    pub async fn post_as(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.post_as_from(&self.client, token, path, body).await
+    }
+
+    pub async fn post_as_from(
+        &self,
+        client: &reqwest::Client,
+        token: &str,
+        path: &str,
+        mut body: Value,
+    ) -> (StatusCode, Value) {
+        if let Some(object) = body.as_object_mut() {
+            let request_info = object.entry("RequestInfo").or_insert_with(|| json!({}));
+            request_info["authToken"] = json!(token);
+        }
+        let response = client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        read(response).await
+    }
+
+    /// POSTs JSON with no token at all.
+    pub async fn post_anonymous(&self, path: &str, body: Value) -> (StatusCode, Value) {
         let response = self
             .client
             .post(self.url(path))
@@ -128,6 +256,7 @@ impl Kosh {
         let response = self
             .client
             .post(self.url(path))
+            .header("auth-token", &self.admin_token)
             .header("content-type", "application/json")
             .body(body)
             .send()

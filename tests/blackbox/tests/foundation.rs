@@ -143,6 +143,12 @@ async fn mdms_city_falls_back_to_state_and_overrides_it(backend: Backend) {
         ]}),
     );
     write(
+        "xs/ACCESSCONTROL-ROLES/roles.json",
+        json!({"tenantId": "xs", "moduleName": "ACCESSCONTROL-ROLES", "roles": [
+            {"code": "SUPERUSER", "name": "Super User"}, {"code": "EMPLOYEE", "name": "Employee"}
+        ]}),
+    );
+    write(
         "xs/Fees/Rates.json",
         json!({"tenantId": "xs", "moduleName": "Fees", "Rates": [{"v": "state"}, {"v": "state2"}]}),
     );
@@ -347,7 +353,14 @@ async fn idgen_unknown_name_without_format_is_id_not_found(backend: Backend) {
             idgen("zz.none", "billnumberid", None, None),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // The gateway refuses a tenant no role of the caller covers, as DIGIT's does.
+    assert_digit_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "CustomException",
+        Some("Not authorized to access this resource"),
+    );
     kosh.stop().await;
 }
 

@@ -1,0 +1,89 @@
+//! Identity (egov-user): users of type CITIZEN, EMPLOYEE and SYSTEM, password logins that
+//! issue opaque OAuth tokens, DIGIT's lockout after repeated failures, and the IP allow-lists
+//! that bind a SYSTEM user (an integrator's server) and its tokens to known addresses.
+
+pub mod api;
+pub mod bootstrap;
+pub mod ip;
+pub mod login;
+pub mod password;
+pub mod tokens;
+pub mod users;
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use kosh_platform::{Db, DigitError};
+
+pub use users::User;
+
+/// The identity settings in force.
+#[derive(Debug, Clone)]
+pub struct IdentityConfig {
+    pub access_ttl_ms: i64,
+    pub refresh_ttl_ms: i64,
+    /// Peers whose X-Forwarded-For / X-Real-IP headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// DIGIT: 5 failed logins within 30 minutes lock the account for 60 minutes.
+    pub max_failed_logins: i64,
+    pub failure_window_ms: i64,
+    pub lock_ms: i64,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig {
+            access_ttl_ms: 12 * 60 * 60 * 1000,
+            refresh_ttl_ms: 7 * 24 * 60 * 60 * 1000,
+            trusted_proxies: Vec::new(),
+            max_failed_logins: 5,
+            failure_window_ms: 30 * 60 * 1000,
+            lock_ms: 60 * 60 * 1000,
+        }
+    }
+}
+
+/// Why a token was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Unknown, expired or revoked.
+    InvalidToken,
+    /// A SYSTEM user's token used from an address outside its allow-list.
+    AddressNotAllowed,
+    /// The user was deactivated after the token was issued.
+    Inactive,
+}
+
+/// The user behind an access token presented from `client_ip`.
+pub async fn authenticate(
+    db: &Db,
+    mdms: &kosh_mdms::Mdms,
+    token: &str,
+    client_ip: IpAddr,
+    now_ms: i64,
+) -> Result<Result<User, Refusal>, DigitError> {
+    let mut conn = db.pool().acquire().await?;
+    let Some(user_id) = tokens::user_of(&mut conn, token, "access", now_ms).await? else {
+        return Ok(Err(Refusal::InvalidToken));
+    };
+    let Some(mut user) = users::find_by_id(&mut conn, user_id).await? else {
+        return Ok(Err(Refusal::InvalidToken));
+    };
+    if !user.active {
+        return Ok(Err(Refusal::Inactive));
+    }
+    if !address_allowed(&user, client_ip) {
+        return Ok(Err(Refusal::AddressNotAllowed));
+    }
+    users::name_roles(mdms, std::slice::from_mut(&mut user));
+    Ok(Ok(user))
+}
+
+/// SYSTEM users may act only from their allow-list; other users from anywhere.
+pub fn address_allowed(user: &User, client_ip: IpAddr) -> bool {
+    if user.user_type != "SYSTEM" {
+        return true;
+    }
+    let list = ip::parse_list(&user.allowed_ips).unwrap_or_default();
+    ip::allows(&list, client_ip)
+}

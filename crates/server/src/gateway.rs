@@ -1,0 +1,263 @@
+//! DIGIT's API gateway, in process: which routes are open, who the caller is, and whether
+//! the caller's roles may call the route at the request's tenant. It runs before every
+//! matched route (unknown routes get their 404 without it).
+//!
+//! 1. Open routes (sign-in, token details, master data, health, docs) pass untouched.
+//! 2. Otherwise the access token is read from `RequestInfo.authToken` in the body, else the
+//!    `auth-token` header, else `Authorization: Bearer`. No valid token: 401.
+//! 3. A SYSTEM user's token is refused from any address outside its allow-list: 401.
+//! 4. The user's roles must cover the route at the request's tenants (MDMS role-actions,
+//!    egov-accesscontrol's rules): 403 otherwise.
+//! 5. The authenticated user replaces `RequestInfo.userInfo` in the body and is handed to the
+//!    handler, so a client cannot act as someone else by writing a userInfo.
+//!
+//! Every refusal is logged with user, address, route and reason, and counted in /metrics.
+
+use std::net::SocketAddr;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use kosh_platform::{DigitError, ErrorItem};
+use serde_json::{Map, Value};
+
+use crate::AppState;
+
+/// Routes anyone may call without a token.
+const OPEN_ROUTES: &[&str] = &[
+    "/user/oauth/token",
+    "/user/_details",
+    "/user/_logout",
+    "/egov-mdms-service/v1/_search",
+    "/egov-mdms-service/v1/_get",
+    "/pg-service/gateway/v1/_search",
+    "/health",
+    "/ready",
+    "/metrics",
+    "/openapi.json",
+    "/_kosh/clock",
+    // Access control is asked by gateways, not by users: DIGIT's data maps it to no role.
+    "/access/v1/actions/_authorize",
+];
+
+fn is_open(path: &str) -> bool {
+    OPEN_ROUTES.contains(&path) || path == "/docs" || path.starts_with("/docs/")
+}
+
+fn refuse(
+    error: DigitError,
+    user: &str,
+    address: &str,
+    route: &str,
+    reason: &'static str,
+) -> Response {
+    metrics::counter!("kosh_auth_refusals_total", "reason" => reason).increment(1);
+    tracing::warn!(user, address, route, reason, "request refused");
+    error.into_response()
+}
+
+/// The value of the first key of `object` equal to `name` in any letter case.
+fn get_ci<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    object
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+fn token_from(body: Option<&Value>, headers: &axum::http::HeaderMap) -> Option<String> {
+    let from_body = body
+        .and_then(Value::as_object)
+        .and_then(|o| get_ci(o, "RequestInfo"))
+        .and_then(Value::as_object)
+        .and_then(|ri| get_ci(ri, "authToken"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let from_header = || {
+        headers
+            .get("auth-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let from_bearer = || {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::to_string)
+    };
+    from_body
+        .or_else(from_header)
+        .or_else(from_bearer)
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+/// Writes the authenticated user over `RequestInfo.userInfo`.
+fn with_user_info(mut body: Value, user: &kosh_platform::AuthUser) -> Value {
+    let Some(object) = body.as_object_mut() else {
+        return body;
+    };
+    let key = object
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case("RequestInfo"))
+        .cloned()
+        .unwrap_or_else(|| "RequestInfo".into());
+    let request_info = object
+        .entry(key)
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !request_info.is_object() {
+        *request_info = Value::Object(Map::new());
+    }
+    if let Some(ri) = request_info.as_object_mut() {
+        ri.retain(|k, _| !k.eq_ignore_ascii_case("userInfo"));
+        ri.insert(
+            "userInfo".into(),
+            serde_json::to_value(user.user_info()).unwrap_or(Value::Null),
+        );
+    }
+    body
+}
+
+pub async fn gate(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_string();
+    if is_open(&path) {
+        return next.run(request).await;
+    }
+    let client_ip = kosh_identity::ip::client_ip(
+        peer.ip(),
+        request.headers(),
+        &state.identity.trusted_proxies,
+    );
+    let address = client_ip.to_string();
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return DigitError::item(ErrorItem::new(
+                "PAYLOAD_TOO_LARGE",
+                "The request body is too large",
+            ))
+            .with_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
+            .into_response();
+        }
+    };
+    let json: Option<Value> = if bytes.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice(&bytes).ok()
+    };
+
+    let Some(token) = token_from(json.as_ref(), &parts.headers) else {
+        return refuse(DigitError::unauthorized(), "-", &address, &path, "no_token");
+    };
+    let now = state.clock.now_ms();
+    let user =
+        match kosh_identity::authenticate(&state.db, &state.mdms, &token, client_ip, now).await {
+            Ok(Ok(user)) => user,
+            Ok(Err(kosh_identity::Refusal::AddressNotAllowed)) => {
+                return refuse(
+                    DigitError::item(
+                        ErrorItem::new(
+                            "IP_NOT_ALLOWED",
+                            "Access from this address is not allowed for this user",
+                        )
+                        .with_description(format!("{address} is not in the user's allowedIps")),
+                    )
+                    .with_status(axum::http::StatusCode::UNAUTHORIZED),
+                    "-",
+                    &address,
+                    &path,
+                    "address_not_allowed",
+                );
+            }
+            Ok(Err(_)) => {
+                return refuse(
+                    DigitError::unauthorized(),
+                    "-",
+                    &address,
+                    &path,
+                    "invalid_token",
+                );
+            }
+            Err(e) => return e.into_response(),
+        };
+    let auth = user.auth_user();
+    let tenants =
+        kosh_access::request_tenant_ids(json.as_ref(), parts.uri.query(), Some(&auth.tenant_id));
+    if !state.access.is_authorized(&auth.roles, &path, &tenants) {
+        return refuse(
+            DigitError::forbidden(),
+            &auth.user_name,
+            &address,
+            &path,
+            "no_action",
+        );
+    }
+    tracing::Span::current().record("user", auth.user_name.as_str());
+
+    let body = match json {
+        Some(value) if value.is_object() => Body::from(Bytes::from(
+            serde_json::to_vec(&with_user_info(value, &auth)).unwrap_or_default(),
+        )),
+        _ => Body::from(bytes),
+    };
+    let mut request = Request::from_parts(parts, body);
+    request.headers_mut().remove(header::CONTENT_LENGTH);
+    request.extensions_mut().insert(auth);
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn user() -> kosh_platform::AuthUser {
+        kosh_platform::AuthUser {
+            id: 7,
+            uuid: "u-7".into(),
+            user_name: "real".into(),
+            name: None,
+            user_type: "EMPLOYEE".into(),
+            mobile_number: None,
+            email_id: None,
+            tenant_id: "pb.amritsar".into(),
+            roles: vec![],
+        }
+    }
+
+    #[test]
+    fn forged_user_info_is_replaced() {
+        let body =
+            json!({"requestInfo": {"authToken": "t", "USERINFO": {"userName": "forged"}}, "x": 1});
+        let out = with_user_info(body, &user());
+        assert_eq!(out["requestInfo"]["userInfo"]["userName"], "real");
+        assert!(out["requestInfo"].get("USERINFO").is_none());
+        assert_eq!(out["x"], 1);
+    }
+
+    #[test]
+    fn token_sources_in_order() {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("auth-token", "from-header".parse().unwrap());
+        headers.insert(header::AUTHORIZATION, "Bearer from-bearer".parse().unwrap());
+        let body = json!({"RequestInfo": {"authToken": "from-body"}});
+        assert_eq!(
+            token_from(Some(&body), &headers).as_deref(),
+            Some("from-body")
+        );
+        assert_eq!(token_from(None, &headers).as_deref(), Some("from-header"));
+        headers.remove("auth-token");
+        assert_eq!(token_from(None, &headers).as_deref(), Some("from-bearer"));
+    }
+}
