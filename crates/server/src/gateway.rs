@@ -26,7 +26,7 @@ use serde_json::{Map, Value};
 use crate::AppState;
 
 /// Routes anyone may call without a token.
-const OPEN_ROUTES: &[&str] = &[
+pub const OPEN_ROUTES: &[&str] = &[
     "/user/oauth/token",
     "/user/_details",
     "/user/_logout",
@@ -42,7 +42,7 @@ const OPEN_ROUTES: &[&str] = &[
     "/access/v1/actions/_authorize",
 ];
 
-fn is_open(path: &str) -> bool {
+pub fn is_open(path: &str) -> bool {
     OPEN_ROUTES.contains(&path) || path == "/docs" || path.starts_with("/docs/")
 }
 

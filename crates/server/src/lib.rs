@@ -4,7 +4,7 @@
 
 pub mod cli;
 pub mod config;
-mod gateway;
+pub mod gateway;
 mod middleware;
 mod ops;
 
