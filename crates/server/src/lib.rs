@@ -120,11 +120,21 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     )
     .await?
     {
-        // Printed once, when the administrator is created; never logged.
+        // Printed once, when the administrator is created, and kept in a file only its owner
+        // can read so scripts can sign in; never logged.
+        let file = settings.data_dir.join(ADMIN_PASSWORD_FILE);
+        let saved = save_secret(&file, &password);
         eprintln!(
-            "kosh: created administrator \"{}\" (EMPLOYEE, roles SUPERUSER and EMPLOYEE, tenant {}) with password: {password}",
+            "kosh: created administrator \"{}\" (EMPLOYEE, roles SUPERUSER and EMPLOYEE, tenant {}) with password: {password}{}",
             settings.admin_username,
             mdms.states().first().copied().unwrap_or("-"),
+            match saved {
+                Ok(()) => format!(
+                    " (also in {}; delete it once you have changed the password)",
+                    file.display()
+                ),
+                Err(e) => format!(" (could not write {}: {e})", file.display()),
+            }
         );
     }
     let access = Arc::new(AccessIndex::build(&mdms));
@@ -179,6 +189,22 @@ pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
     open_database(&settings).await?;
     tracing::info!(database = %redact(&settings.database_url()), "migrations applied");
     Ok(())
+}
+
+/// Where a generated administrator password is kept, in the data folder.
+pub const ADMIN_PASSWORD_FILE: &str = "admin-password";
+
+fn save_secret(path: &std::path::Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    writeln!(file, "{secret}")
 }
 
 /// `kosh user create`.
