@@ -96,3 +96,52 @@ async fn track(req: Request, next: Next) -> axum::response::Response {
         .record(started.elapsed().as_secs_f64());
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::{Request as HttpRequest, StatusCode};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panic_becomes_a_500_with_a_correlation_id() {
+        async fn boom() -> &'static str {
+            panic!("kaboom")
+        }
+        let app = wrap(Router::new().route("/boom", get(boom)));
+        let response = app
+            .oneshot(HttpRequest::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().get("x-request-id").is_some());
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["Errors"][0]["code"], "INTERNAL_SERVER_ERROR");
+        assert_eq!(
+            body["Errors"][0]["message"],
+            "An unhandled exception occurred on the server"
+        );
+        assert!(
+            body["Errors"][0]["description"]
+                .as_str()
+                .unwrap()
+                .starts_with("correlation id ")
+        );
+        assert_eq!(body["ResponseInfo"], serde_json::Value::Null);
+    }
+
+    #[tokio::test]
+    async fn unknown_routes_get_digits_404() {
+        let app = wrap(Router::new().route("/x", get(|| async { "x" })));
+        let response = app
+            .oneshot(HttpRequest::get("/nope").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+}
