@@ -1,0 +1,7 @@
+//! Collection (collection-services): payments against bills, a receipt per bill, DIGIT's
+//! apportionment of each payment over the bill's tax heads, and the demand back-update in the
+//! same database transaction as the payment.
+
+pub mod apportion;
+pub mod mode;
+pub mod validate;
