@@ -9,7 +9,9 @@ pub mod db;
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod money;
+pub mod outbox;
 pub mod sql;
 pub mod tenant;
 

@@ -1,0 +1,34 @@
+//! The transactional outbox: events that DIGIT publishes on Kafka
+//! (`egov.collection.payment-create`, ...) are written here in the same transaction as the
+//! change they report, so an event exists exactly when its change does. A relay publishes
+//! them later and marks them (DESIGN.md: no LISTEN/NOTIFY, polling only).
+
+use serde_json::Value;
+use sqlx::AnyConnection;
+
+use crate::DigitError;
+
+/// Records `payload` for `topic`, keyed (for ordering in the broker) by `event_key`.
+pub async fn record(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    topic: &str,
+    event_key: &str,
+    payload: &Value,
+    now_ms: i64,
+) -> Result<String, DigitError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    sqlx::query(
+        "INSERT INTO kosh_outbox (id, tenant_id, topic, event_key, payload, created_ms, published_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+    )
+    .bind(&id)
+    .bind(tenant_id)
+    .bind(topic)
+    .bind(event_key)
+    .bind(payload.to_string())
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
