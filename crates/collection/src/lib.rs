@@ -5,3 +5,4 @@
 pub mod apportion;
 pub mod mode;
 pub mod validate;
+pub mod wire;

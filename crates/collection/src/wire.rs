@@ -1,0 +1,347 @@
+//! The payment as DIGIT's clients send it (`{"RequestInfo", "Payment": {...}}`), bound
+//! case-insensitively, and turned into a [`PaymentInput`] with amounts in paise. Bean
+//! validation failures come back in DIGIT's form (`NotNull.paymentRequest.payment.x`,
+//! "must not be null"; `Pattern...`, "must match ...").
+
+use kosh_platform::{DigitError, ErrorItem, RequestInfo};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::mode::PaymentMode;
+use crate::validate::{DetailInput, PaymentInput, not_null};
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct PaymentRequest {
+    #[serde(rename = "RequestInfo")]
+    pub request_info: Option<RequestInfo>,
+    #[serde(rename = "Payment")]
+    pub payment: Option<PaymentWire>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentWire {
+    pub tenant_id: Option<String>,
+    #[schema(value_type = Option<f64>)]
+    pub total_due: Option<Value>,
+    #[schema(value_type = Option<f64>)]
+    pub total_amount_paid: Option<Value>,
+    pub transaction_number: Option<String>,
+    pub transaction_date: Option<i64>,
+    pub payment_mode: Option<String>,
+    pub instrument_date: Option<i64>,
+    pub instrument_number: Option<String>,
+    pub ifsc_code: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub additional_details: Option<Value>,
+    pub payment_details: Option<Vec<PaymentDetailWire>>,
+    pub paid_by: Option<String>,
+    pub mobile_number: Option<String>,
+    pub payer_name: Option<String>,
+    pub payer_address: Option<String>,
+    pub payer_email: Option<String>,
+    pub payer_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentDetailWire {
+    pub bill_id: Option<String>,
+    #[schema(value_type = Option<f64>)]
+    pub total_due: Option<Value>,
+    #[schema(value_type = Option<f64>)]
+    pub total_amount_paid: Option<Value>,
+    pub business_service: Option<String>,
+    pub manual_receipt_number: Option<String>,
+    pub manual_receipt_date: Option<i64>,
+    #[schema(value_type = Option<Object>)]
+    pub additional_details: Option<Value>,
+}
+
+/// The payer and instrument fields kosh stores as given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PayerFields {
+    pub paid_by: Option<String>,
+    pub mobile_number: Option<String>,
+    pub payer_name: Option<String>,
+    pub payer_address: Option<String>,
+    pub payer_email: Option<String>,
+    pub payer_id: Option<String>,
+    pub ifsc_code: Option<String>,
+    pub additional_details: Option<Value>,
+    pub detail_extras: Vec<DetailExtras>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DetailExtras {
+    pub manual_receipt_number: Option<String>,
+    pub manual_receipt_date: Option<i64>,
+    pub additional_details: Option<Value>,
+}
+
+const NAME_PATTERN: &str = r"^[a-zA-Z]+(([_\-'`\. ][a-zA-Z ])?[a-zA-Z]*)*$";
+const MOBILE_PATTERN: &str = "^[6-9][0-9]{9}$";
+
+enum Amount {
+    Missing,
+    Paise(i64),
+    /// More than two decimal places: a fraction of a paisa, which DIGIT calls fractional.
+    SubPaise,
+    NotANumber,
+}
+
+fn amount(value: &Option<Value>) -> Amount {
+    match value {
+        None | Some(Value::Null) => Amount::Missing,
+        Some(v) => match kosh_platform::money::paise_from_json(v) {
+            Some(p) => Amount::Paise(p),
+            None => {
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => return Amount::NotANumber,
+                };
+                if text.trim().parse::<f64>().is_ok_and(f64::is_finite) {
+                    Amount::SubPaise
+                } else {
+                    Amount::NotANumber
+                }
+            }
+        },
+    }
+}
+
+fn mapping_error() -> DigitError {
+    DigitError::new(
+        "JsonMappingException",
+        "Failed to deserialize certain JSON fields",
+    )
+}
+
+fn blank(s: &Option<String>) -> bool {
+    s.as_deref().is_none_or(|s| s.trim().is_empty())
+}
+
+fn text(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// Checks the shape of the payment and turns it into the domain input.
+pub fn parse(request: &PaymentRequest) -> Result<(PaymentInput, PayerFields), DigitError> {
+    let Some(payment) = &request.payment else {
+        return Err(DigitError::item(ErrorItem::new(
+            "NotNull.paymentRequest.payment",
+            "must not be null",
+        )));
+    };
+    let mut errors: Vec<ErrorItem> = Vec::new();
+    if blank(&payment.tenant_id) {
+        errors.push(not_null("tenantId"));
+    } else if payment.tenant_id.as_deref().is_some_and(|t| t.len() > 64) {
+        errors.push(ErrorItem::new(
+            "Size.paymentRequest.payment.tenantId",
+            "size must be between 0 and 64",
+        ));
+    }
+    let total_paid = match amount(&payment.total_amount_paid) {
+        Amount::Missing => {
+            errors.push(not_null("totalAmountPaid"));
+            0
+        }
+        Amount::Paise(p) => p,
+        Amount::SubPaise => 1,
+        Amount::NotANumber => return Err(mapping_error()),
+    };
+    let total_due = match amount(&payment.total_due) {
+        Amount::Paise(p) => Some(p),
+        Amount::NotANumber => return Err(mapping_error()),
+        _ => None,
+    };
+    let mode = payment.payment_mode.as_deref().and_then(PaymentMode::parse);
+    if mode.is_none() {
+        errors.push(not_null("paymentMode"));
+    }
+    if blank(&payment.paid_by) {
+        errors.push(not_null("paidBy"));
+    }
+    let name_pattern = regex::Regex::new(NAME_PATTERN).expect("name pattern");
+    for (field, value) in [
+        ("paidBy", &payment.paid_by),
+        ("payerName", &payment.payer_name),
+    ] {
+        if let Some(v) = text(value)
+            && !name_pattern.is_match(&v)
+        {
+            errors.push(ErrorItem::new(
+                format!("Pattern.paymentRequest.payment.{field}"),
+                format!("must match \"{NAME_PATTERN}\""),
+            ));
+        }
+    }
+    if let Some(mobile) = text(&payment.mobile_number)
+        && !regex::Regex::new(MOBILE_PATTERN)
+            .expect("mobile pattern")
+            .is_match(&mobile)
+    {
+        errors.push(ErrorItem::new(
+            "Pattern.paymentRequest.payment.mobileNumber",
+            format!("must match \"{MOBILE_PATTERN}\""),
+        ));
+    }
+    if let Some(email) = text(&payment.payer_email)
+        && !email
+            .split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
+    {
+        errors.push(ErrorItem::new(
+            "Email.paymentRequest.payment.payerEmail",
+            "must be a well-formed email address",
+        ));
+    }
+    for (field, value, max) in [
+        ("transactionNumber", &payment.transaction_number, 128),
+        ("instrumentNumber", &payment.instrument_number, 128),
+        ("ifscCode", &payment.ifsc_code, 64),
+        ("paidBy", &payment.paid_by, 128),
+        ("payerAddress", &payment.payer_address, 1024),
+    ] {
+        if value.as_deref().is_some_and(|v| v.chars().count() > max) {
+            errors.push(ErrorItem::new(
+                format!("Size.paymentRequest.payment.{field}"),
+                format!("size must be between 0 and {max}"),
+            ));
+        }
+    }
+    let details_wire = payment.payment_details.clone().unwrap_or_default();
+    if details_wire.is_empty() {
+        errors.push(not_null("paymentDetails"));
+    }
+    let mut details = Vec::new();
+    let mut extras = Vec::new();
+    for (i, d) in details_wire.iter().enumerate() {
+        if blank(&d.bill_id) {
+            errors.push(not_null(&format!("paymentDetails[{i}].billId")));
+        }
+        let (paid, sub_paise) = match amount(&d.total_amount_paid) {
+            Amount::Missing => {
+                errors.push(not_null(&format!("paymentDetails[{i}].totalAmountPaid")));
+                (0, false)
+            }
+            Amount::Paise(p) => (p, false),
+            Amount::SubPaise => (1, true),
+            Amount::NotANumber => return Err(mapping_error()),
+        };
+        let due = match amount(&d.total_due) {
+            Amount::Paise(p) => Some(p),
+            Amount::NotANumber => return Err(mapping_error()),
+            _ => None,
+        };
+        details.push(DetailInput {
+            bill_id: text(&d.bill_id).unwrap_or_default(),
+            total_due: due,
+            total_amount_paid: paid,
+            sub_paise,
+        });
+        extras.push(DetailExtras {
+            manual_receipt_number: text(&d.manual_receipt_number),
+            manual_receipt_date: d.manual_receipt_date,
+            additional_details: d.additional_details.clone(),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(DigitError::many(errors));
+    }
+    let input = PaymentInput {
+        tenant_id: text(&payment.tenant_id).unwrap_or_default(),
+        total_due,
+        total_amount_paid: total_paid,
+        mode: mode.unwrap_or(PaymentMode::Cash),
+        transaction_number: text(&payment.transaction_number),
+        transaction_date: payment.transaction_date,
+        instrument_date: payment.instrument_date,
+        instrument_number: text(&payment.instrument_number),
+        details,
+    };
+    let payer = PayerFields {
+        paid_by: text(&payment.paid_by),
+        mobile_number: text(&payment.mobile_number),
+        payer_name: text(&payment.payer_name),
+        payer_address: text(&payment.payer_address),
+        payer_email: text(&payment.payer_email),
+        payer_id: text(&payment.payer_id),
+        ifsc_code: text(&payment.ifsc_code),
+        additional_details: payment.additional_details.clone(),
+        detail_extras: extras,
+    };
+    Ok((input, payer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn request(payment: Value) -> PaymentRequest {
+        kosh_platform::extract::bind(json!({"RequestInfo": {}, "Payment": payment})).unwrap()
+    }
+
+    #[test]
+    fn reads_digits_payment() {
+        let r = request(
+            json!({"tenantId": "pb.amritsar", "totalDue": 500, "totalAmountPaid": "500.00", "paymentMode": "Cash",
+            "paidBy": "Asha", "mobileNumber": "9876543210", "paymentDetails": [{"billId": "b1", "totalDue": 500, "totalAmountPaid": 500}]}),
+        );
+        let (input, payer) = parse(&r).unwrap();
+        assert_eq!(input.total_amount_paid, 500_00);
+        assert_eq!(input.mode, PaymentMode::Cash);
+        assert_eq!(input.details[0].total_due, Some(500_00));
+        assert_eq!(payer.paid_by.as_deref(), Some("Asha"));
+    }
+
+    #[test]
+    fn bean_validation_in_digits_words() {
+        let r = request(
+            json!({"tenantId": "pb.amritsar", "paymentMode": "BITCOIN", "paidBy": "Asha 9",
+            "mobileNumber": "12345", "paymentDetails": [{"billId": "b1"}]}),
+        );
+        let err = parse(&r).unwrap_err();
+        let codes: Vec<&str> = err.errors.iter().map(|e| e.code.as_str()).collect();
+        assert!(
+            codes.contains(&"NotNull.paymentRequest.payment.totalAmountPaid"),
+            "{codes:?}"
+        );
+        assert!(
+            codes.contains(&"NotNull.paymentRequest.payment.paymentMode"),
+            "{codes:?}"
+        );
+        assert!(
+            codes.contains(&"Pattern.paymentRequest.payment.paidBy"),
+            "{codes:?}"
+        );
+        assert!(
+            codes.contains(&"Pattern.paymentRequest.payment.mobileNumber"),
+            "{codes:?}"
+        );
+        assert!(
+            codes.contains(&"NotNull.paymentRequest.payment.paymentDetails[0].totalAmountPaid"),
+            "{codes:?}"
+        );
+        assert!(err.errors.iter().all(|e| e.message.starts_with("must")));
+        let r = request(
+            json!({"tenantId": "pb", "totalAmountPaid": "abc", "paymentMode": "CASH", "paidBy": "A", "paymentDetails": []}),
+        );
+        assert_eq!(
+            parse(&r).unwrap_err().errors[0].message,
+            "Failed to deserialize certain JSON fields"
+        );
+        let r = request(
+            json!({"tenantId": "pb", "totalAmountPaid": 100.005, "paymentMode": "CASH", "paidBy": "A",
+            "paymentDetails": [{"billId": "b", "totalAmountPaid": 100.005}]}),
+        );
+        assert!(parse(&r).unwrap().0.details[0].sub_paise);
+    }
+}
