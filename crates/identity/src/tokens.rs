@@ -3,7 +3,6 @@
 //! logout revokes both.
 
 use kosh_platform::DigitError;
-use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 
 pub struct Issued {
@@ -14,8 +13,7 @@ pub struct Issued {
 }
 
 pub fn hash(token: &str) -> String {
-    let digest = Sha256::digest(token.trim().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    kosh_platform::digest::sha256_hex(token.trim().as_bytes())
 }
 
 /// Issues a new access/refresh pair for `user_id`.

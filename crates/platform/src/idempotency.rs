@@ -8,7 +8,6 @@
 
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 
 use crate::{DigitError, ErrorItem};
@@ -44,8 +43,7 @@ pub fn fingerprint(body: &Value) -> String {
     if let Some(object) = body.as_object_mut() {
         object.retain(|k, _| !k.eq_ignore_ascii_case("RequestInfo"));
     }
-    let digest = Sha256::digest(body.to_string().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::sha256_hex(body.to_string().as_bytes())
 }
 
 /// A stored answer to replay.

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod ci_json;
 pub mod clock;
 pub mod db;
+pub mod digest;
 pub mod envelope;
 pub mod error;
 pub mod extract;
