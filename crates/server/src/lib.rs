@@ -71,6 +71,7 @@ pub fn app(state: AppState, settings: &Settings) -> Router {
         .merge(kosh_idgen::api::router())
         .merge(kosh_identity::api::router())
         .merge(kosh_access::api::router())
+        .merge(kosh_billing::api::router())
         .split_for_parts();
     let mut router = router.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi));
     if state.clock.is_manual() {

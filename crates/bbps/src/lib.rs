@@ -1,0 +1,99 @@
+//! The protocol layer of kosh's BBPS biller adapter: the NPCI BBPS XML messages a biller
+//! exchanges with the Bharat Bill Payment central unit (or a biller operating unit that
+//! forwards NPCI's messages), their validation, their XML signatures, the response codes,
+//! and amounts in paise. No HTTP and no database: this crate turns bytes into checked,
+//! typed messages and back.
+//!
+//! # Message flow
+//!
+//! BBPS is asynchronous between participants (NOTES.md §2.1, §7.2): every request is a
+//! signed XML POST to `/bbps/<Message>/1.0/urn:referenceId:<refId>`, answered at once with
+//! an unsigned [`xml::Ack`]; the business answer travels later as a separate signed POST
+//! to the peer's `…/<Message>Response/…` endpoint, which the peer in turn acknowledges.
+//!
+//! ```text
+//! central unit                                   kosh (biller)
+//!   BillFetchRequest (signed)   ───────────────▶  decode_request → Ack (sync)
+//!                               ◀───────────────  Ack
+//!                                                 … look up the bill …
+//!                               ◀───────────────  BillFetchResponse (signed), encode_response
+//!   Ack                         ───────────────▶  decode_ack
+//!
+//!   BillPaymentRequest (signed) ───────────────▶  Ack, then post the payment (idempotent on
+//!                               ◀───────────────  txnReferenceId), BillPaymentResponse
+//!   TxnStatusRequest "402"      ───────────────▶  Ack, then TxnStatusResponse
+//!   ReqDiagnostic (heartbeat)   ───────────────▶  ResDiagnostic in the HTTP response (sync)
+//! ```
+//!
+//! The biller-side JSON API of kosh's generic profile (NOTES.md §7.2) is synchronous: the
+//! same checks and codes apply, answered in the HTTP response. This crate serves both — the
+//! typed messages, [`codes`] and [`amount`] are the same; only the XML profile needs
+//! [`sig`] and the Ack.
+//!
+//! # What a future HTTP layer calls
+//!
+//! - On an inbound POST: [`codec::decode_request`] with the counterparty's keys from
+//!   configuration ([`sig::VerifyingKey::from_pem_file`]). It verifies the signature,
+//!   validates the signed content against the XSD and kosh's profile, and returns a
+//!   [`codec::Request`]. Check [`codec::Request::ref_id`] against the URL's refId, answer
+//!   [`xml::Ack::accepted`] (or [`xml::Ack::rejected`] with
+//!   [`codec::InboundError::ack_errors`]) through [`codec::encode_ack`] — except for
+//!   [`codec::Request::Diagnostic`], answered directly with a signed
+//!   [`xml::ResDiagnostic`].
+//! - Later, build the answer with [`xml::BillFetchResponse::for_request`],
+//!   [`xml::BillPaymentResponse::for_request`] or [`xml::TxnStatusResponse::for_request`],
+//!   a [`xml::Reason`] ([`xml::Reason::success`] with the approval reference, or
+//!   [`xml::Reason::failure`] with a [`codes::ComplianceCode`] chosen through
+//!   [`codes::BillerFault`]), amounts from [`amount::Paise`]; then
+//!   [`codec::encode_response`] with kosh's [`sig::SigningKey`], POST it to
+//!   [`codec::Response::path`] on the peer, and read its Ack with [`codec::decode_ack`].
+//! - Times for `ts` attributes: [`codec::timestamp`]; new ids: [`codec::new_ref_id`].
+//!
+//! Left to that layer: routes, TLS and IP allow-lists, retries of the callback until it is
+//! acknowledged, persistence of requests and answers (the raw signed messages are the
+//! audit trail), idempotency on `txnReferenceId`, and the mapping to DIGIT bills and
+//! payments.
+//!
+//! # Decisions
+//!
+//! - **XSD validation is in Rust, checked against libxml2.** The real validators were
+//!   weighed first: libxml2 through the `libxml` crate needs `libxml2-dev` and bindgen at
+//!   build time and puts a C parser — unmaintained upstream since 2025 — in the request
+//!   path; `xmloxide` 0.5, a young pure-Rust rewrite of libxml2, has XSD and C14N, but its
+//!   subtree C14N drops inherited namespace declarations (wrong for `SignedInfo`), which
+//!   does not inspire trust in the rest for payment messages. Either would also need the
+//!   NPCI XSD files shipped with kosh. So the content models of the nine messages are
+//!   written out from the XSDs in [`xml::schema`] (every element, order, occurrence,
+//!   required attribute and enumeration), and the typed serde models follow them. The
+//!   tests cross-check the validator against `xmllint --schema` on the real XSDs (NOTES.md
+//!   names their source: `Dhru227/bbps-biller-integrator`, `src/main/resources/xsd`):
+//!   every sample, every message kosh writes, and a set of broken documents must get the
+//!   same verdict from both. Those tests run when `xmllint` and the XSD folder are present
+//!   (`KOSH_BBPS_XSD_DIR`, default `shared/bbps/xsd` beside the checkout) and say so when
+//!   skipped. Beyond the XSDs, [`xml::profile`] checks the values kosh relies on. The XSDs
+//!   have no place for the enveloped `Signature`, so a signed message is validated after
+//!   its signature is verified and removed — which is also the content kosh then reads.
+//! - **Canonicalization is inclusive C14N 1.0**, what BBPS signs with, implemented in
+//!   [`c14n`] for the XML subset [`dom`] accepts (UTF-8, no DTD, predefined entities
+//!   only). It is tested against libxml2's through `xmlsec1`: a fixture signed by `xmlsec1`
+//!   verifies here, and signatures made here verify with `xmlsec1`.
+//! - **RSA-SHA256 signatures** use the RustCrypto `rsa` crate (0.9); keys and X.509
+//!   certificates are read from PEM with its `pkcs1`/`pkcs8` support and `x509-cert`.
+//!   `rsa` 0.9's private-key operation is not constant-time (RUSTSEC-2023-0071, "Marvin",
+//!   exploited as a decryption oracle — kosh never decrypts); signing is blinded
+//!   (`sign_with_rng`) as a further measure.
+//! - **XML** is read with `quick-xml` (events for the tree, serde for the models).
+//!
+//! No system package is needed to build or run this crate. The cross-check tests use the
+//! Debian packages `xmlsec1` and `libxml2-utils` (`xmllint`) when installed.
+
+pub mod amount;
+pub mod c14n;
+pub mod codec;
+pub mod codes;
+pub mod dom;
+pub mod sig;
+pub mod xml;
+
+pub use amount::Paise;
+pub use codes::{BillerFault, ComplianceCode, ResponseCode};

@@ -1,0 +1,195 @@
+//! `/billing-service/bill/v2/_fetchbill`, `/_search` and `/_cancelbill`, in DIGIT's shapes:
+//! criteria as query parameters, bills under `Bill` beside the misspelt `ResposneInfo`, and
+//! HTTP 201 from fetch-bill.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{FromRef, State};
+use axum::http::StatusCode;
+use kosh_mdms::Mdms;
+use kosh_platform::envelope::RequestInfoWrapper;
+use kosh_platform::{AuthUser, Clock, Db, DigitError, DigitJson, DigitQuery, write_tx};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::Bill;
+use super::cancel::{self, Outcome, UpdateBillRequest};
+use super::fetch::{self, FetchCriteria};
+use super::search::{self, BillSearchCriteria};
+use crate::rules::check_state_level_tenant;
+use crate::wire::{self, blank, not_null};
+
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Mdms>: FromRef<S>,
+    Clock: FromRef<S>,
+    Db: FromRef<S>,
+{
+    OpenApiRouter::new()
+        .routes(routes!(fetch_bill))
+        .routes(routes!(search_bills))
+        .routes(routes!(cancel_bill))
+}
+
+/// DIGIT's GenerateBillCriteria.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateBillCriteria {
+    pub tenant_id: Option<String>,
+    pub business_service: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "kosh_platform::extract::comma_list::deserialize"
+    )]
+    #[param(value_type = Option<String>)]
+    pub consumer_code: Option<Vec<String>>,
+    pub demand_id: Option<String>,
+    pub email: Option<String>,
+    pub mobile_number: Option<String>,
+}
+
+fn bills_body(
+    request: Option<&kosh_platform::RequestInfo>,
+    status: &str,
+    now: i64,
+    bills: &[Bill],
+) -> Value {
+    json!({
+        "ResposneInfo": wire::response_info(request, status, now),
+        "Bill": bills.iter().map(Bill::to_json).collect::<Vec<_>>(),
+    })
+}
+
+/// The bills of consumer codes: reused while valid, otherwise made anew (HTTP 201).
+#[utoipa::path(post, path = "/billing-service/bill/v2/_fetchbill", tag = "billing-service",
+    params(GenerateBillCriteria), request_body = RequestInfoWrapper,
+    responses((status = 201, description = "ResposneInfo and Bill [...]")))]
+async fn fetch_bill(
+    State(db): State<Db>,
+    State(mdms): State<Arc<Mdms>>,
+    State(clock): State<Clock>,
+    user: AuthUser,
+    DigitQuery(criteria): DigitQuery<GenerateBillCriteria>,
+    DigitJson(body): DigitJson<RequestInfoWrapper>,
+) -> Result<(StatusCode, Json<Value>), DigitError> {
+    let mut errors = Vec::new();
+    if blank(&criteria.tenant_id) {
+        errors.push(not_null("generateBillCriteria.tenantId"));
+    }
+    if blank(&criteria.business_service) {
+        errors.push(not_null("generateBillCriteria.businessService"));
+    }
+    if !errors.is_empty() {
+        return Err(DigitError::many(errors));
+    }
+    let tenant_id = wire::text(&criteria.tenant_id).unwrap_or_default();
+    check_state_level_tenant(&user, &tenant_id)?;
+    let consumer_codes = criteria.consumer_code.clone().unwrap_or_default();
+    let demand_id = wire::text(&criteria.demand_id);
+    let mobile_number = wire::text(&criteria.mobile_number);
+    let email = wire::text(&criteria.email);
+    if demand_id.is_none()
+        && mobile_number.is_none()
+        && email.is_none()
+        && consumer_codes.is_empty()
+    {
+        return Err(DigitError::new(
+            "BILL_GEN_MANDATORY_FIELDS_MISSING",
+            "Valid search criteria fields missing, please give some valid criteria like mobileNumber/email OR 'businessService & consumerCode' OR demandId",
+        ));
+    }
+    let fetch = FetchCriteria {
+        tenant_id,
+        business_service: wire::text(&criteria.business_service).unwrap_or_default(),
+        consumer_codes,
+        demand_id,
+        mobile_number,
+        email,
+    };
+    let bills = write_tx!(db, |conn| {
+        fetch::fetch(conn, &mdms, &clock, &fetch, &user.uuid).await
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(bills_body(
+            body.request_info.as_ref(),
+            wire::CREATED,
+            clock.now_ms(),
+            &bills,
+        )),
+    ))
+}
+
+/// Search bills by any criterion; the latest bill per consumer code.
+#[utoipa::path(post, path = "/billing-service/bill/v2/_search", tag = "billing-service",
+    params(BillSearchCriteria), request_body = RequestInfoWrapper,
+    responses((status = 200, description = "ResposneInfo and Bill [...]")))]
+async fn search_bills(
+    State(db): State<Db>,
+    State(clock): State<Clock>,
+    user: AuthUser,
+    DigitQuery(criteria): DigitQuery<BillSearchCriteria>,
+    DigitJson(body): DigitJson<RequestInfoWrapper>,
+) -> Result<Json<Value>, DigitError> {
+    let tenant_id = search::validate(&criteria, &user)?;
+    let mut conn = db.pool().acquire().await?;
+    let bills = search::search(&mut conn, &tenant_id, &criteria).await?;
+    Ok(Json(bills_body(
+        body.request_info.as_ref(),
+        wire::OK,
+        clock.now_ms(),
+        &bills,
+    )))
+}
+
+/// Cancel the ACTIVE bill of one consumer code.
+#[utoipa::path(post, path = "/billing-service/bill/v2/_cancelbill", tag = "billing-service",
+    request_body = UpdateBillRequest,
+    responses((status = 200, description = "ResponseInfo and Message"),
+        (status = 400, description = "ResponseInfo and Message, or Errors")))]
+async fn cancel_bill(
+    State(db): State<Db>,
+    State(clock): State<Clock>,
+    user: AuthUser,
+    DigitJson(request): DigitJson<UpdateBillRequest>,
+) -> Result<(StatusCode, Json<Value>), DigitError> {
+    let cancellation = cancel::validate(&request)?;
+    let now = clock.now_ms();
+    let outcome = write_tx!(db, |conn| {
+        cancel::cancel(conn, &cancellation, &user.uuid, now).await
+    })?;
+    let (status, message) = match outcome {
+        Outcome::Cancelled(count) => (
+            StatusCode::OK,
+            format!("Successfully cancelled {count} Active bills for given consumer codes"),
+        ),
+        Outcome::InWorkflow => (
+            StatusCode::BAD_REQUEST,
+            "You cannot cancel the bill in the workflow".to_string(),
+        ),
+        Outcome::NoActiveBill => (
+            StatusCode::BAD_REQUEST,
+            "No Active bills found for cancellation for the given criteria".to_string(),
+        ),
+    };
+    let spring_status = if status == StatusCode::OK {
+        wire::OK
+    } else {
+        wire::BAD_REQUEST
+    };
+    if let Outcome::Cancelled(_) = outcome {
+        tracing::info!(consumer_code = %cancellation.consumer_code, by = %user.uuid, "bill cancelled");
+    }
+    Ok((
+        status,
+        Json(json!({
+            "ResponseInfo": wire::response_info(request.request_info.as_ref(), spring_status, now),
+            "Message": message,
+        })),
+    ))
+}

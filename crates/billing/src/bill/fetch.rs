@@ -1,0 +1,271 @@
+//! Fetch-bill (DIGIT's `BillServicev2.fetchBill`): for each consumer code asked about, the
+//! ACTIVE bill while nothing in it has expired; otherwise that bill is expired and a new one
+//! is made from the unpaid ACTIVE demands.
+//!
+//! Concurrency: reusing a valid bill only reads. Making one takes the consumer code's demand
+//! row locks ([`demand::store::lock_consumer`]) and looks again, so concurrent fetches queue
+//! and all but the first find the first one's bill. Behind that, the partial unique index
+//! lets only one ACTIVE bill exist; an insert that loses to another ACTIVE bill
+//! ([`store::claim`] returns false) reads and returns the winner.
+
+use std::collections::BTreeSet;
+
+use kosh_idgen::IdRequest;
+use kosh_mdms::Mdms;
+use kosh_platform::sql::SqlBuilder;
+use kosh_platform::{Clock, DigitError};
+use sqlx::{AnyConnection, Row};
+
+use super::generate::{self, BillContext};
+use super::{Bill, BillStatus, store};
+use crate::demand::DemandStatus;
+use crate::demand::store::{self as demand_store, DemandFilter};
+use crate::query::push_tenant;
+use crate::{masters, payer};
+
+/// What a fetch asks for (DIGIT's GenerateBillCriteria).
+#[derive(Debug, Clone, Default)]
+pub struct FetchCriteria {
+    pub tenant_id: String,
+    pub business_service: String,
+    pub consumer_codes: Vec<String>,
+    pub demand_id: Option<String>,
+    pub mobile_number: Option<String>,
+    pub email: Option<String>,
+}
+
+/// The id format billing sends to idgen when MDMS has no `billnumberid` format (DIGIT's
+/// `bs.bill.billnumber.format` with tenant-level numbering off).
+fn bill_number_format(business_service: &str) -> String {
+    format!("BILLNO-{business_service}-[SEQ_egbs_billnumber]")
+}
+
+pub fn no_demands() -> DigitError {
+    DigitError::new(
+        "EG_BS_BILL_NO_DEMANDS_FOUND",
+        "No Demands Found for the given bill generate criteria",
+    )
+}
+
+/// The bills of every consumer code the criteria name, made or reused, inside the caller's
+/// transaction. `actor` is the requesting user's uuid.
+pub async fn fetch(
+    conn: &mut AnyConnection,
+    mdms: &Mdms,
+    clock: &Clock,
+    criteria: &FetchCriteria,
+    actor: &str,
+) -> Result<Vec<Bill>, DigitError> {
+    let keys = consumer_keys(conn, criteria).await?;
+    let mut bills = Vec::new();
+    for (tenant_id, consumer_code) in &keys {
+        let key = Key {
+            tenant_id,
+            business_service: &criteria.business_service,
+            consumer_code,
+        };
+        if let Some(bill) = bill_for(conn, mdms, clock, &key, actor).await? {
+            bills.push(bill);
+        }
+    }
+    if bills.is_empty() {
+        return Err(no_demands());
+    }
+    Ok(bills)
+}
+
+/// The (tenant, consumer code) pairs to bill: the codes asked for, the code of the demand
+/// asked for, and the codes with ACTIVE demands or bills of the payers with the mobile
+/// number or email asked for; sorted, so concurrent fetches lock in one order.
+async fn consumer_keys(
+    conn: &mut AnyConnection,
+    criteria: &FetchCriteria,
+) -> Result<BTreeSet<(String, String)>, DigitError> {
+    let mut keys = BTreeSet::new();
+    let mut filters = Vec::new();
+    let base = DemandFilter {
+        tenant_id: criteria.tenant_id.clone(),
+        business_service: Some(criteria.business_service.clone()),
+        status: Some(DemandStatus::Active),
+        ..DemandFilter::default()
+    };
+    if !criteria.consumer_codes.is_empty() {
+        filters.push(DemandFilter {
+            consumer_codes: Some(criteria.consumer_codes.clone()),
+            ..base.clone()
+        });
+    }
+    if let Some(id) = &criteria.demand_id {
+        filters.push(DemandFilter {
+            ids: Some(vec![id.clone()]),
+            ..base.clone()
+        });
+    }
+    let mut payers = Vec::new();
+    if criteria.mobile_number.is_some() || criteria.email.is_some() {
+        payers = payer::uuids_with_contact(
+            conn,
+            &criteria.tenant_id,
+            criteria.mobile_number.as_deref(),
+            criteria.email.as_deref(),
+        )
+        .await?;
+        if !payers.is_empty() {
+            filters.push(DemandFilter {
+                payers: Some(payers.clone()),
+                is_payment_completed: Some(false),
+                ..base.clone()
+            });
+        }
+    }
+    for filter in &filters {
+        for demand in demand_store::search(conn, filter).await? {
+            keys.insert((demand.tenant_id, demand.consumer_code));
+        }
+    }
+    // Codes whose ACTIVE bill matches, even when no unpaid demand does any more.
+    let mut q = SqlBuilder::new(
+        "SELECT tenant_id, consumer_code FROM egbs_bill WHERE status = 'ACTIVE' AND business_service = ",
+    );
+    q.bind(&criteria.business_service).push(" AND ");
+    push_tenant(&mut q, "tenant_id", &criteria.tenant_id);
+    q.push(" AND (1 = 0");
+    if !criteria.consumer_codes.is_empty() {
+        q.push(" OR consumer_code IN ")
+            .bind_list(&criteria.consumer_codes);
+    }
+    if !payers.is_empty() {
+        q.push(" OR user_id IN ").bind_list(&payers);
+    }
+    if let Some(mobile) = &criteria.mobile_number {
+        q.push(" OR mobile_number = ").bind(mobile);
+    }
+    if let Some(email) = &criteria.email {
+        q.push(" OR payer_email = ").bind(email);
+    }
+    q.push(")");
+    for row in q.build().fetch_all(&mut *conn).await? {
+        keys.insert((row.try_get("tenant_id")?, row.try_get("consumer_code")?));
+    }
+    Ok(keys)
+}
+
+struct Key<'a> {
+    tenant_id: &'a str,
+    business_service: &'a str,
+    consumer_code: &'a str,
+}
+
+/// The valid ACTIVE bill of one consumer code, or a new one; `None` when it has nothing to
+/// bill.
+async fn bill_for(
+    conn: &mut AnyConnection,
+    mdms: &Mdms,
+    clock: &Clock,
+    key: &Key<'_>,
+    actor: &str,
+) -> Result<Option<Bill>, DigitError> {
+    let now = clock.now_ms();
+    let active =
+        store::active_for(conn, key.tenant_id, key.business_service, key.consumer_code).await?;
+    if let Some(bill) = active.filter(|b| !b.has_expired(now)) {
+        return Ok(Some(bill));
+    }
+
+    demand_store::lock_consumer(conn, key.tenant_id, key.business_service, key.consumer_code)
+        .await?;
+    // Someone may have made the bill while this request waited for the locks.
+    if let Some(bill) =
+        store::active_for(conn, key.tenant_id, key.business_service, key.consumer_code).await?
+    {
+        if !bill.has_expired(now) {
+            return Ok(Some(bill));
+        }
+        store::set_status(
+            conn,
+            key.tenant_id,
+            &bill.id,
+            &[BillStatus::Active],
+            BillStatus::Expired,
+            actor,
+            now,
+        )
+        .await?;
+    }
+
+    let demands = demand_store::search(
+        conn,
+        &DemandFilter {
+            tenant_id: key.tenant_id.to_string(),
+            business_service: Some(key.business_service.to_string()),
+            consumer_codes: Some(vec![key.consumer_code.to_string()]),
+            status: Some(DemandStatus::Active),
+            is_payment_completed: Some(false),
+            ..DemandFilter::default()
+        },
+    )
+    .await?;
+    // A state-level search matches cities too; a bill belongs to one tenant.
+    let demands: Vec<_> = demands
+        .into_iter()
+        .filter(|d| d.tenant_id == key.tenant_id)
+        .collect();
+    if demands.is_empty() {
+        return Ok(None);
+    }
+    let business = masters::business_service(mdms, key.tenant_id, key.business_service)
+        .ok_or_else(|| {
+            DigitError::new(
+                "EG_BS_BUSINESSSERVICE_NOTFOUND",
+                format!(
+                    "No Business Service masters found for give codes [{}]",
+                    key.business_service
+                ),
+            )
+        })?;
+    let tax_heads = masters::tax_heads(mdms, key.tenant_id, key.business_service);
+    let payer = match demands.iter().find_map(|d| d.payer.as_deref()) {
+        Some(uuid) => payer::find(conn, uuid).await?,
+        None => None,
+    };
+    let tz = mdms
+        .tenant(key.tenant_id)
+        .map(|t| t.tz())
+        .unwrap_or(kosh_platform::clock::DEFAULT_TZ);
+    let context = BillContext {
+        tenant_id: key.tenant_id,
+        business: &business,
+        tax_heads: &tax_heads,
+        payer: payer.as_ref(),
+        now_ms: now,
+        tz,
+        actor,
+    };
+    let Some(mut bill) = generate::make(&demands, &context) else {
+        return Ok(None);
+    };
+    bill.seq =
+        store::next_seq(conn, key.tenant_id, key.business_service, key.consumer_code).await?;
+    if !store::claim(conn, &bill).await? {
+        // Another request's bill is the ACTIVE one: answer with it.
+        return store::active_for(conn, key.tenant_id, key.business_service, key.consumer_code)
+            .await;
+    }
+    let format = bill_number_format(key.business_service);
+    let number = kosh_idgen::generate(
+        conn,
+        mdms,
+        clock,
+        &IdRequest {
+            id_name: "billnumberid",
+            tenant_id: key.tenant_id,
+            format: Some(&format),
+            count: 1,
+        },
+    )
+    .await?;
+    bill.bill_number = number.into_iter().next();
+    store::set_number(conn, &bill).await?;
+    store::insert_details(conn, &bill).await?;
+    Ok(Some(bill))
+}

@@ -1,0 +1,285 @@
+//! Making a bill from the unpaid ACTIVE demands of one consumer code (DIGIT's
+//! `BillServicev2.prepareBill`), without touching the database.
+//!
+//! - one bill detail per demand, oldest tax period first, amount Σ(tax − collection);
+//! - one account detail per tax head within a detail (demand details of one head merged,
+//!   the first one's id kept), ordered by the tax head's `order`;
+//! - no bill when the total is negative (more advance than dues), as DIGIT;
+//! - the part-payment rules of the business service, and a minimum: the larger of the
+//!   service's `minAmountPayable` and the demands' `minimumAmountPayable`, never more than
+//!   the bill (the whole bill when part payment is not allowed).
+
+use std::collections::BTreeMap;
+
+use chrono_tz::Tz;
+use kosh_identity::users::User;
+
+use super::expiry::expiry_date;
+use super::{Bill, BillAccountDetail, BillDetail, BillStatus};
+use crate::demand::{Audit, Demand, new_id};
+use crate::masters::{BusinessService, TaxHead};
+
+/// What a bill is made with besides its demands.
+pub struct BillContext<'a> {
+    pub tenant_id: &'a str,
+    pub business: &'a BusinessService,
+    pub tax_heads: &'a [TaxHead],
+    pub payer: Option<&'a User>,
+    pub now_ms: i64,
+    pub tz: Tz,
+    /// The uuid of the user the bill is made for (its audit).
+    pub actor: &'a str,
+}
+
+/// The bill of one consumer code and service from `demands`; `None` when there are none or
+/// they owe less than nothing.
+pub fn make(demands: &[Demand], ctx: &BillContext<'_>) -> Option<Bill> {
+    let first = demands.first()?;
+    let mut demands: Vec<&Demand> = demands.iter().collect();
+    demands.sort_by(|a, b| {
+        (a.tax_period_from, a.tax_period_to, &a.id).cmp(&(
+            b.tax_period_from,
+            b.tax_period_to,
+            &b.id,
+        ))
+    });
+    let bill_id = new_id();
+    let details: Vec<BillDetail> = demands
+        .iter()
+        .map(|d| detail_for(d, &bill_id, ctx))
+        .collect();
+    let total: i64 = details.iter().map(|d| d.amount).sum();
+    if total < 0 {
+        return None;
+    }
+    let demanded_minimum: i64 = demands.iter().map(|d| d.minimum_amount_payable).sum();
+    let minimum = if ctx.business.part_payment_allowed {
+        ctx.business
+            .min_amount_payable
+            .max(demanded_minimum)
+            .clamp(0, total)
+    } else {
+        total
+    };
+    let payer = ctx.payer;
+    Some(Bill {
+        id: bill_id,
+        tenant_id: ctx.tenant_id.to_string(),
+        consumer_code: first.consumer_code.clone(),
+        business_service: first.business_service.clone(),
+        bill_number: None,
+        bill_date: ctx.now_ms,
+        seq: 0,
+        status: BillStatus::Active,
+        total_amount: total,
+        amount_paid: 0,
+        user_id: payer.map(|u| u.uuid.clone()),
+        payer_name: payer.and_then(|u| u.name.clone()),
+        payer_address: payer.and_then(crate::payer::address),
+        payer_email: payer.and_then(|u| u.email_id.clone()),
+        mobile_number: payer.and_then(|u| u.mobile_number.clone()),
+        part_payment_allowed: ctx.business.part_payment_allowed,
+        is_advance_allowed: ctx.business.is_advance_allowed,
+        minimum_amount_to_be_paid: minimum,
+        collection_modes_not_allowed: ctx.business.collection_modes_not_allowed.clone(),
+        additional_details: None,
+        file_store_id: None,
+        payment_id: None,
+        advance_amount: 0,
+        advance_demand_detail_id: None,
+        audit: Audit::new(ctx.actor, ctx.now_ms),
+        details,
+    })
+}
+
+fn detail_for(demand: &Demand, bill_id: &str, ctx: &BillContext<'_>) -> BillDetail {
+    let detail_id = new_id();
+    let mut by_head: BTreeMap<&str, BillAccountDetail> = BTreeMap::new();
+    for dd in &demand.details {
+        let due = dd.tax_amount - dd.collection_amount;
+        by_head
+            .entry(dd.tax_head_code.as_str())
+            .and_modify(|a| a.amount += due)
+            .or_insert_with(|| BillAccountDetail {
+                id: new_id(),
+                tenant_id: demand.tenant_id.clone(),
+                bill_detail_id: detail_id.clone(),
+                demand_detail_id: dd.id.clone(),
+                tax_head_code: dd.tax_head_code.clone(),
+                order: ctx
+                    .tax_heads
+                    .iter()
+                    .find(|h| h.code == dd.tax_head_code)
+                    .map(|h| h.order)
+                    .unwrap_or(0),
+                amount: due,
+                adjusted_amount: 0,
+                additional_details: None,
+            });
+    }
+    let mut account_details: Vec<BillAccountDetail> = by_head.into_values().collect();
+    account_details.sort_by(|a, b| (a.order, &a.tax_head_code).cmp(&(b.order, &b.tax_head_code)));
+    BillDetail {
+        id: detail_id,
+        tenant_id: demand.tenant_id.clone(),
+        bill_id: bill_id.to_string(),
+        demand_id: demand.id.clone(),
+        from_period: demand.tax_period_from,
+        to_period: demand.tax_period_to,
+        expiry_date: expiry_date(demand, ctx.now_ms, ctx.tz),
+        amount: demand.outstanding(),
+        amount_paid: 0,
+        additional_details: demand.additional_details.clone(),
+        account_details,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demand::{DemandDetail, DemandStatus};
+
+    fn detail(head: &str, tax: i64, collected: i64) -> DemandDetail {
+        DemandDetail {
+            id: new_id(),
+            demand_id: "d".into(),
+            tenant_id: "pb.amritsar".into(),
+            tax_head_code: head.into(),
+            tax_amount: tax,
+            collection_amount: collected,
+            additional_details: None,
+            audit: Audit::new("x", 0),
+        }
+    }
+
+    fn demand(from: i64, minimum: i64, details: Vec<DemandDetail>) -> Demand {
+        Demand {
+            id: new_id(),
+            tenant_id: "pb.amritsar".into(),
+            consumer_code: "PT-1".into(),
+            consumer_type: "PROPERTY".into(),
+            business_service: "PT".into(),
+            payer: None,
+            tax_period_from: from,
+            tax_period_to: from + 1000,
+            minimum_amount_payable: minimum,
+            bill_expiry_time: None,
+            fixed_bill_expiry_date: None,
+            status: DemandStatus::Active,
+            is_payment_completed: false,
+            additional_details: None,
+            audit: Audit::new("x", 0),
+            details,
+        }
+    }
+
+    fn service(part: bool, min: i64) -> BusinessService {
+        BusinessService {
+            code: "PT".into(),
+            part_payment_allowed: part,
+            is_advance_allowed: false,
+            min_amount_payable: min,
+            collection_modes_not_allowed: vec!["DD".into()],
+        }
+    }
+
+    fn heads() -> Vec<TaxHead> {
+        ["PT_TAX", "PT_CANCER_CESS", "PT_TIME_REBATE"]
+            .iter()
+            .enumerate()
+            .map(|(i, code)| TaxHead {
+                code: code.to_string(),
+                service: "PT".into(),
+                category: "TAX".into(),
+                order: i as i64,
+            })
+            .collect()
+    }
+
+    fn ctx<'a>(business: &'a BusinessService, heads: &'a [TaxHead]) -> BillContext<'a> {
+        BillContext {
+            tenant_id: "pb.amritsar",
+            business,
+            tax_heads: heads,
+            payer: None,
+            now_ms: 1_560_573_000_000,
+            tz: chrono_tz::Asia::Kolkata,
+            actor: "u",
+        }
+    }
+
+    #[test]
+    fn merges_heads_and_sums_what_is_still_due() {
+        let business = service(true, 10000);
+        let heads = heads();
+        let demands = vec![
+            demand(
+                2000,
+                0,
+                vec![
+                    detail("PT_TAX", 50000, 0),
+                    detail("PT_CANCER_CESS", 1000, 0),
+                ],
+            ),
+            demand(
+                1000,
+                0,
+                vec![
+                    detail("PT_TAX", 30000, 10000),
+                    detail("PT_TAX", 5000, 0),
+                    detail("PT_TIME_REBATE", -2000, 0),
+                ],
+            ),
+        ];
+        let bill = make(&demands, &ctx(&business, &heads)).expect("a bill");
+        assert_eq!(bill.total_amount, 51000 + 23000);
+        // Oldest period first.
+        assert_eq!(bill.details[0].from_period, 1000);
+        assert_eq!(bill.details[0].amount, 23000);
+        let first = &bill.details[0].account_details;
+        assert_eq!(first.len(), 2);
+        assert_eq!(first[0].tax_head_code, "PT_TAX");
+        assert_eq!(first[0].amount, 25000);
+        assert_eq!(first[0].demand_detail_id, demands[1].details[0].id);
+        assert_eq!(first[1].amount, -2000);
+        assert_eq!(bill.minimum_amount_to_be_paid, 10000);
+        assert_eq!(bill.status, BillStatus::Active);
+    }
+
+    #[test]
+    fn minimum_is_the_larger_rule_capped_at_the_bill() {
+        let heads = heads();
+        let business = service(true, 10000);
+        let d = vec![demand(1000, 25000, vec![detail("PT_TAX", 50000, 0)])];
+        assert_eq!(
+            make(&d, &ctx(&business, &heads))
+                .unwrap()
+                .minimum_amount_to_be_paid,
+            25000
+        );
+        let d = vec![demand(1000, 0, vec![detail("PT_TAX", 5000, 0)])];
+        assert_eq!(
+            make(&d, &ctx(&business, &heads))
+                .unwrap()
+                .minimum_amount_to_be_paid,
+            5000
+        );
+        let whole = service(false, 0);
+        let d = vec![demand(1000, 0, vec![detail("PT_TAX", 50000, 0)])];
+        assert_eq!(
+            make(&d, &ctx(&whole, &heads))
+                .unwrap()
+                .minimum_amount_to_be_paid,
+            50000
+        );
+    }
+
+    #[test]
+    fn no_bill_for_a_negative_total() {
+        let heads = heads();
+        let business = service(true, 0);
+        let d = vec![demand(1000, 0, vec![detail("PT_TIME_REBATE", -100, 0)])];
+        assert!(make(&d, &ctx(&business, &heads)).is_none());
+        assert!(make(&[], &ctx(&business, &heads)).is_none());
+    }
+}

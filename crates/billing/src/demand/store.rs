@@ -1,0 +1,433 @@
+//! Demands in the database: insert, update, their audit copies, search, and the row locks
+//! that serialize everything that reads or writes a consumer code's money.
+
+use std::collections::HashMap;
+
+use kosh_platform::DigitError;
+use kosh_platform::db::is_unique_violation;
+use kosh_platform::sql::SqlBuilder;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{Audit, Demand, DemandDetail, DemandStatus, new_id};
+use crate::query::{json_column, json_text, push_tenant};
+
+/// DIGIT's demand search returns at most 500 rows.
+pub const SEARCH_LIMIT: i64 = 500;
+
+const DEMAND_COLUMNS: &str = "id, tenant_id, consumer_code, consumer_type, business_service, payer, \
+     tax_period_from, tax_period_to, minimum_amount_payable, bill_expiry_time, fixed_bill_expiry_date, \
+     status, is_payment_completed, additional_details, created_by, created_ms, last_modified_by, last_modified_ms";
+
+const DETAIL_COLUMNS: &str = "id, tenant_id, demand_id, tax_head_code, tax_amount, collection_amount, \
+     additional_details, created_by, created_ms, last_modified_by, last_modified_ms";
+
+/// Why a demand changed, as its audit row records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Create,
+    Update,
+    Payment,
+    PaymentReversal,
+}
+
+impl Change {
+    fn as_str(self) -> &'static str {
+        match self {
+            Change::Create => "CREATE",
+            Change::Update => "UPDATE",
+            Change::Payment => "PAYMENT",
+            Change::PaymentReversal => "PAYMENT_REVERSAL",
+        }
+    }
+}
+
+/// What a demand search asks for; `None` fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct DemandFilter {
+    pub tenant_id: String,
+    pub ids: Option<Vec<String>>,
+    pub payers: Option<Vec<String>>,
+    pub consumer_codes: Option<Vec<String>>,
+    pub business_service: Option<String>,
+    pub status: Option<DemandStatus>,
+    pub is_payment_completed: Option<bool>,
+    /// Demands whose tax period starts at or after this.
+    pub period_from: Option<i64>,
+    /// Demands whose tax period ends at or before this.
+    pub period_to: Option<i64>,
+    /// Demands created in this range (DIGIT's demandFrom / demandTo).
+    pub created_from: Option<i64>,
+    pub created_to: Option<i64>,
+}
+
+fn audit_from(row: &AnyRow) -> Result<Audit, sqlx::Error> {
+    Ok(Audit {
+        created_by: row.try_get("created_by")?,
+        created_ms: row.try_get("created_ms")?,
+        last_modified_by: row.try_get("last_modified_by")?,
+        last_modified_ms: row.try_get("last_modified_ms")?,
+    })
+}
+
+fn demand_from(row: &AnyRow) -> Result<Demand, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    Ok(Demand {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        consumer_code: row.try_get("consumer_code")?,
+        consumer_type: row.try_get("consumer_type")?,
+        business_service: row.try_get("business_service")?,
+        payer: row.try_get("payer")?,
+        tax_period_from: row.try_get("tax_period_from")?,
+        tax_period_to: row.try_get("tax_period_to")?,
+        minimum_amount_payable: row.try_get("minimum_amount_payable")?,
+        bill_expiry_time: row.try_get("bill_expiry_time")?,
+        fixed_bill_expiry_date: row.try_get("fixed_bill_expiry_date")?,
+        status: DemandStatus::parse(&status).unwrap_or(DemandStatus::Active),
+        is_payment_completed: row.try_get::<i64, _>("is_payment_completed")? != 0,
+        additional_details: json_column(row.try_get("additional_details")?),
+        audit: audit_from(row)?,
+        details: Vec::new(),
+    })
+}
+
+fn detail_from(row: &AnyRow) -> Result<DemandDetail, sqlx::Error> {
+    Ok(DemandDetail {
+        id: row.try_get("id")?,
+        demand_id: row.try_get("demand_id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        tax_head_code: row.try_get("tax_head_code")?,
+        tax_amount: row.try_get("tax_amount")?,
+        collection_amount: row.try_get("collection_amount")?,
+        additional_details: json_column(row.try_get("additional_details")?),
+        audit: audit_from(row)?,
+    })
+}
+
+/// DIGIT's answer when a demand would be a second ACTIVE demand for the same consumer code,
+/// service and tax period.
+pub fn duplicate_error<'a>(consumer_codes: impl IntoIterator<Item = &'a String>) -> DigitError {
+    DigitError::new(
+        "EG_BS_DUPLICATE_CONSUMERCODE",
+        format!(
+            "Demand already exists in the same period with the same businessService for the given consumercodes : {}",
+            crate::wire::java_set(consumer_codes)
+        ),
+    )
+}
+
+/// Inserts a new demand and its details. A clash with another ACTIVE demand of the same
+/// period (a concurrent create) is DIGIT's duplicate error.
+pub async fn insert(conn: &mut AnyConnection, d: &Demand) -> Result<(), DigitError> {
+    let inserted = sqlx::query(
+        "INSERT INTO egbs_demand (id, tenant_id, consumer_code, consumer_type, business_service, payer, \
+         tax_period_from, tax_period_to, minimum_amount_payable, bill_expiry_time, fixed_bill_expiry_date, \
+         status, is_payment_completed, additional_details, created_by, created_ms, last_modified_by, last_modified_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+    )
+    .bind(&d.id)
+    .bind(&d.tenant_id)
+    .bind(&d.consumer_code)
+    .bind(&d.consumer_type)
+    .bind(&d.business_service)
+    .bind(&d.payer)
+    .bind(d.tax_period_from)
+    .bind(d.tax_period_to)
+    .bind(d.minimum_amount_payable)
+    .bind(d.bill_expiry_time)
+    .bind(d.fixed_bill_expiry_date)
+    .bind(d.status.as_str())
+    .bind(i64::from(d.is_payment_completed))
+    .bind(json_text(&d.additional_details))
+    .bind(&d.audit.created_by)
+    .bind(d.audit.created_ms)
+    .bind(&d.audit.last_modified_by)
+    .bind(d.audit.last_modified_ms)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Err(e) if is_unique_violation(&e) => return Err(duplicate_error([&d.consumer_code])),
+        Err(e) => return Err(e.into()),
+        Ok(_) => {}
+    }
+    for detail in &d.details {
+        insert_detail(conn, detail).await?;
+    }
+    Ok(())
+}
+
+async fn insert_detail(conn: &mut AnyConnection, detail: &DemandDetail) -> Result<(), DigitError> {
+    sqlx::query(
+        "INSERT INTO egbs_demand_detail (id, tenant_id, demand_id, tax_head_code, tax_amount, collection_amount, \
+         additional_details, created_by, created_ms, last_modified_by, last_modified_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&detail.id)
+    .bind(&detail.tenant_id)
+    .bind(&detail.demand_id)
+    .bind(&detail.tax_head_code)
+    .bind(detail.tax_amount)
+    .bind(detail.collection_amount)
+    .bind(json_text(&detail.additional_details))
+    .bind(&detail.audit.created_by)
+    .bind(detail.audit.created_ms)
+    .bind(&detail.audit.last_modified_by)
+    .bind(detail.audit.last_modified_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes every changeable field of a stored demand, updates its details and inserts the
+/// new ones. Consumer code, type, service and tenant never change.
+pub async fn update(conn: &mut AnyConnection, d: &Demand) -> Result<(), DigitError> {
+    let updated = sqlx::query(
+        "UPDATE egbs_demand SET payer = $1, tax_period_from = $2, tax_period_to = $3, minimum_amount_payable = $4, \
+         bill_expiry_time = $5, fixed_bill_expiry_date = $6, status = $7, is_payment_completed = $8, \
+         additional_details = $9, last_modified_by = $10, last_modified_ms = $11 WHERE tenant_id = $12 AND id = $13",
+    )
+    .bind(&d.payer)
+    .bind(d.tax_period_from)
+    .bind(d.tax_period_to)
+    .bind(d.minimum_amount_payable)
+    .bind(d.bill_expiry_time)
+    .bind(d.fixed_bill_expiry_date)
+    .bind(d.status.as_str())
+    .bind(i64::from(d.is_payment_completed))
+    .bind(json_text(&d.additional_details))
+    .bind(&d.audit.last_modified_by)
+    .bind(d.audit.last_modified_ms)
+    .bind(&d.tenant_id)
+    .bind(&d.id)
+    .execute(&mut *conn)
+    .await;
+    match updated {
+        Err(e) if is_unique_violation(&e) => return Err(duplicate_error([&d.consumer_code])),
+        Err(e) => return Err(e.into()),
+        Ok(_) => {}
+    }
+    for detail in &d.details {
+        let changed = sqlx::query(
+            "UPDATE egbs_demand_detail SET tax_amount = $1, collection_amount = $2, additional_details = $3, \
+             last_modified_by = $4, last_modified_ms = $5 WHERE tenant_id = $6 AND id = $7 AND demand_id = $8",
+        )
+        .bind(detail.tax_amount)
+        .bind(detail.collection_amount)
+        .bind(json_text(&detail.additional_details))
+        .bind(&detail.audit.last_modified_by)
+        .bind(detail.audit.last_modified_ms)
+        .bind(&detail.tenant_id)
+        .bind(&detail.id)
+        .bind(&detail.demand_id)
+        .execute(&mut *conn)
+        .await?;
+        if changed.rows_affected() == 0 {
+            insert_detail(conn, detail).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records the demand as it now is, with its details, in the audit tables.
+pub async fn audit(conn: &mut AnyConnection, d: &Demand, change: Change) -> Result<(), DigitError> {
+    let audit_id = new_id();
+    sqlx::query(
+        "INSERT INTO egbs_demand_audit (audit_id, demand_id, tenant_id, consumer_code, consumer_type, business_service, \
+         payer, tax_period_from, tax_period_to, minimum_amount_payable, bill_expiry_time, fixed_bill_expiry_date, \
+         status, is_payment_completed, additional_details, reason, changed_by, changed_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+    )
+    .bind(&audit_id)
+    .bind(&d.id)
+    .bind(&d.tenant_id)
+    .bind(&d.consumer_code)
+    .bind(&d.consumer_type)
+    .bind(&d.business_service)
+    .bind(&d.payer)
+    .bind(d.tax_period_from)
+    .bind(d.tax_period_to)
+    .bind(d.minimum_amount_payable)
+    .bind(d.bill_expiry_time)
+    .bind(d.fixed_bill_expiry_date)
+    .bind(d.status.as_str())
+    .bind(i64::from(d.is_payment_completed))
+    .bind(json_text(&d.additional_details))
+    .bind(change.as_str())
+    .bind(&d.audit.last_modified_by)
+    .bind(d.audit.last_modified_ms)
+    .execute(&mut *conn)
+    .await?;
+    for detail in &d.details {
+        sqlx::query(
+            "INSERT INTO egbs_demand_detail_audit (audit_id, demand_audit_id, detail_id, demand_id, tenant_id, \
+             tax_head_code, tax_amount, collection_amount, additional_details) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(new_id())
+        .bind(&audit_id)
+        .bind(&detail.id)
+        .bind(&detail.demand_id)
+        .bind(&detail.tenant_id)
+        .bind(&detail.tax_head_code)
+        .bind(detail.tax_amount)
+        .bind(detail.collection_amount)
+        .bind(json_text(&detail.additional_details))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Takes the row locks of the ACTIVE demands of one consumer code of a service, until the
+/// transaction ends. Demand writes, bill generation and payments all take them first, so a
+/// bill is never made from amounts that a concurrent payment or demand change is altering.
+/// (A no-op UPDATE locks rows on PostgreSQL and SQLite alike, where `FOR UPDATE` would not
+/// be portable; SQLite has a single writer anyway.)
+pub async fn lock_consumer(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    business_service: &str,
+    consumer_code: &str,
+) -> Result<(), DigitError> {
+    sqlx::query(
+        "UPDATE egbs_demand SET status = status WHERE tenant_id = $1 AND business_service = $2 \
+         AND consumer_code = $3 AND status = 'ACTIVE'",
+    )
+    .bind(tenant_id)
+    .bind(business_service)
+    .bind(consumer_code)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The demands with these ids in `tenant_id`, with their details.
+pub async fn load(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    ids: &[String],
+) -> Result<Vec<Demand>, DigitError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    search(
+        conn,
+        &DemandFilter {
+            tenant_id: tenant_id.to_string(),
+            ids: Some(ids.to_vec()),
+            ..DemandFilter::default()
+        },
+    )
+    .await
+}
+
+/// Demands matching `filter`, oldest tax period first, at most [`SEARCH_LIMIT`].
+pub async fn search(
+    conn: &mut AnyConnection,
+    filter: &DemandFilter,
+) -> Result<Vec<Demand>, DigitError> {
+    let mut q = SqlBuilder::new("SELECT ");
+    q.push(DEMAND_COLUMNS).push(" FROM egbs_demand WHERE ");
+    push_tenant(&mut q, "tenant_id", &filter.tenant_id);
+    if let Some(ids) = &filter.ids {
+        q.push(" AND id IN ").bind_list(ids);
+    }
+    if let Some(payers) = &filter.payers {
+        q.push(" AND payer IN ").bind_list(payers);
+    }
+    if let Some(codes) = &filter.consumer_codes {
+        q.push(" AND consumer_code IN ").bind_list(codes);
+    }
+    if let Some(service) = &filter.business_service {
+        q.push(" AND business_service = ").bind(service);
+    }
+    if let Some(status) = filter.status {
+        q.push(" AND status = ").bind(status.as_str());
+    }
+    if let Some(done) = filter.is_payment_completed {
+        q.push(" AND is_payment_completed = ").bind(i64::from(done));
+    }
+    if let Some(from) = filter.period_from {
+        q.push(" AND tax_period_from >= ").bind(from);
+    }
+    if let Some(to) = filter.period_to {
+        q.push(" AND tax_period_to <= ").bind(to);
+    }
+    if let Some(from) = filter.created_from {
+        q.push(" AND created_ms >= ").bind(from);
+    }
+    if let Some(to) = filter.created_to {
+        q.push(" AND created_ms <= ").bind(to);
+    }
+    q.push(" ORDER BY tax_period_from, consumer_code, id LIMIT ")
+        .bind(SEARCH_LIMIT);
+    let rows = q.build().fetch_all(&mut *conn).await?;
+    let mut demands = rows
+        .iter()
+        .map(demand_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    attach_details(conn, &filter.tenant_id, &mut demands).await?;
+    Ok(demands)
+}
+
+async fn attach_details(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    demands: &mut [Demand],
+) -> Result<(), DigitError> {
+    if demands.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = demands.iter().map(|d| d.id.clone()).collect();
+    let mut q = SqlBuilder::new("SELECT ");
+    q.push(DETAIL_COLUMNS)
+        .push(" FROM egbs_demand_detail WHERE ");
+    push_tenant(&mut q, "tenant_id", tenant_id);
+    q.push(" AND demand_id IN ")
+        .bind_list(&ids)
+        .push(" ORDER BY created_ms, id");
+    let rows = q.build().fetch_all(&mut *conn).await?;
+    let mut by_demand: HashMap<(String, String), Vec<DemandDetail>> = HashMap::new();
+    for row in &rows {
+        let detail = detail_from(row)?;
+        by_demand
+            .entry((detail.tenant_id.clone(), detail.demand_id.clone()))
+            .or_default()
+            .push(detail);
+    }
+    for demand in demands.iter_mut() {
+        demand.details = by_demand
+            .remove(&(demand.tenant_id.clone(), demand.id.clone()))
+            .unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// The consumer codes among `keys` (consumer code, tax period from, tax period to) that
+/// already have an ACTIVE demand of `business_service` for exactly that period.
+pub async fn active_duplicates(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    business_service: &str,
+    keys: &[(String, i64, i64)],
+) -> Result<Vec<String>, DigitError> {
+    let mut found = Vec::new();
+    for (code, from, to) in keys {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM egbs_demand WHERE tenant_id = $1 AND business_service = $2 \
+             AND consumer_code = $3 AND tax_period_from = $4 AND tax_period_to = $5 AND status = 'ACTIVE'",
+        )
+        .bind(tenant_id)
+        .bind(business_service)
+        .bind(code)
+        .bind(*from)
+        .bind(*to)
+        .fetch_one(&mut *conn)
+        .await?;
+        if row.try_get::<i64, _>(0)? > 0 {
+            found.push(code.clone());
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,574 @@
+//! What collection calls, on its own open transaction, when a payment is made on a bill and
+//! when it is cancelled or dishonoured (DIGIT's Kafka back-update, BillingServiceConsumer,
+//! done here in the payment's transaction so that it can be neither lost nor repeated).
+//!
+//! Collection apportions the payment over the bill's account details (one per tax head of
+//! a bill detail) and passes the paise each one takes. [`apply_payment`] then
+//! - adds them to the collection amounts of the demand details of those heads (several
+//!   details of one head are filled smallest tax first, as DIGIT spreads them);
+//! - turns money beyond the bill into an advance: a new demand detail of the service's
+//!   ADVANCE_COLLECTION head with tax = −advance, which later bills of the consumer code
+//!   carry as a credit (DIGIT's representation);
+//! - marks each demand `isPaymentCompleted` when Σtax = Σcollection;
+//! - marks the bill PAID, or PARTIALLY_PAID when it took less than its total, and expires
+//!   any other ACTIVE bill of the consumer code (its amounts assumed the money was owed).
+//!
+//! [`reverse_payment`] takes exactly that back off and returns the bill to ACTIVE when it is
+//! still the consumer code's latest bill and unexpired, else to EXPIRED.
+//!
+//! Both take the consumer code's demand row locks first, write an audit row for every demand
+//! they change, and fail with a [`DigitError`] without writing anything the caller would have
+//! to undo (the caller rolls its transaction back).
+
+use std::collections::{BTreeSet, HashMap};
+
+use kosh_mdms::Mdms;
+use kosh_platform::DigitError;
+use sqlx::AnyConnection;
+
+use crate::bill::{Bill, BillStatus, store as bill_store};
+use crate::demand::store::{self as demand_store, Change};
+use crate::demand::{Audit, Demand, DemandDetail, new_id};
+use crate::masters;
+use crate::wire::plain;
+
+/// The paise a payment puts on one bill account detail (`billAccountDetails[].id`): what
+/// apportionment gave it. Negative on a rebate or advance head consumed by the payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountDetailPayment {
+    pub bill_account_detail_id: String,
+    pub amount: i64,
+}
+
+/// Paise paid beyond the bill, kept as advance on the demand of one bill detail
+/// (`billDetails[].id`, usually the latest period's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvancePayment {
+    pub bill_detail_id: String,
+    pub amount: i64,
+}
+
+/// One bill's share of a payment, as collection apportioned it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillPayment {
+    pub tenant_id: String,
+    pub bill_id: String,
+    /// Collection's payment id; the bill remembers it, and only it can be reversed.
+    pub payment_id: String,
+    pub account_details: Vec<AccountDetailPayment>,
+    pub advance: Option<AdvancePayment>,
+}
+
+fn invalid(message: String) -> DigitError {
+    DigitError::new("EG_BS_PAYMENT_INVALID", message)
+}
+
+async fn locked_bill(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    bill_id: &str,
+) -> Result<Bill, DigitError> {
+    let not_found = || {
+        DigitError::new(
+            "EG_BS_BILL_NOT_FOUND",
+            format!("No bill found with id {bill_id} in tenant {tenant_id}"),
+        )
+    };
+    let bill = bill_store::load_one(conn, tenant_id, bill_id)
+        .await?
+        .filter(|b| b.tenant_id == tenant_id)
+        .ok_or_else(not_found)?;
+    demand_store::lock_consumer(conn, tenant_id, &bill.business_service, &bill.consumer_code)
+        .await?;
+    // Read again under the locks: a concurrent payment may have changed it.
+    bill_store::load_one(conn, tenant_id, bill_id)
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// The demands behind a bill's details, by id.
+async fn bill_demands(
+    conn: &mut AnyConnection,
+    bill: &Bill,
+) -> Result<HashMap<String, Demand>, DigitError> {
+    let ids: Vec<String> = bill
+        .details
+        .iter()
+        .map(|d| d.demand_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    Ok(demand_store::load(conn, &bill.tenant_id, &ids)
+        .await?
+        .into_iter()
+        .map(|d| (d.id.clone(), d))
+        .collect())
+}
+
+/// Adds `amount` paise to the collection of `demand`'s details of `head`: positive money
+/// fills positive taxes smallest first; negative money consumes negative taxes (rebates,
+/// advance). What cannot be placed is returned.
+fn collect(demand: &mut Demand, head: &str, amount: i64) -> i64 {
+    let mut details: Vec<&mut DemandDetail> = demand
+        .details
+        .iter_mut()
+        .filter(|d| d.tax_head_code == head && (d.tax_amount >= 0) == (amount >= 0))
+        .collect();
+    details.sort_by(|a, b| (a.tax_amount, &a.id).cmp(&(b.tax_amount, &b.id)));
+    if amount < 0 {
+        details.reverse();
+    }
+    let mut remaining = amount;
+    for d in details {
+        if remaining == 0 {
+            break;
+        }
+        let room = d.tax_amount - d.collection_amount;
+        let take = if amount >= 0 {
+            room.max(0).min(remaining)
+        } else {
+            room.min(0).max(remaining)
+        };
+        d.collection_amount += take;
+        remaining -= take;
+    }
+    remaining
+}
+
+/// Takes `amount` paise back off the collection of `demand`'s details of `head`, the
+/// reverse of [`collect`]. What cannot be taken back is returned.
+fn uncollect(demand: &mut Demand, head: &str, amount: i64) -> i64 {
+    let mut details: Vec<&mut DemandDetail> = demand
+        .details
+        .iter_mut()
+        .filter(|d| d.tax_head_code == head && (d.tax_amount >= 0) == (amount >= 0))
+        .collect();
+    details.sort_by(|a, b| (b.tax_amount, &b.id).cmp(&(a.tax_amount, &a.id)));
+    if amount < 0 {
+        details.reverse();
+    }
+    let mut remaining = amount;
+    for d in details {
+        if remaining == 0 {
+            break;
+        }
+        let take = if amount >= 0 {
+            d.collection_amount.max(0).min(remaining)
+        } else {
+            d.collection_amount.min(0).max(remaining)
+        };
+        d.collection_amount -= take;
+        remaining -= take;
+    }
+    remaining
+}
+
+/// Writes the demands a payment or reversal changed, with their audit rows.
+async fn save_demands(
+    conn: &mut AnyConnection,
+    demands: HashMap<String, Demand>,
+    changed: &BTreeSet<String>,
+    change: Change,
+    actor: &str,
+    now_ms: i64,
+) -> Result<(), DigitError> {
+    for id in changed {
+        let Some(mut demand) = demands.get(id).cloned() else {
+            continue;
+        };
+        demand.is_payment_completed = demand.fully_collected();
+        demand.audit = demand.audit.touched(actor, now_ms);
+        demand_store::update(conn, &demand).await?;
+        demand_store::audit(conn, &demand, change).await?;
+    }
+    Ok(())
+}
+
+/// Puts a payment on a bill, its demands and their details, inside the caller's transaction.
+/// The bill must be ACTIVE, or EXPIRED (a bill that expired while its payment was on the
+/// way is still paid). Returns the bill as it now is.
+pub async fn apply_payment(
+    conn: &mut AnyConnection,
+    mdms: &Mdms,
+    payment: &BillPayment,
+    actor: &str,
+    now_ms: i64,
+) -> Result<Bill, DigitError> {
+    let mut bill = locked_bill(conn, &payment.tenant_id, &payment.bill_id).await?;
+    match bill.status {
+        BillStatus::Active | BillStatus::Expired => {}
+        BillStatus::Paid | BillStatus::PartiallyPaid => {
+            return Err(DigitError::new(
+                "BILL_ALREADY_PAID",
+                "Bill has already been paid or is in pending state",
+            ));
+        }
+        other => {
+            return Err(DigitError::new(
+                "EG_BS_BILL_NOT_PAYABLE",
+                format!(
+                    "The bill {} is {} and cannot be paid",
+                    bill.id,
+                    other.as_str()
+                ),
+            ));
+        }
+    }
+
+    // Every line names an account detail of this bill once, within what that head owes.
+    let mut seen = BTreeSet::new();
+    let mut lines: Vec<(usize, usize, i64)> = Vec::new();
+    for line in &payment.account_details {
+        if !seen.insert(line.bill_account_detail_id.as_str()) {
+            return Err(invalid(format!(
+                "The bill account detail {} is paid twice",
+                line.bill_account_detail_id
+            )));
+        }
+        let position = bill.details.iter().enumerate().find_map(|(i, d)| {
+            d.account_details
+                .iter()
+                .position(|a| a.id == line.bill_account_detail_id)
+                .map(|j| (i, j))
+        });
+        let Some((i, j)) = position else {
+            return Err(invalid(format!(
+                "The bill account detail {} is not part of the bill {}",
+                line.bill_account_detail_id, bill.id
+            )));
+        };
+        let owed = bill.details[i].account_details[j].amount;
+        let within = if owed >= 0 {
+            (0..=owed).contains(&line.amount)
+        } else {
+            (owed..=0).contains(&line.amount)
+        };
+        if !within {
+            return Err(invalid(format!(
+                "The amount {} for the bill account detail {} is outside what it owes ({})",
+                plain(line.amount),
+                line.bill_account_detail_id,
+                plain(owed)
+            )));
+        }
+        lines.push((i, j, line.amount));
+    }
+    let advance = payment.advance.as_ref().filter(|a| a.amount != 0);
+    if let Some(a) = advance {
+        if a.amount < 0 {
+            return Err(invalid("An advance cannot be negative".into()));
+        }
+        if !bill.is_advance_allowed {
+            return Err(invalid(format!(
+                "The business service {} takes no advance",
+                bill.business_service
+            )));
+        }
+        if !bill.details.iter().any(|d| d.id == a.bill_detail_id) {
+            return Err(invalid(format!(
+                "The bill detail {} is not part of the bill {}",
+                a.bill_detail_id, bill.id
+            )));
+        }
+    }
+    let paid: i64 = lines.iter().map(|l| l.2).sum();
+    let advance_amount = advance.map(|a| a.amount).unwrap_or(0);
+    if paid + advance_amount <= 0 && bill.total_amount > 0 {
+        return Err(invalid(format!(
+            "A payment of {} cannot be put on the bill {} of {}",
+            plain(paid + advance_amount),
+            bill.id,
+            plain(bill.total_amount)
+        )));
+    }
+
+    // The demands.
+    let mut demands = bill_demands(conn, &bill).await?;
+    let mut changed = BTreeSet::new();
+    for &(i, j, amount) in &lines {
+        if amount == 0 {
+            continue;
+        }
+        let demand_id = bill.details[i].demand_id.clone();
+        let head = bill.details[i].account_details[j].tax_head_code.clone();
+        let demand = demands.get_mut(&demand_id).ok_or_else(|| {
+            invalid(format!(
+                "The demand {demand_id} of the bill {} is gone",
+                bill.id
+            ))
+        })?;
+        let left = collect(demand, &head, amount);
+        if left != 0 {
+            return Err(DigitError::new(
+                "EG_BS_PAYMENT_EXCEEDS_DEMAND",
+                format!(
+                    "The payment on tax head {head} is {} more than the demand {demand_id} still owes; fetch a new bill",
+                    plain(left)
+                ),
+            ));
+        }
+        changed.insert(demand_id);
+    }
+    if let Some(a) = advance {
+        let head = masters::advance_tax_head(mdms, &bill.tenant_id, &bill.business_service)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "The business service {} has no ADVANCE_COLLECTION tax head",
+                    bill.business_service
+                ))
+            })?;
+        let demand_id = bill
+            .details
+            .iter()
+            .find(|d| d.id == a.bill_detail_id)
+            .map(|d| d.demand_id.clone())
+            .unwrap_or_default();
+        let demand = demands.get_mut(&demand_id).ok_or_else(|| {
+            invalid(format!(
+                "The demand {demand_id} of the bill {} is gone",
+                bill.id
+            ))
+        })?;
+        let detail_id = new_id();
+        demand.details.push(DemandDetail {
+            id: detail_id.clone(),
+            demand_id: demand_id.clone(),
+            tenant_id: demand.tenant_id.clone(),
+            tax_head_code: head,
+            tax_amount: -a.amount,
+            collection_amount: 0,
+            additional_details: None,
+            audit: Audit::new(actor, now_ms),
+        });
+        bill.advance_amount = a.amount;
+        bill.advance_demand_detail_id = Some(detail_id);
+        changed.insert(demand_id);
+    }
+    save_demands(conn, demands, &changed, Change::Payment, actor, now_ms).await?;
+
+    // The bill.
+    for detail in &mut bill.details {
+        detail.amount_paid = 0;
+    }
+    for &(i, j, amount) in &lines {
+        bill.details[i].account_details[j].adjusted_amount = amount;
+        bill.details[i].amount_paid += amount;
+    }
+    bill.amount_paid = paid;
+    bill.status = if paid >= bill.total_amount {
+        BillStatus::Paid
+    } else {
+        BillStatus::PartiallyPaid
+    };
+    bill.payment_id = Some(payment.payment_id.clone());
+    bill.audit = bill.audit.touched(actor, now_ms);
+    bill_store::expire_active(
+        conn,
+        &bill.tenant_id,
+        &bill.business_service,
+        &bill.consumer_code,
+        Some(&bill.id),
+        actor,
+        now_ms,
+    )
+    .await?;
+    bill_store::save_payment(conn, &bill).await?;
+    Ok(bill)
+}
+
+/// Takes the payment `payment_id` back off a bill and its demands, inside the caller's
+/// transaction. Returns the bill as it now is: ACTIVE when it is still the consumer code's
+/// latest bill and unexpired, else EXPIRED.
+pub async fn reverse_payment(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    bill_id: &str,
+    payment_id: &str,
+    actor: &str,
+    now_ms: i64,
+) -> Result<Bill, DigitError> {
+    let mut bill = locked_bill(conn, tenant_id, bill_id).await?;
+    if !bill.status.is_paid() {
+        return Err(DigitError::new(
+            "EG_BS_BILL_NOT_PAID",
+            format!(
+                "The bill {} is {} and carries no payment to reverse",
+                bill.id,
+                bill.status.as_str()
+            ),
+        ));
+    }
+    if bill.payment_id.as_deref() != Some(payment_id) {
+        return Err(DigitError::new(
+            "EG_BS_PAYMENT_MISMATCH",
+            format!(
+                "The bill {} was not paid by the payment {payment_id}",
+                bill.id
+            ),
+        ));
+    }
+
+    let mut demands = bill_demands(conn, &bill).await?;
+    let mut changed = BTreeSet::new();
+    for detail in &bill.details {
+        for account in &detail.account_details {
+            if account.adjusted_amount == 0 {
+                continue;
+            }
+            let demand = demands.get_mut(&detail.demand_id).ok_or_else(|| {
+                invalid(format!(
+                    "The demand {} of the bill {} is gone",
+                    detail.demand_id, bill.id
+                ))
+            })?;
+            let left = uncollect(demand, &account.tax_head_code, account.adjusted_amount);
+            if left != 0 {
+                return Err(invalid(format!(
+                    "The demand {} no longer holds the {} the payment put on tax head {}",
+                    detail.demand_id,
+                    plain(account.adjusted_amount),
+                    account.tax_head_code
+                )));
+            }
+            changed.insert(detail.demand_id.clone());
+        }
+    }
+    if let Some(advance_id) = bill.advance_demand_detail_id.clone() {
+        let holder = demands
+            .values_mut()
+            .find(|d| d.details.iter().any(|x| x.id == advance_id));
+        if let Some(demand) = holder {
+            let demand_id = demand.id.clone();
+            if let Some(detail) = demand.details.iter_mut().find(|x| x.id == advance_id) {
+                if detail.collection_amount != 0 {
+                    return Err(invalid(format!(
+                        "The advance of {} left by the payment {payment_id} has been used by a later payment",
+                        plain(bill.advance_amount)
+                    )));
+                }
+                detail.tax_amount = 0;
+                detail.audit = detail.audit.touched(actor, now_ms);
+            }
+            changed.insert(demand_id);
+        }
+    }
+    save_demands(
+        conn,
+        demands,
+        &changed,
+        Change::PaymentReversal,
+        actor,
+        now_ms,
+    )
+    .await?;
+
+    for detail in &mut bill.details {
+        detail.amount_paid = 0;
+        for account in &mut detail.account_details {
+            account.adjusted_amount = 0;
+        }
+    }
+    bill.amount_paid = 0;
+    bill.payment_id = None;
+    bill.advance_amount = 0;
+    bill.advance_demand_detail_id = None;
+    bill.audit = bill.audit.touched(actor, now_ms);
+    // Any other ACTIVE bill assumed this money was paid.
+    bill_store::expire_active(
+        conn,
+        &bill.tenant_id,
+        &bill.business_service,
+        &bill.consumer_code,
+        Some(&bill.id),
+        actor,
+        now_ms,
+    )
+    .await?;
+    let latest = bill_store::latest(
+        conn,
+        &bill.tenant_id,
+        &bill.business_service,
+        &bill.consumer_code,
+    )
+    .await?;
+    let is_latest = latest.is_some_and(|(id, _)| id == bill.id);
+    bill.status = if is_latest && !bill.has_expired(now_ms) {
+        BillStatus::Active
+    } else {
+        BillStatus::Expired
+    };
+    bill_store::save_payment(conn, &bill).await?;
+    Ok(bill)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demand::DemandStatus;
+
+    fn detail(id: &str, head: &str, tax: i64, collected: i64) -> DemandDetail {
+        DemandDetail {
+            id: id.into(),
+            demand_id: "d".into(),
+            tenant_id: "pb.amritsar".into(),
+            tax_head_code: head.into(),
+            tax_amount: tax,
+            collection_amount: collected,
+            additional_details: None,
+            audit: Audit::new("x", 0),
+        }
+    }
+
+    fn demand(details: Vec<DemandDetail>) -> Demand {
+        Demand {
+            id: "d".into(),
+            tenant_id: "pb.amritsar".into(),
+            consumer_code: "c".into(),
+            consumer_type: "t".into(),
+            business_service: "PT".into(),
+            payer: None,
+            tax_period_from: 0,
+            tax_period_to: 1,
+            minimum_amount_payable: 0,
+            bill_expiry_time: None,
+            fixed_bill_expiry_date: None,
+            status: DemandStatus::Active,
+            is_payment_completed: false,
+            additional_details: None,
+            audit: Audit::new("x", 0),
+            details,
+        }
+    }
+
+    #[test]
+    fn collect_fills_smallest_tax_first_and_reports_the_excess() {
+        let mut d = demand(vec![
+            detail("a", "PT_TAX", 5000, 0),
+            detail("b", "PT_TAX", 1000, 0),
+            detail("c", "PT_CESS", 700, 0),
+        ]);
+        assert_eq!(collect(&mut d, "PT_TAX", 3000), 0);
+        assert_eq!(d.details[1].collection_amount, 1000);
+        assert_eq!(d.details[0].collection_amount, 2000);
+        assert_eq!(d.details[2].collection_amount, 0);
+        assert_eq!(collect(&mut d, "PT_TAX", 3500), 500);
+        assert_eq!(d.details[0].collection_amount, 5000);
+    }
+
+    #[test]
+    fn uncollect_undoes_collect() {
+        let original = demand(vec![
+            detail("a", "PT_TAX", 5000, 0),
+            detail("b", "PT_TAX", 1000, 0),
+            detail("r", "PT_TIME_REBATE", -500, 0),
+        ]);
+        let mut d = original.clone();
+        assert_eq!(collect(&mut d, "PT_TAX", 4000), 0);
+        assert_eq!(collect(&mut d, "PT_TIME_REBATE", -500), 0);
+        assert_eq!(d.details[2].collection_amount, -500);
+        assert_eq!(uncollect(&mut d, "PT_TIME_REBATE", -500), 0);
+        assert_eq!(uncollect(&mut d, "PT_TAX", 4000), 0);
+        assert_eq!(d, original);
+        assert_eq!(uncollect(&mut d, "PT_TAX", 1), 1);
+    }
+}
