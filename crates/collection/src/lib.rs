@@ -4,5 +4,8 @@
 
 pub mod apportion;
 pub mod mode;
+pub mod model;
+pub mod service;
+pub mod store;
 pub mod validate;
 pub mod wire;

@@ -1,0 +1,419 @@
+//! Making a payment: DIGIT's validation, apportionment over each bill, the demand and bill
+//! back-update, receipt numbers, the payment rows, its audit row and its outbox event — all
+//! on the caller's open transaction, so they commit together or not at all. The HTTP
+//! handlers (crates/collection/src/api.rs) and the payment-gateway service call these.
+
+use std::collections::BTreeMap;
+
+use kosh_billing::bill::{Bill, BillStatus, store as bill_store};
+use kosh_billing::payment::{AccountDetailPayment, AdvancePayment, BillPayment, apply_payment};
+use kosh_idgen::IdRequest;
+use kosh_mdms::Mdms;
+use kosh_platform::error::ErrorMap;
+use kosh_platform::{AuthUser, Clock, DigitError, RequestInfo, outbox};
+use serde_json::{Value, json};
+use sqlx::AnyConnection;
+
+use crate::apportion::{self, Head, Period};
+use crate::mode::PaymentMode;
+use crate::model::{Audit, Payment, PaymentDetail};
+use crate::store;
+use crate::validate::{self, BillView, Expiry, PaymentInput};
+use crate::wire::{self, PayerFields, PaymentRequest};
+
+pub const TOPIC_CREATE: &str = "egov.collection.payment-create";
+pub const TOPIC_CANCEL: &str = "egov.collection.payment-cancel";
+
+/// DIGIT's receipt format when the business service has none of its own.
+pub const DEFAULT_RECEIPT_FORMAT: &str = "[cy:MM]/[fy:yyyy-yy]/[SEQ_COLL_RCPT_NUM]";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaymentOptions {
+    pub expiry: Expiry,
+    /// The receipt and transaction date to record; now when `None`. The payment-gateway
+    /// service passes its transaction's creation time.
+    pub receipt_date_ms: Option<i64>,
+}
+
+impl Default for PaymentOptions {
+    fn default() -> Self {
+        PaymentOptions {
+            expiry: Expiry::Enforced,
+            receipt_date_ms: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatedPayment {
+    pub id: String,
+    pub payment: Value,
+    /// One per payment detail, in the request's order.
+    pub receipt_numbers: Vec<String>,
+}
+
+/// The checked request and the bills it pays.
+struct Prepared {
+    input: PaymentInput,
+    payer: PayerFields,
+    bills: Vec<Bill>,
+}
+
+fn view(bill: &Bill) -> BillView {
+    BillView {
+        id: bill.id.clone(),
+        bill_number: bill.bill_number.clone().unwrap_or_default(),
+        business_service: bill.business_service.clone(),
+        status: bill.status.as_str().to_string(),
+        total_amount: bill.total_amount,
+        part_payment_allowed: bill.part_payment_allowed,
+        advance_allowed: bill.is_advance_allowed,
+        minimum_amount: bill.minimum_amount_to_be_paid,
+        modes_not_allowed: bill.collection_modes_not_allowed.clone(),
+        expiry: bill.details.iter().map(|d| d.expiry_date).min(),
+        has_details: !bill.details.is_empty(),
+    }
+}
+
+async fn prepare(
+    conn: &mut AnyConnection,
+    mdms: &Mdms,
+    clock: &Clock,
+    request: &PaymentRequest,
+    options: &PaymentOptions,
+) -> Result<Prepared, DigitError> {
+    let (input, payer) = wire::parse(request)?;
+    validate::check_repeated_bills(&input)?;
+    if !mdms.is_known_tenant(&input.tenant_id) {
+        return Err(DigitError::new("INVALID_TENANT_ID", "Invalid Tenant Id"));
+    }
+    let bill_ids: Vec<String> = input.details.iter().map(|d| d.bill_id.clone()).collect();
+    let bills = bill_store::load(conn, &input.tenant_id, &bill_ids).await?;
+    let views: Vec<BillView> = bills.iter().map(view).collect();
+    validate::check_bills_found(&input, &views)?;
+    for bill in &bills {
+        if kosh_billing::masters::business_service(mdms, &bill.tenant_id, &bill.business_service)
+            .is_none()
+        {
+            return Err(DigitError::new(
+                "INVALID_BILL_BUSINESSSERVICE",
+                format!(
+                    "The business service {} of bill {} is not in master data",
+                    bill.business_service, bill.id
+                ),
+            ));
+        }
+    }
+    let paid = store::paid_bill_ids(conn, &input.tenant_id, &bill_ids).await?;
+    let mut errors = ErrorMap::new();
+    validate::check_instrument(&input, clock.now_ms(), &mut errors);
+    validate::check_against_bills(
+        &input,
+        &views,
+        &paid,
+        clock.now_ms(),
+        options.expiry,
+        &mut errors,
+    );
+    errors.into_result()?;
+    Ok(Prepared {
+        input,
+        payer,
+        bills,
+    })
+}
+
+/// DIGIT's `_validate`: every check of a payment, nothing written. Answers the payment as
+/// it would be made, without receipt numbers.
+pub async fn validate(
+    conn: &mut AnyConnection,
+    mdms: &Mdms,
+    clock: &Clock,
+    requester: &AuthUser,
+    request: &PaymentRequest,
+    options: &PaymentOptions,
+) -> Result<Value, DigitError> {
+    let prepared = prepare(conn, mdms, clock, request, options).await?;
+    let now = clock.now_ms();
+    let payment = draft(
+        &prepared,
+        requester,
+        now,
+        options,
+        uuid::Uuid::new_v4().to_string(),
+        None,
+    );
+    Ok(payment.to_json())
+}
+
+/// The payment before its bills are touched.
+fn draft(
+    prepared: &Prepared,
+    requester: &AuthUser,
+    now: i64,
+    options: &PaymentOptions,
+    id: String,
+    txn_number: Option<String>,
+) -> Payment {
+    let input = &prepared.input;
+    let date = options.receipt_date_ms.unwrap_or(now);
+    let actor = requester.uuid.clone();
+    let details = input
+        .details
+        .iter()
+        .zip(&prepared.payer.detail_extras)
+        .map(|(d, extra)| {
+            let bill = prepared
+                .bills
+                .iter()
+                .find(|b| b.id == d.bill_id)
+                .expect("bill checked");
+            PaymentDetail {
+                id: uuid::Uuid::new_v4().to_string(),
+                tenant_id: input.tenant_id.clone(),
+                payment_id: id.clone(),
+                due: bill.total_amount,
+                amount_paid: d.total_amount_paid,
+                receipt_number: String::new(),
+                receipt_date: date,
+                receipt_type: "BILLBASED".into(),
+                business_service: bill.business_service.clone(),
+                bill_id: bill.id.clone(),
+                consumer_code: bill.consumer_code.clone(),
+                manual_receipt_number: extra.manual_receipt_number.clone(),
+                manual_receipt_date: extra.manual_receipt_date,
+                additional_details: extra.additional_details.clone(),
+                bill: bill_json(bill, &prepared.payer),
+                live: true,
+                audit: Audit::new(&actor, now),
+            }
+        })
+        .collect();
+    let mode = input.mode;
+    Payment {
+        id,
+        tenant_id: input.tenant_id.clone(),
+        total_due: prepared.bills.iter().map(|b| b.total_amount).sum(),
+        total_amount_paid: input.total_amount_paid,
+        transaction_number: txn_number.or_else(|| input.transaction_number.clone()),
+        transaction_date: date,
+        payment_mode: mode.as_str().into(),
+        instrument_date: if mode.instrument_dated_now() {
+            Some(date)
+        } else {
+            input.instrument_date
+        },
+        instrument_number: input.instrument_number.clone(),
+        instrument_status: mode.initial_instrument_status().into(),
+        ifsc_code: prepared.payer.ifsc_code.clone(),
+        additional_details: prepared.payer.additional_details.clone(),
+        paid_by: prepared.payer.paid_by.clone(),
+        mobile_number: prepared.payer.mobile_number.clone(),
+        payer_name: prepared.payer.payer_name.clone(),
+        payer_address: prepared.payer.payer_address.clone(),
+        payer_email: prepared.payer.payer_email.clone(),
+        payer_id: payer_id(prepared, requester),
+        payment_status: mode.initial_payment_status().into(),
+        file_store_id: None,
+        audit: Audit::new(&actor, now),
+        details,
+    }
+}
+
+/// A citizen pays for themselves; otherwise the payer given, else the bill's payer.
+fn payer_id(prepared: &Prepared, requester: &AuthUser) -> Option<String> {
+    if requester.is_citizen() {
+        return Some(requester.uuid.clone());
+    }
+    prepared
+        .payer
+        .payer_id
+        .clone()
+        .or_else(|| prepared.bills.first().and_then(|b| b.user_id.clone()))
+}
+
+/// The bill in collection's shape: billing's bill plus the payer fields collection adds.
+fn bill_json(bill: &Bill, payer: &PayerFields) -> Value {
+    let mut json = bill.to_json();
+    if let Some(object) = json.as_object_mut() {
+        object.insert("paidBy".into(), json!(payer.paid_by));
+        object.insert("payerId".into(), json!(bill.user_id));
+        object.insert(
+            "isCancelled".into(),
+            json!(bill.status == BillStatus::Cancelled),
+        );
+        object.insert("reasonForCancellation".into(), Value::Null);
+    }
+    json
+}
+
+/// The periods of a bill as apportionment sees them.
+fn periods(bill: &Bill) -> Vec<Period> {
+    bill.details
+        .iter()
+        .map(|d| Period {
+            id: d.id.clone(),
+            from_period: d.from_period,
+            heads: d
+                .account_details
+                .iter()
+                .map(|a| Head {
+                    id: a.id.clone(),
+                    tax_head_code: a.tax_head_code.clone(),
+                    amount: a.amount,
+                    adjusted: a.adjusted_amount,
+                    order: a.order,
+                    is_advance: a.tax_head_code.to_ascii_uppercase().contains("ADVANCE"),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The receipt number of a payment detail: the business service's own format
+/// (`<service>.receipt.id` in IdFormat), else DIGIT's default.
+async fn receipt_number(
+    conn: &mut AnyConnection,
+    mdms: &Mdms,
+    clock: &Clock,
+    tenant_id: &str,
+    service: &str,
+) -> Result<String, DigitError> {
+    let service_id = format!("{}.receipt.id", service.to_ascii_lowercase());
+    let id_name = if kosh_idgen::mdms_format(mdms, tenant_id, &service_id).is_some() {
+        service_id.as_str()
+    } else {
+        "receipt.id"
+    };
+    let request = IdRequest {
+        id_name,
+        tenant_id,
+        format: Some(DEFAULT_RECEIPT_FORMAT),
+        count: 1,
+    };
+    let mut ids = kosh_idgen::generate(conn, mdms, clock, &request).await?;
+    ids.pop()
+        .ok_or_else(|| DigitError::new("RECEIPT_NUMBER_ERROR", "No receipt number was generated"))
+}
+
+/// DIGIT's CASH transaction number: the city part of the tenant and ten random digits.
+fn cash_transaction_number(tenant_id: &str) -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    let digits: String = (0..10)
+        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+        .collect();
+    format!("{}{digits}", kosh_platform::tenant::city_part(tenant_id))
+}
+
+/// Makes the payment, inside the caller's transaction.
+pub async fn create(
+    conn: &mut AnyConnection,
+    mdms: &Mdms,
+    clock: &Clock,
+    requester: &AuthUser,
+    request: &PaymentRequest,
+    options: &PaymentOptions,
+) -> Result<CreatedPayment, DigitError> {
+    let prepared = prepare(conn, mdms, clock, request, options).await?;
+    let now = clock.now_ms();
+    let id = uuid::Uuid::new_v4().to_string();
+    let txn_number = (prepared.input.mode == PaymentMode::Cash)
+        .then(|| cash_transaction_number(&prepared.input.tenant_id));
+    let mut payment = draft(&prepared, requester, now, options, id.clone(), txn_number);
+
+    // Bills in id order, so two payments over the same bills lock them in the same order.
+    let mut order: Vec<usize> = (0..payment.details.len()).collect();
+    order.sort_by(|&a, &b| payment.details[a].bill_id.cmp(&payment.details[b].bill_id));
+    for i in order {
+        let detail = &payment.details[i];
+        let bill = prepared
+            .bills
+            .iter()
+            .find(|b| b.id == detail.bill_id)
+            .expect("bill checked");
+        let split =
+            apportion::apportion(&periods(bill), detail.amount_paid, bill.is_advance_allowed)
+                .map_err(|e| {
+                    DigitError::new(
+                        "APPORTIONING_ERROR",
+                        format!("The payment of bill {} cannot be apportioned: {e}", bill.id),
+                    )
+                })?;
+        let mut per_head: BTreeMap<String, i64> = BTreeMap::new();
+        for adjustment in &split.adjustments {
+            *per_head.entry(adjustment.head_id.clone()).or_default() += adjustment.adjusted_now;
+        }
+        let bill_payment = BillPayment {
+            tenant_id: bill.tenant_id.clone(),
+            bill_id: bill.id.clone(),
+            payment_id: id.clone(),
+            account_details: per_head
+                .into_iter()
+                .map(|(bill_account_detail_id, amount)| AccountDetailPayment {
+                    bill_account_detail_id,
+                    amount,
+                })
+                .collect(),
+            advance: split
+                .new_advance
+                .map(|(bill_detail_id, amount)| AdvancePayment {
+                    bill_detail_id,
+                    amount,
+                }),
+        };
+        let paid_bill = apply_payment(conn, mdms, &bill_payment, &requester.uuid, now).await?;
+        let number = receipt_number(
+            conn,
+            mdms,
+            clock,
+            &payment.tenant_id,
+            &paid_bill.business_service,
+        )
+        .await?;
+        let detail = &mut payment.details[i];
+        detail.receipt_number = number;
+        detail.bill = bill_json(&paid_bill, &prepared.payer);
+        if let Some(object) = detail.bill.as_object_mut() {
+            object.insert(
+                "amountPaid".into(),
+                kosh_platform::money::rupees_json(detail.amount_paid),
+            );
+        }
+    }
+    if !store::insert(conn, &payment).await? {
+        return Err(DigitError::new(
+            "BILL_ALREADY_PAID",
+            "Bill has already been paid or is in pending state",
+        ));
+    }
+    store::audit(conn, &payment, "CREATE", &requester.uuid, now).await?;
+    let json = payment.to_json();
+    let event = json!({"RequestInfo": request_info(request, requester), "Payment": json});
+    outbox::record(
+        conn,
+        &payment.tenant_id,
+        TOPIC_CREATE,
+        &payment.id,
+        &event,
+        now,
+    )
+    .await?;
+    Ok(CreatedPayment {
+        id,
+        receipt_numbers: payment
+            .details
+            .iter()
+            .map(|d| d.receipt_number.clone())
+            .collect(),
+        payment: json,
+    })
+}
+
+/// The RequestInfo carried by events: the caller's, with the authenticated user.
+pub fn request_info(request: &PaymentRequest, requester: &AuthUser) -> Value {
+    let mut info: RequestInfo = request.request_info.clone().unwrap_or_default();
+    info.auth_token = None;
+    info.user_info = Some(requester.user_info());
+    serde_json::to_value(info).unwrap_or(Value::Null)
+}

@@ -1,0 +1,258 @@
+//! Payments in the database.
+
+use kosh_platform::DigitError;
+use kosh_platform::sql::SqlBuilder;
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::model::{Audit, Payment, PaymentDetail};
+
+fn json_text(v: &Option<Value>) -> Option<String> {
+    v.as_ref().map(Value::to_string)
+}
+
+fn json_value(text: Option<String>) -> Option<Value> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+}
+
+/// Inserts a payment and its details. A second live payment of a bill violates
+/// `egcl_paymentdetail_live_bill`: that is `Ok(false)`.
+pub async fn insert(conn: &mut AnyConnection, p: &Payment) -> Result<bool, DigitError> {
+    sqlx::query(
+        "INSERT INTO egcl_payment (id, tenant_id, total_due, total_amount_paid, transaction_number, transaction_date, \
+         payment_mode, instrument_date, instrument_number, instrument_status, ifsc_code, additional_details, paid_by, \
+         mobile_number, payer_name, payer_address, payer_email, payer_id, payment_status, file_store_id, created_by, \
+         created_ms, last_modified_by, last_modified_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+    )
+    .bind(&p.id)
+    .bind(&p.tenant_id)
+    .bind(p.total_due)
+    .bind(p.total_amount_paid)
+    .bind(&p.transaction_number)
+    .bind(p.transaction_date)
+    .bind(&p.payment_mode)
+    .bind(p.instrument_date)
+    .bind(&p.instrument_number)
+    .bind(&p.instrument_status)
+    .bind(&p.ifsc_code)
+    .bind(json_text(&p.additional_details))
+    .bind(&p.paid_by)
+    .bind(&p.mobile_number)
+    .bind(&p.payer_name)
+    .bind(&p.payer_address)
+    .bind(&p.payer_email)
+    .bind(&p.payer_id)
+    .bind(&p.payment_status)
+    .bind(&p.file_store_id)
+    .bind(&p.audit.created_by)
+    .bind(p.audit.created_ms)
+    .bind(&p.audit.last_modified_by)
+    .bind(p.audit.last_modified_ms)
+    .execute(&mut *conn)
+    .await?;
+    for d in &p.details {
+        let inserted = sqlx::query(
+            "INSERT INTO egcl_paymentdetail (id, tenant_id, payment_id, due, amount_paid, receipt_number, receipt_date, \
+             receipt_type, business_service, bill_id, consumer_code, manual_receipt_number, manual_receipt_date, \
+             additional_details, bill, live, created_by, created_ms, last_modified_by, last_modified_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+             ON CONFLICT (tenant_id, bill_id) WHERE live = 1 DO NOTHING",
+        )
+        .bind(&d.id)
+        .bind(&d.tenant_id)
+        .bind(&d.payment_id)
+        .bind(d.due)
+        .bind(d.amount_paid)
+        .bind(&d.receipt_number)
+        .bind(d.receipt_date)
+        .bind(&d.receipt_type)
+        .bind(&d.business_service)
+        .bind(&d.bill_id)
+        .bind(&d.consumer_code)
+        .bind(&d.manual_receipt_number)
+        .bind(d.manual_receipt_date)
+        .bind(json_text(&d.additional_details))
+        .bind(d.bill.to_string())
+        .bind(i64::from(d.live))
+        .bind(&d.audit.created_by)
+        .bind(d.audit.created_ms)
+        .bind(&d.audit.last_modified_by)
+        .bind(d.audit.last_modified_ms)
+        .execute(&mut *conn)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Writes a payment's statuses (and its details' liveness and bills) after a workflow action.
+pub async fn update_status(conn: &mut AnyConnection, p: &Payment) -> Result<(), DigitError> {
+    sqlx::query(
+        "UPDATE egcl_payment SET payment_status = $1, instrument_status = $2, additional_details = $3, \
+         last_modified_by = $4, last_modified_ms = $5 WHERE tenant_id = $6 AND id = $7",
+    )
+    .bind(&p.payment_status)
+    .bind(&p.instrument_status)
+    .bind(json_text(&p.additional_details))
+    .bind(&p.audit.last_modified_by)
+    .bind(p.audit.last_modified_ms)
+    .bind(&p.tenant_id)
+    .bind(&p.id)
+    .execute(&mut *conn)
+    .await?;
+    for d in &p.details {
+        sqlx::query(
+            "UPDATE egcl_paymentdetail SET live = $1, bill = $2, last_modified_by = $3, last_modified_ms = $4 \
+             WHERE tenant_id = $5 AND id = $6",
+        )
+        .bind(i64::from(d.live))
+        .bind(d.bill.to_string())
+        .bind(&d.audit.last_modified_by)
+        .bind(d.audit.last_modified_ms)
+        .bind(&d.tenant_id)
+        .bind(&d.id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Records the payment as it now is (DIGIT's *_audit tables).
+pub async fn audit(
+    conn: &mut AnyConnection,
+    p: &Payment,
+    action: &str,
+    by: &str,
+    now_ms: i64,
+) -> Result<(), DigitError> {
+    sqlx::query(
+        "INSERT INTO egcl_payment_audit (audit_id, tenant_id, payment_id, action, payment, changed_by, changed_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(&p.tenant_id)
+    .bind(&p.id)
+    .bind(action)
+    .bind(p.to_json().to_string())
+    .bind(by)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The bills among `bill_ids` that already carry a live payment.
+pub async fn paid_bill_ids(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    bill_ids: &[String],
+) -> Result<Vec<String>, DigitError> {
+    let mut q =
+        SqlBuilder::new("SELECT bill_id FROM egcl_paymentdetail WHERE live = 1 AND tenant_id = ");
+    q.bind(tenant_id)
+        .push(" AND bill_id IN ")
+        .bind_list(bill_ids);
+    let rows = q.build().fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| r.try_get::<String, _>(0).map_err(DigitError::from))
+        .collect()
+}
+
+const PAYMENT_COLUMNS: &str = "id, tenant_id, total_due, total_amount_paid, transaction_number, transaction_date, payment_mode, \
+     instrument_date, instrument_number, instrument_status, ifsc_code, additional_details, paid_by, mobile_number, payer_name, \
+     payer_address, payer_email, payer_id, payment_status, file_store_id, created_by, created_ms, last_modified_by, last_modified_ms";
+
+const DETAIL_COLUMNS: &str = "id, tenant_id, payment_id, due, amount_paid, receipt_number, receipt_date, receipt_type, \
+     business_service, bill_id, consumer_code, manual_receipt_number, manual_receipt_date, additional_details, bill, live, \
+     created_by, created_ms, last_modified_by, last_modified_ms";
+
+fn audit_of(row: &AnyRow) -> Result<Audit, sqlx::Error> {
+    Ok(Audit {
+        created_by: row.try_get("created_by")?,
+        created_ms: row.try_get("created_ms")?,
+        last_modified_by: row.try_get("last_modified_by")?,
+        last_modified_ms: row.try_get("last_modified_ms")?,
+    })
+}
+
+fn payment_of(row: &AnyRow) -> Result<Payment, sqlx::Error> {
+    Ok(Payment {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        total_due: row.try_get("total_due")?,
+        total_amount_paid: row.try_get("total_amount_paid")?,
+        transaction_number: row.try_get("transaction_number")?,
+        transaction_date: row.try_get("transaction_date")?,
+        payment_mode: row.try_get("payment_mode")?,
+        instrument_date: row.try_get("instrument_date")?,
+        instrument_number: row.try_get("instrument_number")?,
+        instrument_status: row.try_get("instrument_status")?,
+        ifsc_code: row.try_get("ifsc_code")?,
+        additional_details: json_value(row.try_get("additional_details")?),
+        paid_by: row.try_get("paid_by")?,
+        mobile_number: row.try_get("mobile_number")?,
+        payer_name: row.try_get("payer_name")?,
+        payer_address: row.try_get("payer_address")?,
+        payer_email: row.try_get("payer_email")?,
+        payer_id: row.try_get("payer_id")?,
+        payment_status: row.try_get("payment_status")?,
+        file_store_id: row.try_get("file_store_id")?,
+        audit: audit_of(row)?,
+        details: Vec::new(),
+    })
+}
+
+fn detail_of(row: &AnyRow) -> Result<PaymentDetail, sqlx::Error> {
+    let bill: String = row.try_get("bill")?;
+    Ok(PaymentDetail {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        payment_id: row.try_get("payment_id")?,
+        due: row.try_get("due")?,
+        amount_paid: row.try_get("amount_paid")?,
+        receipt_number: row.try_get("receipt_number")?,
+        receipt_date: row.try_get("receipt_date")?,
+        receipt_type: row.try_get("receipt_type")?,
+        business_service: row.try_get("business_service")?,
+        bill_id: row.try_get("bill_id")?,
+        consumer_code: row.try_get("consumer_code")?,
+        manual_receipt_number: row.try_get("manual_receipt_number")?,
+        manual_receipt_date: row.try_get("manual_receipt_date")?,
+        additional_details: json_value(row.try_get("additional_details")?),
+        bill: serde_json::from_str(&bill).unwrap_or(Value::Null),
+        live: row.try_get::<i64, _>("live")? != 0,
+        audit: audit_of(row)?,
+    })
+}
+
+/// The payments with these ids (any tenant given by the caller's filter), newest first,
+/// with their details.
+pub async fn load(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<Payment>, DigitError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = SqlBuilder::new("SELECT ");
+    q.push(PAYMENT_COLUMNS)
+        .push(" FROM egcl_payment WHERE id IN ")
+        .bind_list(ids)
+        .push(" ORDER BY transaction_date DESC, id");
+    let rows = q.build().fetch_all(&mut *conn).await?;
+    let mut payments = rows.iter().map(payment_of).collect::<Result<Vec<_>, _>>()?;
+    let mut q = SqlBuilder::new("SELECT ");
+    q.push(DETAIL_COLUMNS)
+        .push(" FROM egcl_paymentdetail WHERE payment_id IN ")
+        .bind_list(ids)
+        .push(" ORDER BY created_ms, receipt_number");
+    let rows = q.build().fetch_all(&mut *conn).await?;
+    for row in &rows {
+        let detail = detail_of(row)?;
+        if let Some(p) = payments.iter_mut().find(|p| p.id == detail.payment_id) {
+            p.details.push(detail);
+        }
+    }
+    Ok(payments)
+}
