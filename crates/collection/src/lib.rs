@@ -2,10 +2,13 @@
 //! apportionment of each payment over the bill's tax heads, and the demand back-update in the
 //! same database transaction as the payment.
 
+pub mod api;
 pub mod apportion;
 pub mod mode;
 pub mod model;
+pub mod search;
 pub mod service;
 pub mod store;
 pub mod validate;
 pub mod wire;
+pub mod workflow;

@@ -72,6 +72,7 @@ pub fn app(state: AppState, settings: &Settings) -> Router {
         .merge(kosh_identity::api::router())
         .merge(kosh_access::api::router())
         .merge(kosh_billing::api::router())
+        .merge(kosh_collection::api::router())
         .split_for_parts();
     let mut router = router.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi));
     if state.clock.is_manual() {

@@ -1,0 +1,216 @@
+//! collection-services' HTTP API: `/collection-services/payments/_create`, `_validate`,
+//! `_search`, `{module}/_search`, `_workflow` and `{module}/_workflow`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{FromRef, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kosh_mdms::Mdms;
+use kosh_platform::envelope::RequestInfoWrapper;
+use kosh_platform::extract::bind;
+use kosh_platform::idempotency::{self, Claim};
+use kosh_platform::{
+    AuthUser, Clock, Db, DigitError, DigitJson, DigitQuery, RequestInfo, ResponseInfo, write_tx,
+};
+use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::search::{self, PaymentSearchCriteria};
+use crate::service::{self, PaymentOptions};
+use crate::wire::PaymentRequest;
+use crate::workflow::{self, WorkflowRequest};
+
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Db: FromRef<S>,
+    Arc<Mdms>: FromRef<S>,
+    Clock: FromRef<S>,
+{
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(validate))
+        .routes(routes!(search_all))
+        .routes(routes!(search_module))
+        .routes(routes!(workflow_all))
+        .routes(routes!(workflow_module))
+}
+
+/// Collection answers with Spring's status text.
+fn response_info(request_info: Option<&RequestInfo>, now: i64) -> ResponseInfo {
+    ResponseInfo::from_request(request_info, "200 OK", now)
+}
+
+/// Record a payment against one or more bills: a receipt per bill. With an
+/// `Idempotency-Key` header, a repeated request gets the first answer.
+#[utoipa::path(post, path = "/collection-services/payments/_create", tag = "collection-services",
+    request_body = PaymentRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "repeat-safe key, kept 24 hours")),
+    responses((status = 200, description = "ResponseInfo and Payments [payment]"), (status = 422, description = "key reused with another body")))]
+async fn create(
+    State(db): State<Db>,
+    State(mdms): State<Arc<Mdms>>,
+    State(clock): State<Clock>,
+    requester: AuthUser,
+    headers: HeaderMap,
+    DigitJson(body): DigitJson<Value>,
+) -> Result<Response, DigitError> {
+    let key = idempotency::key_from(&headers)?;
+    let request: PaymentRequest = bind(body.clone())?;
+    let fingerprint = idempotency::fingerprint(&body);
+    let scope = format!("collection.payment:{}", requester.uuid);
+    let now = clock.now_ms();
+    let outcome = write_tx!(db, |conn| {
+        let claim = match &key {
+            Some(k) => idempotency::claim(conn, &scope, k, &fingerprint, now).await?,
+            None => Claim::Fresh,
+        };
+        match claim {
+            Claim::Replay(replay) => Ok::<_, DigitError>((replay.status, replay.body)),
+            Claim::Fresh => {
+                let created = service::create(
+                    conn,
+                    &mdms,
+                    &clock,
+                    &requester,
+                    &request,
+                    &PaymentOptions::default(),
+                )
+                .await?;
+                let answer = json!({
+                    "ResponseInfo": response_info(request.request_info.as_ref(), now),
+                    "Payments": [created.payment],
+                });
+                if let Some(k) = &key {
+                    idempotency::complete(conn, &scope, k, StatusCode::OK, &answer).await?;
+                }
+                Ok((StatusCode::OK, answer))
+            }
+        }
+    })?;
+    Ok((outcome.0, Json(outcome.1)).into_response())
+}
+
+/// Every check of `_create`, nothing written.
+#[utoipa::path(post, path = "/collection-services/payments/_validate", tag = "collection-services",
+    request_body = PaymentRequest, responses((status = 200, description = "ResponseInfo and Payments [payment]")))]
+async fn validate(
+    State(db): State<Db>,
+    State(mdms): State<Arc<Mdms>>,
+    State(clock): State<Clock>,
+    requester: AuthUser,
+    DigitJson(request): DigitJson<PaymentRequest>,
+) -> Result<Json<Value>, DigitError> {
+    let mut conn = db.pool().acquire().await?;
+    let payment = service::validate(
+        &mut conn,
+        &mdms,
+        &clock,
+        &requester,
+        &request,
+        &PaymentOptions::default(),
+    )
+    .await?;
+    Ok(Json(
+        json!({"ResponseInfo": response_info(request.request_info.as_ref(), clock.now_ms()), "Payments": [payment]}),
+    ))
+}
+
+async fn run_search(
+    db: &Db,
+    clock: &Clock,
+    requester: &AuthUser,
+    mut criteria: PaymentSearchCriteria,
+    module: Option<String>,
+    body: &RequestInfoWrapper,
+) -> Result<Json<Value>, DigitError> {
+    if let Some(module) = module {
+        criteria
+            .business_services
+            .get_or_insert_with(Vec::new)
+            .push(module);
+    }
+    let info = response_info(body.request_info.as_ref(), clock.now_ms());
+    let mut conn = db.pool().acquire().await?;
+    if criteria.is_count_request == Some(true) {
+        let count = search::count(&mut conn, &criteria, requester).await?;
+        return Ok(Json(json!({"ResponseInfo": info, "Count": count})));
+    }
+    let payments = search::search(&mut conn, &criteria, requester).await?;
+    Ok(Json(
+        json!({"ResponseInfo": info, "Payments": payments.iter().map(|p| p.to_json()).collect::<Vec<_>>()}),
+    ))
+}
+
+/// Search payments (criteria as query parameters).
+#[utoipa::path(post, path = "/collection-services/payments/_search", tag = "collection-services",
+    params(PaymentSearchCriteria), request_body = RequestInfoWrapper,
+    responses((status = 200, description = "ResponseInfo and Payments, or Count with isCountRequest=true")))]
+async fn search_all(
+    State(db): State<Db>,
+    State(clock): State<Clock>,
+    requester: AuthUser,
+    DigitQuery(criteria): DigitQuery<PaymentSearchCriteria>,
+    DigitJson(body): DigitJson<RequestInfoWrapper>,
+) -> Result<Json<Value>, DigitError> {
+    run_search(&db, &clock, &requester, criteria, None, &body).await
+}
+
+/// Search the payments of one business service.
+#[utoipa::path(post, path = "/collection-services/payments/{moduleName}/_search", tag = "collection-services",
+    params(("moduleName" = String, Path, description = "business service"), PaymentSearchCriteria), request_body = RequestInfoWrapper,
+    responses((status = 200, description = "ResponseInfo and Payments, or Count")))]
+async fn search_module(
+    State(db): State<Db>,
+    State(clock): State<Clock>,
+    requester: AuthUser,
+    Path(module): Path<String>,
+    DigitQuery(criteria): DigitQuery<PaymentSearchCriteria>,
+    DigitJson(body): DigitJson<RequestInfoWrapper>,
+) -> Result<Json<Value>, DigitError> {
+    run_search(&db, &clock, &requester, criteria, Some(module), &body).await
+}
+
+async fn run_workflow(
+    db: &Db,
+    clock: &Clock,
+    requester: &AuthUser,
+    request: &WorkflowRequest,
+) -> Result<Json<Value>, DigitError> {
+    let now = clock.now_ms();
+    let payments = write_tx!(db, |conn| {
+        workflow::run(conn, requester, request, now).await
+    })?;
+    Ok(Json(
+        json!({"ResponseInfo": response_info(request.request_info.as_ref(), now), "Payments": payments}),
+    ))
+}
+
+/// CANCEL, DISHONOUR or REMIT payments.
+#[utoipa::path(post, path = "/collection-services/payments/_workflow", tag = "collection-services",
+    request_body = WorkflowRequest, responses((status = 200, description = "ResponseInfo and Payments")))]
+async fn workflow_all(
+    State(db): State<Db>,
+    State(clock): State<Clock>,
+    requester: AuthUser,
+    DigitJson(request): DigitJson<WorkflowRequest>,
+) -> Result<Json<Value>, DigitError> {
+    run_workflow(&db, &clock, &requester, &request).await
+}
+
+/// CANCEL, DISHONOUR or REMIT payments of one business service.
+#[utoipa::path(post, path = "/collection-services/payments/{moduleName}/_workflow", tag = "collection-services",
+    params(("moduleName" = String, Path, description = "business service")),
+    request_body = WorkflowRequest, responses((status = 200, description = "ResponseInfo and Payments")))]
+async fn workflow_module(
+    State(db): State<Db>,
+    State(clock): State<Clock>,
+    requester: AuthUser,
+    Path(_module): Path<String>,
+    DigitJson(request): DigitJson<WorkflowRequest>,
+) -> Result<Json<Value>, DigitError> {
+    run_workflow(&db, &clock, &requester, &request).await
+}

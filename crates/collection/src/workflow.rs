@@ -1,0 +1,240 @@
+//! Payment workflow (collection-services `PaymentWorkflowService`): CANCEL, DISHONOUR and
+//! REMIT, with DIGIT's rules and messages. Cancelling or dishonouring takes the payment back
+//! off its demands and re-opens its bills (billing's `reverse_payment`), in the same
+//! transaction as the status change and the `egov.collection.payment-cancel` event.
+//!
+//! DIGIT also publishes REMIT on the cancel topic, which makes billing undo the payment of a
+//! remitted receipt; kosh does not: a remittance changes no demand and publishes nothing.
+
+use kosh_platform::sql::SqlBuilder;
+use kosh_platform::{AuthUser, DigitError, RequestInfo, outbox};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::{AnyConnection, Row};
+use utoipa::ToSchema;
+
+use crate::model::Payment;
+use crate::service::TOPIC_CANCEL;
+use crate::store;
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct WorkflowRequest {
+    #[serde(rename = "RequestInfo")]
+    pub request_info: Option<RequestInfo>,
+    #[serde(rename = "PaymentWorkflows")]
+    pub payment_workflows: Option<Vec<PaymentWorkflow>>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentWorkflow {
+    pub payment_id: Option<String>,
+    pub action: Option<String>,
+    pub tenant_id: Option<String>,
+    pub reason: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub additional_details: Option<Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Cancel,
+    Dishonour,
+    Remit,
+}
+
+fn invalid_receipt(id: &str) -> DigitError {
+    DigitError::new(
+        "RECEIPT_WORKFLOW_INVALID_RECEIPT",
+        format!("Payment not found in the system or not in editable state, {id}"),
+    )
+}
+
+fn not_latest() -> DigitError {
+    DigitError::new(
+        "RECEIPT_WORKFLOW_ACTION_NOT_APPLICABLE",
+        "Can only cancel / dishonour latest receipt for a consumer code. Dishonour of receipt possible only after deposited! ",
+    )
+}
+
+/// Whether `payment` is the latest live payment for every consumer code it covers.
+async fn is_latest(conn: &mut AnyConnection, payment: &Payment) -> Result<bool, DigitError> {
+    for detail in &payment.details {
+        let mut q = SqlBuilder::new(
+            "SELECT p.id FROM egcl_payment p JOIN egcl_paymentdetail d ON d.tenant_id = p.tenant_id AND d.payment_id = p.id \
+             WHERE d.live = 1 AND d.tenant_id = ",
+        );
+        q.bind(detail.tenant_id.as_str())
+            .push(" AND d.consumer_code = ")
+            .bind(detail.consumer_code.as_str())
+            .push(" AND d.business_service = ")
+            .bind(detail.business_service.as_str())
+            .push(" ORDER BY p.transaction_date DESC, p.created_ms DESC LIMIT 1");
+        let latest = q.build().fetch_optional(&mut *conn).await?;
+        if let Some(row) = latest
+            && row.try_get::<String, _>(0)? != payment.id
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Runs the workflow items in the caller's transaction; the payments as they end up.
+pub async fn run(
+    conn: &mut AnyConnection,
+    requester: &AuthUser,
+    request: &WorkflowRequest,
+    now_ms: i64,
+) -> Result<Vec<Value>, DigitError> {
+    let items = request.payment_workflows.as_deref().unwrap_or_default();
+    if items.is_empty() {
+        return Err(DigitError::new(
+            "NotNull.paymentWorkflowRequest.paymentWorkflows",
+            "must not be null",
+        ));
+    }
+    let mut errors = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        for (field, value) in [
+            ("paymentId", &item.payment_id),
+            ("action", &item.action),
+            ("tenantId", &item.tenant_id),
+        ] {
+            if value.as_deref().is_none_or(|v| v.trim().is_empty()) {
+                errors.push(kosh_platform::ErrorItem::new(
+                    format!("NotNull.paymentWorkflowRequest.paymentWorkflows[{i}].{field}"),
+                    "must not be null",
+                ));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(DigitError::many(errors));
+    }
+    let actions: Vec<&str> = items
+        .iter()
+        .map(|i| i.action.as_deref().unwrap_or_default().trim())
+        .collect();
+    if actions.iter().any(|a| !a.eq_ignore_ascii_case(actions[0])) {
+        return Err(DigitError::new(
+            "PAYMENT_WORKFLOW_SINGLE_ACTION_ALLOWED",
+            "Only one action can be performed per request",
+        ));
+    }
+    let tenants: Vec<&str> = items
+        .iter()
+        .map(|i| i.tenant_id.as_deref().unwrap_or_default().trim())
+        .collect();
+    if tenants.iter().any(|t| *t != tenants[0]) {
+        return Err(DigitError::new(
+            "CROSS_TENANT_OP_NOT_ALLOWED",
+            "All workflow items must belong to the same tenant",
+        ));
+    }
+    let action = match actions[0].to_ascii_uppercase().as_str() {
+        "CANCEL" => Action::Cancel,
+        "DISHONOUR" => Action::Dishonour,
+        "REMIT" => Action::Remit,
+        other => {
+            return Err(DigitError::new(
+                "INVALID_ACTION",
+                format!("Unknown workflow action {other}: CANCEL, DISHONOUR or REMIT"),
+            ));
+        }
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let id = item.payment_id.as_deref().unwrap_or_default().trim();
+        let mut payment = store::load(conn, &[id.to_string()])
+            .await?
+            .into_iter()
+            .find(|p| p.tenant_id == tenants[0])
+            .ok_or_else(|| invalid_receipt(id))?;
+        let mode = payment.payment_mode.as_str();
+        let candidate = match action {
+            Action::Cancel => payment.instrument_status == "APPROVED",
+            Action::Dishonour => {
+                matches!(mode, "CHEQUE" | "DD")
+                    && matches!(payment.instrument_status.as_str(), "APPROVED" | "REMITTED")
+            }
+            Action::Remit => {
+                matches!(mode, "CASH" | "CHEQUE" | "DD") && payment.instrument_status == "APPROVED"
+            }
+        };
+        if !candidate {
+            return Err(invalid_receipt(id));
+        }
+        if action != Action::Remit && !is_latest(conn, &payment).await? {
+            return Err(not_latest());
+        }
+        let (payment_status, instrument_status, audit_action) = match action {
+            Action::Cancel => ("CANCELLED", "CANCELLED", "CANCEL"),
+            Action::Dishonour => ("DISHONOURED", "DISHONOURED", "DISHONOUR"),
+            Action::Remit => ("DEPOSITED", "REMITTED", "REMIT"),
+        };
+        payment.payment_status = payment_status.into();
+        payment.instrument_status = instrument_status.into();
+        payment.audit.last_modified_by = requester.uuid.clone();
+        payment.audit.last_modified_ms = now_ms;
+        if let Some(extra) = &item.additional_details {
+            let mut merged = payment
+                .additional_details
+                .clone()
+                .unwrap_or_else(|| json!({}));
+            if let (Some(target), Some(source)) = (merged.as_object_mut(), extra.as_object()) {
+                for (k, v) in source {
+                    target.insert(k.clone(), v.clone());
+                }
+            }
+            payment.additional_details = Some(merged);
+        }
+        if action != Action::Remit {
+            for detail in &mut payment.details {
+                let bill = kosh_billing::payment::reverse_payment(
+                    conn,
+                    &detail.tenant_id,
+                    &detail.bill_id,
+                    &payment.id,
+                    &requester.uuid,
+                    now_ms,
+                )
+                .await?;
+                detail.live = false;
+                let mut snapshot = detail.bill.clone();
+                if let Some(object) = snapshot.as_object_mut() {
+                    object.insert("status".into(), json!("CANCELLED"));
+                    object.insert("isCancelled".into(), json!(true));
+                    object.insert("reasonForCancellation".into(), json!(item.reason));
+                    object.insert(
+                        "billStatusAfterReversal".into(),
+                        json!(bill.status.as_str()),
+                    );
+                }
+                detail.bill = snapshot;
+                detail.audit.last_modified_by = requester.uuid.clone();
+                detail.audit.last_modified_ms = now_ms;
+            }
+        }
+        store::update_status(conn, &payment).await?;
+        store::audit(conn, &payment, audit_action, &requester.uuid, now_ms).await?;
+        let json = payment.to_json();
+        if action != Action::Remit {
+            let mut info = request.request_info.clone().unwrap_or_default();
+            info.auth_token = None;
+            info.user_info = Some(requester.user_info());
+            let event = json!({"RequestInfo": info, "Payment": json});
+            outbox::record(
+                conn,
+                &payment.tenant_id,
+                TOPIC_CANCEL,
+                &payment.id,
+                &event,
+                now_ms,
+            )
+            .await?;
+        }
+        out.push(json);
+    }
+    Ok(out)
+}
