@@ -26,8 +26,8 @@ const ROWS_PER_TRANSACTION: usize = 10_000;
 
 /// The consumer code the loader gives demand number `n` (0-based): what benchmarks fetch.
 pub fn consumer_code(n: u64) -> (String, &'static str) {
-    let (service, prefix, _, _) = SERVICES[(n % SERVICES.len() as u64) as usize];
-    (format!("{prefix}-LOAD-{n:08}"), service)
+    let service = SERVICES[(n % SERVICES.len() as u64) as usize].service;
+    (format!("{service}-LOAD-{n:08}"), service)
 }
 
 /// The city of demand number `n`.
@@ -71,7 +71,7 @@ pub async fn load(
         ));
     }
     let mut periods = Vec::new();
-    for (service, ..) in SERVICES {
+    for Kind { service, .. } in SERVICES {
         let mut p = masters::tax_periods(mdms, &cities[0], service);
         p.sort_by_key(|p| p.from_date);
         let first = p.first().ok_or_else(|| {
@@ -103,7 +103,11 @@ pub async fn load(
                 let mut first_detail = true;
                 for i in n..chunk_end {
                     let kind = (i % SERVICES.len() as u64) as usize;
-                    let (service, _, consumer_type, heads) = SERVICES[kind];
+                    let Kind {
+                        service,
+                        consumer_type,
+                        heads,
+                    } = &SERVICES[kind];
                     let (from, to) = periods[kind];
                     let (code, _) = consumer_code(i);
                     let tenant = tenant_of(cities, i).to_string();
