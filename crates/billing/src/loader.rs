@@ -9,16 +9,30 @@ use kosh_platform::{Db, DigitError, write_tx};
 
 use crate::masters;
 
-/// (service, consumer code prefix, consumer type, tax heads with rupee amounts)
-const SERVICES: &[(&str, &str, &str, &[(&str, i64)])] = &[
-    (
-        "PT",
-        "PT",
-        "BUILTUP",
-        &[("PT_TAX", 1_200), ("PT_FIRE_CESS", 60)],
-    ),
-    ("WS", "WS", "waterConnection", &[("WS_CHARGE", 450)]),
-    ("TL", "TL", "BUILTUP", &[("TL_TAX", 800)]),
+/// A kind of demand the loader makes.
+struct Kind {
+    service: &'static str,
+    consumer_type: &'static str,
+    /// Tax heads with their amounts in rupees.
+    heads: &'static [(&'static str, i64)],
+}
+
+const SERVICES: &[Kind] = &[
+    Kind {
+        service: "PT",
+        consumer_type: "BUILTUP",
+        heads: &[("PT_TAX", 1_200), ("PT_FIRE_CESS", 60)],
+    },
+    Kind {
+        service: "WS",
+        consumer_type: "waterConnection",
+        heads: &[("WS_CHARGE", 450)],
+    },
+    Kind {
+        service: "TL",
+        consumer_type: "BUILTUP",
+        heads: &[("TL_TAX", 800)],
+    },
 ];
 
 const ROWS_PER_STATEMENT: usize = 400;
@@ -124,9 +138,9 @@ pub async fn load(
                         .bind(code.as_str())
                         .push(", ");
                     demands
-                        .bind(consumer_type)
+                        .bind(*consumer_type)
                         .push(", ")
-                        .bind(service)
+                        .bind(*service)
                         .push(", NULL, ")
                         .bind(from)
                         .push(", ")
