@@ -49,6 +49,7 @@ pub fn wrap(router: Router) -> Router {
             DigitError::method_not_allowed(req.method().as_str(), req.uri().path())
         })
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn(track))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req
@@ -78,6 +79,41 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<axum::body::
     tracing::error!(%correlation_id, panic = %message, "handler panicked");
     metrics::counter!("kosh_panics_total").increment(1);
     DigitError::internal(&correlation_id).into_response()
+}
+
+/// Headers that keep browsers from sniffing, framing or caching what kosh answers. The API
+/// answers carry personal and payment data, so they are never stored by a cache; the docs
+/// page may load its own scripts and styles only.
+async fn security_headers(req: Request, next: Next) -> axum::response::Response {
+    use axum::http::HeaderValue;
+    let docs = req.uri().path().starts_with("/docs");
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    let mut set = |name: &'static str, value: &'static str| {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    };
+    set("x-content-type-options", "nosniff");
+    set("x-frame-options", "DENY");
+    set("referrer-policy", "no-referrer");
+    set(
+        "strict-transport-security",
+        "max-age=31536000; includeSubDomains",
+    );
+    if docs {
+        set(
+            "content-security-policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+        );
+    } else {
+        set(
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        );
+        set("cache-control", "no-store");
+    }
+    response
 }
 
 async fn track(req: Request, next: Next) -> axum::response::Response {
@@ -117,6 +153,11 @@ mod tests {
             .unwrap();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(response.headers().get("x-request-id").is_some());
+        assert_eq!(
+            response.headers().get("x-content-type-options").unwrap(),
+            "nosniff"
+        );
+        assert_eq!(response.headers().get("cache-control").unwrap(), "no-store");
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
             .await
             .unwrap();
