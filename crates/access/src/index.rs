@@ -466,10 +466,10 @@ mod tests {
     }
 
     #[test]
-    fn bbps_may_call_exactly_its_seven_urls() {
+    fn bbps_may_call_exactly_its_seven_digit_urls_and_the_bbps_routes() {
         let index = demo();
         let bbps = [role("BBPS", "pb")];
-        let urls = [
+        let digit = [
             "/billing-service/bill/v2/_fetchbill",
             "/billing-service/bill/v2/_search",
             "/collection-services/payments/_create",
@@ -478,9 +478,24 @@ mod tests {
             "/pg-service/transaction/v1/_search",
             "/pg-service/transaction/v1/_update",
         ];
+        let bbps_routes = [
+            "/bbps/v1/billers",
+            "/bbps/v1/bills/fetch",
+            "/bbps/v1/bills/validate",
+            "/bbps/v1/payments",
+            "/bbps/v1/payments/status",
+            "/bbps/v1/payments/reverse",
+            "/bbps/v1/complaints",
+            "/bbps/v1/complaints/status",
+            "/bbps/v1/complaints/update",
+            "/bbps/v1/reports/daily",
+            "/bbps/v1/npci/{message}/1.0/urn:referenceId:{refId}",
+        ];
+        let mut urls: Vec<&str> = digit.iter().chain(&bbps_routes).copied().collect();
+        urls.sort();
         assert_eq!(index.actions_for_roles(&bbps, "pb.amritsar"), urls);
         assert_eq!(index.actions_for_roles(&bbps, "pb"), urls);
-        for url in urls {
+        for url in digit.iter().chain(&bbps_routes[..10]) {
             assert!(
                 index.is_authorized(&bbps, url, &tenants(&["pb.amritsar"])),
                 "{url}"
@@ -495,12 +510,27 @@ mod tests {
             "/billing-service/demand/_create",
             "/user/users/_createnovalidate",
             "/egov-idgen/id/_generate",
+            "/bbps/v1/npci/BillFetchRequest/1.0/HENSVVR4QOS7X1UGPY7JGUV444P61241015",
+            "/bbps/v1/npci/BillFetchRequest/1.0/urn:referenceId:",
         ] {
             assert!(
                 !index.is_authorized(&bbps, url, &tenants(&["pb.amritsar"])),
                 "{url}"
             );
         }
+        // the NPCI XML route with its message and reference
+        assert!(index.is_authorized(
+            &bbps,
+            "/bbps/v1/npci/BillPaymentRequest/1.0/urn:referenceId:HENSVVR4QOS7X1UGPY7JGUV444P61241015",
+            &tenants(&["pb.amritsar"])
+        ));
+        // the municipal side: the report, complaint tracking, not the operating unit's routes
+        let superuser = [role("SUPERUSER", "pb")];
+        let at = tenants(&["pb.amritsar"]);
+        assert!(index.is_authorized(&superuser, "/bbps/v1/reports/daily", &at));
+        assert!(index.is_authorized(&superuser, "/bbps/v1/complaints/update", &at));
+        assert!(!index.is_authorized(&superuser, "/bbps/v1/payments", &at));
+        assert!(!index.is_authorized(&superuser, "/bbps/v1/bills/fetch", &at));
         // a BBPS role held at one city covers only that city
         let at_amritsar = [role("BBPS", "pb.amritsar")];
         let fetch = "/billing-service/bill/v2/_fetchbill";

@@ -1,8 +1,22 @@
-//! The protocol layer of kosh's BBPS biller adapter: the NPCI BBPS XML messages a biller
-//! exchanges with the Bharat Bill Payment central unit (or a biller operating unit that
-//! forwards NPCI's messages), their validation, their XML signatures, the response codes,
-//! and amounts in paise. No HTTP and no database: this crate turns bytes into checked,
-//! typed messages and back.
+//! kosh's BBPS biller adapter: Bharat BillPay operating units fetch municipal bills and
+//! post payments through it.
+//!
+//! Two layers live here:
+//!
+//! - **The protocol layer** ([`amount`], [`c14n`], [`codec`], [`codes`], [`dom`], [`sig`],
+//!   [`xml`]): the NPCI BBPS XML messages a biller exchanges with the Bharat Bill Payment
+//!   central unit (or a biller operating unit that forwards NPCI's messages), their
+//!   validation, their XML signatures, the response codes, and amounts in paise. No HTTP
+//!   and no database: it turns bytes into checked, typed messages and back.
+//! - **The adapter** ([`master`] the billers from MDMS, [`lookup`] customer parameters to
+//!   bills, [`service`] fetch, validation, posting, status and reversal ([`reversal`]
+//!   cancels the DIGIT payment), [`store`] the
+//!   `bbps_txn` tables, [`complaint`], [`report`], [`reconcile`], and the routes: [`biller`]
+//!   the JSON API and [`npci`] the XML profile, merged by [`api::router`]). A payment
+//!   posted through BBPS becomes a DIGIT payment through `kosh_collection` in the same
+//!   database transaction as its BBPS record, exactly once per transaction reference.
+//!
+//! The rest of this page is about the protocol layer.
 //!
 //! # Message flow
 //!
@@ -88,12 +102,25 @@
 //! Debian packages `xmlsec1` and `libxml2-utils` (`xmllint`) when installed.
 
 pub mod amount;
+pub mod api;
+pub mod biller;
 pub mod c14n;
 pub mod codec;
 pub mod codes;
+pub mod complaint;
+pub mod config;
 pub mod dom;
+pub mod lookup;
+pub mod master;
+pub mod npci;
+pub mod reconcile;
+pub mod report;
+pub mod reversal;
+pub mod service;
 pub mod sig;
+pub mod store;
 pub mod xml;
 
 pub use amount::Paise;
 pub use codes::{BillerFault, ComplianceCode, ResponseCode};
+pub use config::{Bbps, BbpsSettings};

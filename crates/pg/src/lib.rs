@@ -1,7 +1,17 @@
-//! kosh-pg: the payment-gateway layer of kosh's pg-service (DIGIT's `egov-pg-service`).
+//! kosh-pg: kosh's pg-service (DIGIT's `egov-pg-service`) and its payment-gateway layer.
 //!
-//! This crate is the library the pg-service calls; it has no database and no HTTP API of its
-//! own. It holds:
+//! The service:
+//!
+//! - [`txn`]: the transaction model, its tables and `_create`'s request binding;
+//! - [`service`]: create, update and settle-once, with the receipt made through collection in
+//!   the same database transaction as the SUCCESS;
+//! - [`api`]: DIGIT's routes (`/pg-service/transaction/v1/_create`, `_update`, `_search`,
+//!   `/pg-service/gateway/v1/_search`) and kosh's `_reconcile`;
+//! - [`reconcile`]: the job that re-queries PENDING transactions, one instance at a time
+//!   through a lease row;
+//! - [`sandbox_pages`]: the SANDBOX gateway's payment page and status API, hosted by kosh.
+//!
+//! The gateway layer:
 //!
 //! - [`gateways`]: one [`Gateway`] trait and one module per gateway (AXIS/MIGS, PAYTM, PAYU,
 //!   PHONEPE and kosh's own SANDBOX), each with its own request/response transformers, and a
@@ -20,13 +30,19 @@
 //! back as an error or `Pending`, and the caller keeps the transaction PENDING until
 //! reconciliation settles it (see [`Gateway`]).
 
+pub mod api;
 pub mod crypto;
 pub mod gateways;
 pub mod money;
+pub mod reconcile;
+pub mod sandbox_pages;
+pub mod service;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod txn;
 
 pub use gateways::{
     Gateway, GatewayError, GatewayRegistry, GatewayStatus, GatewayTxn, GatewaysConfig, Redirect,
     Secret, StatusSource, TxnStatus,
 };
+pub use service::{PgConfig, PgService};

@@ -26,6 +26,35 @@ pub enum Command {
     /// Manage users from the command line.
     #[command(subcommand)]
     User(UserCommand),
+    /// BBPS biller adapter tools.
+    #[command(subcommand)]
+    Bbps(BbpsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BbpsCommand {
+    /// Match an operating unit's settlement file (CSV: txnReferenceId, amount in paise,
+    /// optional status and businessDate) against kosh's BBPS transactions and report every
+    /// mismatch; exits non-zero when there is one.
+    Reconcile(BbpsReconcile),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BbpsReconcile {
+    /// The settlement file.
+    pub file: PathBuf,
+    /// The business day(s) the file covers, YYYY-MM-DD (repeat); default: the dates in the
+    /// file. kosh's transactions of these days missing from the file are reported.
+    #[arg(long = "date")]
+    pub dates: Vec<String>,
+    /// The state whose BBPS transactions to match (default: the first state in master data).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub settings: Settings,
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +173,46 @@ pub struct Settings {
     /// Clock source. `manual` is for tests: time stands still until POST /_kosh/clock moves it.
     #[arg(long, env = "KOSH_CLOCK", value_enum, default_value = "system")]
     pub clock: ClockMode,
+
+    /// Payment gateways: a TOML (or, named *.json, JSON) file with one section per gateway
+    /// (axis, paytm, payu, phonepe, sandbox) and an optional timeout_ms. Default: only the
+    /// SANDBOX test gateway, served by kosh itself (it takes no money).
+    #[arg(long, env = "KOSH_PG_GATEWAYS_FILE")]
+    pub pg_gateways_file: Option<PathBuf>,
+
+    /// How often the payment reconciliation job runs, in seconds; 0 turns it off.
+    #[arg(long, env = "KOSH_PG_RECONCILE_EVERY_SECONDS", default_value_t = 60)]
+    pub pg_reconcile_every_seconds: u64,
+
+    /// A PENDING payment transaction is re-queried at its gateway once this old, and again
+    /// at this interval during its first day; one the gateway has no record of fails once
+    /// twice this old (DIGIT: 15).
+    #[arg(long, env = "KOSH_PG_RECONCILE_AFTER_MINUTES", default_value_t = 15)]
+    pub pg_reconcile_after_minutes: i64,
+
+    /// After its first day, a PENDING payment transaction is re-queried at this interval
+    /// (DIGIT: twice a day).
+    #[arg(long, env = "KOSH_PG_RECONCILE_SWEEP_MINUTES", default_value_t = 720)]
+    pub pg_reconcile_sweep_minutes: i64,
+
+    /// Gateways given in code (tests, embedding); when set, the file is not read.
+    #[arg(skip)]
+    pub pg_gateways: Option<kosh_pg::GatewaysConfig>,
+
+    /// kosh's private key (PEM, PKCS#8 or PKCS#1 RSA, at least 2048 bits) that signs its
+    /// NPCI BBPS XML responses. The XML profile is off while this or KOSH_BBPS_PEER_CERTS
+    /// is unset.
+    #[arg(long, env = "KOSH_BBPS_SIGNING_KEY")]
+    pub bbps_signing_key: Option<PathBuf>,
+
+    /// The BBPS operating units' certificates or public keys (PEM files, comma-separated)
+    /// whose XML signatures kosh accepts.
+    #[arg(long, env = "KOSH_BBPS_PEER_CERTS", value_delimiter = ',')]
+    pub bbps_peer_certs: Vec<PathBuf>,
+
+    /// The institution id kosh writes as Head@origInst in its NPCI BBPS XML responses.
+    #[arg(long, env = "KOSH_BBPS_INSTITUTION_ID", default_value = "KOSH")]
+    pub bbps_institution_id: String,
 }
 
 impl Settings {
@@ -161,6 +230,7 @@ impl Settings {
         match cli.command {
             Command::Serve(s) | Command::Migrate(s) => s,
             Command::User(UserCommand::Create(c)) => c.settings,
+            Command::Bbps(BbpsCommand::Reconcile(r)) => r.settings,
         }
     }
 }

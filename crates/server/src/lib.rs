@@ -17,6 +17,7 @@ use axum::extract::{DefaultBodyLimit, FromRef};
 use kosh_access::AccessIndex;
 use kosh_identity::IdentityConfig;
 use kosh_mdms::Mdms;
+use kosh_pg::PgService;
 use kosh_platform::{Clock, Db};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub clock: Clock,
     pub identity: Arc<IdentityConfig>,
     pub access: Arc<AccessIndex>,
+    pub pg: Arc<PgService>,
+    pub bbps: Arc<kosh_bbps::Bbps>,
     pub max_body_bytes: usize,
 }
 
@@ -73,6 +76,9 @@ pub fn app(state: AppState, settings: &Settings) -> Router {
         .merge(kosh_access::api::router())
         .merge(kosh_billing::api::router())
         .merge(kosh_collection::api::router())
+        .merge(kosh_pg::api::router())
+        .merge(kosh_pg::sandbox_pages::router())
+        .merge(kosh_bbps::api::router())
         .split_for_parts();
     let mut router = router.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi));
     if state.clock.is_manual() {
@@ -92,11 +98,15 @@ pub struct Running {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    reconciler: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
     /// Stops accepting, finishes the requests in flight, and returns.
     pub async fn stop(mut self) {
+        if let Some(job) = self.reconciler.take() {
+            job.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -140,19 +150,33 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         );
     }
     let access = Arc::new(AccessIndex::build(&mdms));
+    // Bound before the gateways are built: kosh's own SANDBOX lives at this address.
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    let pg = Arc::new(pg_service(settings, addr)?);
+    let bbps = Arc::new(bbps_config(settings, &mdms)?);
     let state = AppState {
         db,
         mdms,
         clock,
         identity: Arc::new(identity_config(settings)?),
         access,
+        pg,
+        bbps,
         max_body_bytes: settings.max_body_bytes,
     };
     let router = app(state.clone(), settings);
-    let listener = TcpListener::bind(settings.listen)
-        .await
-        .with_context(|| format!("listening on {}", settings.listen))?;
-    let addr = listener.local_addr()?;
+    let reconciler = (settings.pg_reconcile_every_seconds > 0).then(|| {
+        kosh_pg::reconcile::spawn(
+            state.pg.clone(),
+            state.db.clone(),
+            state.mdms.clone(),
+            state.clock.clone(),
+            std::time::Duration::from_secs(settings.pg_reconcile_every_seconds),
+        )
+    });
     let (tx, rx) = oneshot::channel::<()>();
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
@@ -167,7 +191,132 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         state,
         shutdown: Some(tx),
         task,
+        reconciler,
     })
+}
+
+/// The payment gateways in force: given in code, else the file, else only SANDBOX at this
+/// server's own address with a secret made for this process.
+pub fn gateways_config(
+    settings: &Settings,
+    addr: SocketAddr,
+) -> anyhow::Result<kosh_pg::GatewaysConfig> {
+    if let Some(config) = &settings.pg_gateways {
+        return Ok(config.clone());
+    }
+    if let Some(path) = &settings.pg_gateways_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading KOSH_PG_GATEWAYS_FILE {}", path.display()))?;
+        let is_json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let config = if is_json {
+            serde_json::from_str(&text).map_err(anyhow::Error::from)
+        } else {
+            toml::from_str(&text).map_err(anyhow::Error::from)
+        };
+        return config.with_context(|| format!("KOSH_PG_GATEWAYS_FILE {}", path.display()));
+    }
+    let host = if addr.ip().is_unspecified() {
+        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+    } else {
+        addr
+    };
+    Ok(kosh_pg::GatewaysConfig {
+        sandbox: Some(kosh_pg::gateways::SandboxConfig {
+            secret: kosh_pg::Secret::new(format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            )),
+            base_url: format!("http://{host}/pg-service/sandbox"),
+            ..kosh_pg::gateways::SandboxConfig::default()
+        }),
+        ..kosh_pg::GatewaysConfig::default()
+    })
+}
+
+fn pg_service(settings: &Settings, addr: SocketAddr) -> anyhow::Result<PgService> {
+    anyhow::ensure!(
+        settings.pg_reconcile_after_minutes > 0,
+        "KOSH_PG_RECONCILE_AFTER_MINUTES must be positive"
+    );
+    anyhow::ensure!(
+        settings.pg_reconcile_sweep_minutes > 0,
+        "KOSH_PG_RECONCILE_SWEEP_MINUTES must be positive"
+    );
+    let gateways = gateways_config(settings, addr)?;
+    let service = PgService::new(
+        &gateways,
+        kosh_pg::PgConfig {
+            reconcile_after_ms: settings.pg_reconcile_after_minutes * 60_000,
+            reconcile_sweep_ms: settings.pg_reconcile_sweep_minutes * 60_000,
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("payment gateways: {e}"))?;
+    if service
+        .registry()
+        .is_active(kosh_pg::gateways::sandbox::NAME)
+    {
+        tracing::warn!(
+            "the SANDBOX payment gateway is active: it takes no money; turn it off (KOSH_PG_GATEWAYS_FILE) where real payments are taken"
+        );
+    }
+    Ok(service)
+}
+
+/// The BBPS adapter: billers from master data, and the XML profile's keys when configured.
+fn bbps_config(settings: &Settings, mdms: &Mdms) -> anyhow::Result<kosh_bbps::Bbps> {
+    let bbps = kosh_bbps::Bbps::new(
+        mdms,
+        &kosh_bbps::BbpsSettings {
+            signing_key: settings.bbps_signing_key.clone(),
+            peer_certs: settings.bbps_peer_certs.clone(),
+            institution_id: settings.bbps_institution_id.clone(),
+        },
+    )?;
+    if bbps.xml.is_none() {
+        tracing::info!("{}", kosh_bbps::config::XML_OFF);
+    }
+    Ok(bbps)
+}
+
+/// `kosh bbps reconcile <file>`: prints every mismatch between an operating unit's
+/// settlement file and kosh's BBPS transactions; fails when there is one.
+pub async fn bbps_reconcile(args: cli::BbpsReconcile) -> anyhow::Result<()> {
+    init_logging(&args.settings);
+    let mdms = load_mdms(&args.settings)?;
+    let tenant = match &args.tenant {
+        Some(t) => t.clone(),
+        None => mdms
+            .states()
+            .first()
+            .map(|s| s.to_string())
+            .context("no state in master data")?,
+    };
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let mut dates = Vec::new();
+    for d in &args.dates {
+        dates.push(
+            kosh_bbps::report::parse_date(d)
+                .with_context(|| format!("--date {d} is not YYYY-MM-DD"))?,
+        );
+    }
+    let db = open_database(&args.settings).await?;
+    let report = kosh_bbps::reconcile::run(&db, &tenant, &text, &dates).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    anyhow::ensure!(
+        report.mismatches.is_empty(),
+        "{} mismatch(es) between {} and kosh's BBPS transactions",
+        report.mismatches.len(),
+        args.file.display()
+    );
+    Ok(())
 }
 
 /// `kosh serve`.
@@ -298,6 +447,50 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gateways_come_from_the_file_or_default_to_kosh_own_sandbox() {
+        let addr: SocketAddr = "0.0.0.0:9090".parse().unwrap();
+        let mut settings = Settings::defaults();
+        let default = gateways_config(&settings, addr).unwrap();
+        let sandbox = default.sandbox.as_ref().expect("sandbox");
+        assert!(sandbox.active);
+        assert_eq!(sandbox.base_url, "http://127.0.0.1:9090/pg-service/sandbox");
+        assert!(sandbox.secret.expose().len() >= 32);
+        assert!(default.payu.is_none() && default.axis.is_none());
+
+        let dir = std::env::temp_dir().join(format!("kosh-pg-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let toml_file = dir.join("gateways.toml");
+        std::fs::write(
+            &toml_file,
+            "timeout_ms = 1500\n[payu]\nmerchant_key = \"gtKFFx\"\nsalt = \"eCwWELxi\"\n[sandbox]\nactive = false\nsecret = \"s\"\n",
+        )
+        .unwrap();
+        settings.pg_gateways_file = Some(toml_file);
+        let config = gateways_config(&settings, addr).unwrap();
+        assert_eq!(config.timeout_ms, 1500);
+        assert_eq!(config.payu.as_ref().unwrap().merchant_key, "gtKFFx");
+        assert!(!config.sandbox.as_ref().unwrap().active);
+        let service = pg_service(&settings, addr).unwrap();
+        assert_eq!(service.registry().names(), vec!["PAYU", "SANDBOX"]);
+        assert!(!service.registry().is_active("SANDBOX"));
+
+        let json_file = dir.join("gateways.json");
+        std::fs::write(
+            &json_file,
+            r#"{"payu": {"merchant_key": "k", "salt": "s"}}"#,
+        )
+        .unwrap();
+        settings.pg_gateways_file = Some(json_file);
+        assert!(gateways_config(&settings, addr).unwrap().sandbox.is_none());
+
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "[paypal]\nkey = 1\n").unwrap();
+        settings.pg_gateways_file = Some(bad);
+        assert!(gateways_config(&settings, addr).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn passwords_are_redacted() {

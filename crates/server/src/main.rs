@@ -1,7 +1,7 @@
 //! `kosh`: DIGIT's revenue stack in one binary.
 
 use clap::Parser;
-use kosh_server::cli::{Cli, Command, UserCommand};
+use kosh_server::cli::{BbpsCommand, Cli, Command, UserCommand};
 
 fn main() -> std::process::ExitCode {
     if let Err(err) = kosh_server::config::apply_config_file() {
@@ -18,6 +18,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(settings) => kosh_server::serve(settings).await,
             Command::Migrate(settings) => kosh_server::migrate(settings).await,
             Command::User(UserCommand::Create(spec)) => kosh_server::create_user(spec).await,
+            Command::Bbps(BbpsCommand::Reconcile(args)) => kosh_server::bbps_reconcile(args).await,
         }
     });
     match result {

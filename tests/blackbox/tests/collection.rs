@@ -988,7 +988,7 @@ async fn random_payment_sequences_keep_the_books(backend: Backend) {
                 if due <= 0 {
                     continue;
                 }
-                let amount = match (service.as_ref(), rng.random_range(0..3)) {
+                let amount = match (*service, rng.random_range(0..3)) {
                     ("WS", 0) => due + rng.random_range(1..50),
                     ("PT", 0) if due > 100 => rng.random_range(100..=due),
                     _ => due,

@@ -1,0 +1,603 @@
+//! The NPCI XML profile: the same operations as the JSON API, as BBPS's own signed XML
+//! messages, at `/bbps/v1/npci/<Message>/1.0/urn:referenceId:<refId>` (NPCI's path
+//! convention under kosh's `/bbps/v1/npci` prefix).
+//!
+//! | message | answer |
+//! |---|---|
+//! | `BillFetchRequest` | `BillFetchResponse` (bills, or a BFR code) |
+//! | `BillPaymentRequest`, `FORWARD TYPE REQUEST` | `BillPaymentResponse` (approval reference = receipt number, or a BPR code) |
+//! | `BillPaymentRequest`, `REVERSAL TYPE REQUEST` | `BillPaymentResponse`, `REVERSAL TYPE RESPONSE` |
+//! | `TxnStatusRequest` ("402") | `TxnStatusResponse`; an `Ack` refusal (404) when kosh never received the posting |
+//! | `ReqDiagnostic` (at `ReqHbt`) | `ResDiagnostic` |
+//!
+//! Every request must carry an enveloped XML signature (RSA-SHA256) by one of the
+//! operating units' keys in `KOSH_BBPS_PEER_CERTS`; it is verified, then checked against
+//! the BBPS XSD and kosh's profile ([`crate::codec::decode_request`]). kosh signs every
+//! answer with `KOSH_BBPS_SIGNING_KEY`. A request kosh cannot take — unsigned, tampered,
+//! invalid, for an unknown biller, or whose `Head@refId` differs from the URL's — is
+//! answered with an unsigned `Ack` whose `RspCd` is `Failure` and whose `errorMessages`
+//! say why (HTTP 400).
+//!
+//! kosh answers in the HTTP response itself: the business answer (signed) is the body of
+//! the reply to the request, where NPCI's central unit would send an `Ack` and POST the
+//! answer later. An operating unit that relays NPCI's asynchronous exchange acknowledges
+//! upstream and forwards kosh's signed answer; nothing about the answer changes.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRef, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kosh_mdms::Mdms;
+use kosh_platform::{AuthUser, Clock, Db, DigitError};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::amount::Paise;
+use crate::biller::{code_of, require_unit};
+use crate::codec::{self, Request, Response as Answer};
+use crate::codes::{ComplianceCode, Stage};
+use crate::config::{Bbps, XML_OFF, XmlKeys};
+use crate::lookup::{Param, Presented, Refusal, ist_date};
+use crate::service::{self, BillAmount, Ctx, Posting, Reversal};
+use crate::store::{TxnRow, TxnStatus};
+use crate::xml::{
+    self, Ack, AdditionalInfo, BillDetails, BillFetchRequest, BillFetchResponse,
+    BillPaymentRequest, BillPaymentResponse, Biller, BillerResponse, CustomerParams, DeviceTagName,
+    ErrorMessage, Head, Reason, ResDiagnostic, Tag, TxnStatusRequest, TxnStatusResponse,
+};
+
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Db: FromRef<S>,
+    Arc<Mdms>: FromRef<S>,
+    Clock: FromRef<S>,
+    Arc<Bbps>: FromRef<S>,
+{
+    OpenApiRouter::new().routes(routes!(npci))
+}
+
+/// The URL's `urn:referenceId:` prefix.
+const URN: &str = "urn:referenceId:";
+
+/// The message segments of the URL and their `Ack@api`.
+fn api_of(message: &str) -> Option<&'static str> {
+    Some(match message {
+        "BillFetchRequest" => xml::api::FETCH_REQUEST,
+        "BillPaymentRequest" => xml::api::PAYMENT_REQUEST,
+        "TxnStatusRequest" => xml::api::TXN_STATUS_REQUEST,
+        "ReqHbt" => "REQ_HBT",
+        _ => return None,
+    })
+}
+
+fn xml_response(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// An unsigned Ack refusing the request.
+fn refuse(
+    status: StatusCode,
+    api: &str,
+    ref_id: &str,
+    msg_id: Option<&str>,
+    now: i64,
+    errors: Vec<ErrorMessage>,
+) -> Response {
+    let ref_id = if ref_id.is_empty() { "-" } else { ref_id };
+    let ack = Ack::rejected(api, ref_id, msg_id, &codec::timestamp(now), errors);
+    match codec::encode_ack(&ack) {
+        Ok(body) => xml_response(status, body),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot write an Ack");
+            DigitError::internal("bbps-ack").into_response()
+        }
+    }
+}
+
+fn error(code: &str, detail: impl Into<String>) -> Vec<ErrorMessage> {
+    vec![ErrorMessage {
+        error_cd: code.into(),
+        error_dtl: detail.into(),
+    }]
+}
+
+/// One NPCI BBPS request (signed XML), answered with kosh's signed response.
+#[utoipa::path(post, path = "/bbps/v1/npci/{message}/1.0/{reference}", tag = "bbps",
+    params(("message" = String, Path, description = "BillFetchRequest, BillPaymentRequest, TxnStatusRequest or ReqHbt"),
+           ("reference" = String, Path, description = "urn:referenceId:<Head refId>")),
+    request_body(content = String, content_type = "application/xml", description = "the signed NPCI message"),
+    responses((status = 200, description = "the signed response message", content_type = "application/xml"),
+              (status = 400, description = "an Ack with RspCd Failure"),
+              (status = 503, description = "the XML profile is off")))]
+#[allow(clippy::too_many_arguments)]
+async fn npci(
+    State(db): State<Db>,
+    State(mdms): State<Arc<Mdms>>,
+    State(clock): State<Clock>,
+    State(bbps): State<Arc<Bbps>>,
+    user: AuthUser,
+    Path((message, reference)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let now = clock.now_ms();
+    let Some(api) = api_of(&message) else {
+        return DigitError::not_found_route(&format!("/bbps/v1/npci/{message}/1.0/{reference}"))
+            .with_status(StatusCode::NOT_FOUND)
+            .into_response();
+    };
+    let url_ref = reference.strip_prefix(URN).unwrap_or_default().to_string();
+    if let Err(e) = require_unit(&user) {
+        return e.into_response();
+    }
+    let Some(keys) = bbps.xml.clone() else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            api,
+            &url_ref,
+            None,
+            now,
+            error("XML_PROFILE_OFF", XML_OFF),
+        );
+    };
+    if url_ref.is_empty()
+        || url_ref.len() > 35
+        || !url_ref.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            api,
+            &url_ref,
+            None,
+            now,
+            error(
+                "INVALID_URL",
+                format!("the URL must end in {URN}<refId> (1-35 letters or digits)"),
+            ),
+        );
+    }
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            api,
+            &url_ref,
+            None,
+            now,
+            error("MALFORMED_XML", "the body is not UTF-8"),
+        );
+    };
+    let request = match codec::decode_request(text, &keys.peers) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(user = %user.user_name, error = %e, "BBPS XML request refused");
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                api,
+                &url_ref,
+                None,
+                now,
+                e.ack_errors(),
+            );
+        }
+    };
+    let expected = if message == "ReqHbt" {
+        "ReqDiagnostic"
+    } else {
+        message.as_str()
+    };
+    if request.root() != expected || request.ref_id() != url_ref {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            api,
+            &url_ref,
+            request.msg_id(),
+            now,
+            error(
+                "URL_MISMATCH",
+                format!(
+                    "a {} with refId {} was posted to {message}/{reference}",
+                    request.root(),
+                    request.ref_id()
+                ),
+            ),
+        );
+    }
+    let env = Env {
+        db,
+        mdms,
+        clock,
+        bbps,
+        user,
+        keys,
+        api,
+        now,
+    };
+    match env.answer(&request).await {
+        Ok(r) => r,
+        Err(e) if e.status.is_server_error() => {
+            // kosh or its database cannot answer now: the retriable code of the exchange.
+            env.unavailable(&request, &e)
+        }
+        Err(e) => {
+            let detail = e
+                .errors
+                .first()
+                .map(|i| format!("{}: {}", i.code, i.message))
+                .unwrap_or_else(|| e.to_string());
+            refuse(
+                StatusCode::BAD_REQUEST,
+                api,
+                request.ref_id(),
+                request.msg_id(),
+                now,
+                error(e.first_code().unwrap_or("REFUSED"), detail),
+            )
+        }
+    }
+}
+
+struct Env {
+    db: Db,
+    mdms: Arc<Mdms>,
+    clock: Clock,
+    bbps: Arc<Bbps>,
+    user: AuthUser,
+    keys: XmlKeys,
+    api: &'static str,
+    now: i64,
+}
+
+fn params_of(details: &BillDetails) -> Vec<Param> {
+    details
+        .customer_params
+        .tags
+        .iter()
+        .map(|t| Param {
+            name: t.name.clone(),
+            value: t.value.clone(),
+        })
+        .collect()
+}
+
+fn presented_response(p: &Presented) -> BillerResponse {
+    BillerResponse {
+        customer_name: p.customer_name.clone(),
+        bill_date: Some(ist_date(p.bill_date)),
+        bill_number: p.bill_number.clone(),
+        bill_period: Some(p.bill_period().into()),
+        bill_expiry: p.expiry.map(ist_date),
+        amount_multiple: Some("100".into()),
+        min_amount: Some(p.min_amount.to_string()),
+        max_amount: p.max_amount.map(|m| m.to_string()),
+        ..BillerResponse::new(Paise::new(p.amount).unwrap_or(Paise::ZERO))
+    }
+}
+
+fn paid_responses(t: &TxnRow) -> Vec<BillerResponse> {
+    t.bills
+        .iter()
+        .map(|b| BillerResponse {
+            customer_name: b.customer_name.clone(),
+            bill_date: Some(ist_date(b.bill_date)),
+            bill_number: b.bill_number.clone(),
+            bill_period: Some(crate::lookup::bill_period(b.period_from, b.period_to).into()),
+            ..BillerResponse::new(Paise::new(b.bill_amount).unwrap_or(Paise::ZERO))
+        })
+        .collect()
+}
+
+/// What the transaction answers, as XML: the approval reference of its receipt, or the
+/// code it was refused with, and its status and receipts for the customer's app.
+fn txn_reason_xml(t: &TxnRow) -> (Reason, AdditionalInfo) {
+    let reason = match (&t.approval_ref_num, t.status) {
+        (Some(approval), _) => Reason::success(approval.clone()),
+        (None, TxnStatus::Failed) => Reason::failure(
+            t.compliance_code
+                .as_deref()
+                .and_then(ComplianceCode::from_code)
+                .unwrap_or(ComplianceCode::Bpr005CannotAcceptNow),
+        ),
+        _ => Reason::failure(ComplianceCode::Bpr007RepeatPaymentRequest),
+    };
+    let mut tags = vec![Tag::new("Transaction Status", t.status.as_str())];
+    for b in &t.bills {
+        tags.push(Tag::new("Receipt Number", b.receipt_number.clone()));
+    }
+    if let Some(date) = t.receipt_date {
+        tags.push(Tag::new("Receipt Date", ist_date(date)));
+    }
+    if let Some(detail) = &t.compliance_reason {
+        tags.push(Tag::new("Detail", detail.clone()));
+    }
+    (reason, AdditionalInfo { tags })
+}
+
+impl Env {
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            db: &self.db,
+            mdms: &self.mdms,
+            clock: &self.clock,
+            bbps: &self.bbps,
+            user: &self.user,
+        }
+    }
+
+    fn head(&self) -> Head {
+        Head {
+            ver: "1.0".into(),
+            ts: codec::timestamp(self.now),
+            orig_inst: self.bbps.institution_id.clone(),
+            ..Head::default()
+        }
+    }
+
+    fn ts(&self) -> String {
+        codec::timestamp(self.now)
+    }
+
+    fn signed(&self, answer: Answer) -> Response {
+        match codec::encode_response(&answer, &self.keys.signing) {
+            Ok(body) => xml_response(StatusCode::OK, body),
+            Err(e) => {
+                tracing::error!(error = %e, message = answer.root(), "cannot write a BBPS response");
+                DigitError::internal("bbps-xml").into_response()
+            }
+        }
+    }
+
+    fn biller(&self, details: &BillDetails) -> Result<&crate::master::Biller, DigitError> {
+        self.ctx().biller(&details.biller.id)
+    }
+
+    async fn answer(&self, request: &Request) -> Result<Response, DigitError> {
+        match request {
+            Request::Diagnostic(r) => Ok(self.signed(Answer::Diagnostic(
+                ResDiagnostic::for_request(r, self.head()),
+            ))),
+            Request::BillFetch(r) => self.fetch(r).await,
+            Request::BillPayment(r) if r.is_reversal() => self.reverse(r).await,
+            Request::BillPayment(r) => self.pay(r).await,
+            Request::TxnStatus(r) => self.status(r).await,
+        }
+    }
+
+    async fn fetch(&self, r: &BillFetchRequest) -> Result<Response, DigitError> {
+        let biller = self.biller(&r.bill_details)?;
+        let params = params_of(&r.bill_details);
+        let (reason, bills, detail) = match service::fetch(self.ctx(), biller, &params).await? {
+            Ok(bills) => {
+                let approval = bills
+                    .first()
+                    .map(|b| b.bill_number.clone().unwrap_or_else(|| b.bill_id.clone()))
+                    .unwrap_or_default();
+                (Reason::success(approval), bills, None)
+            }
+            Err(refusal) => (
+                Reason::failure(code_of(&refusal, Stage::Fetch)),
+                Vec::new(),
+                Some(refusal.detail),
+            ),
+        };
+        let mut answer = BillFetchResponse::for_request(r, self.head(), &self.ts(), reason);
+        answer.biller_responses = bills.iter().map(presented_response).collect();
+        let mut tags = Vec::new();
+        if let Some(first) = bills.first() {
+            tags.push(Tag::new("Consumer Code", first.consumer_code.clone()));
+            tags.push(Tag::new("City", first.tenant_id.clone()));
+            tags.push(Tag::new("Amount Exactness", first.exactness.as_str()));
+        }
+        if let Some(detail) = detail {
+            tags.push(Tag::new("Detail", detail));
+        }
+        if !tags.is_empty() {
+            answer.additional_info = Some(AdditionalInfo { tags });
+        }
+        Ok(self.signed(Answer::BillFetch(answer)))
+    }
+
+    fn posting(&self, r: &BillPaymentRequest) -> Result<Posting, DigitError> {
+        let amount = r
+            .amount
+            .amt
+            .amount
+            .as_deref()
+            .map(Paise::parse)
+            .transpose()
+            .ok()
+            .flatten()
+            .map(Paise::as_i64)
+            .unwrap_or_default();
+        let mut bills = Vec::new();
+        for b in &r.amount.amount_break_up.bill_amounts {
+            if let (Some(number), Some(share)) = (&b.bill_number, &b.amount) {
+                bills.push(BillAmount {
+                    bill_number: number.clone(),
+                    amount: Paise::parse(share).map(Paise::as_i64).unwrap_or_default(),
+                });
+            }
+        }
+        // The bill paid: the amount's bill number, else the one bill echoed from the fetch.
+        let bill_number =
+            r.amount
+                .amt
+                .bill_number
+                .clone()
+                .or_else(|| match r.biller_responses.as_slice() {
+                    [one] => one.bill_number.clone(),
+                    _ => None,
+                });
+        let channel = r
+            .agent
+            .device
+            .tags
+            .iter()
+            .find(|t| t.name == DeviceTagName::InitiatingChannel)
+            .map(|t| t.value.clone());
+        Ok(Posting {
+            profile: "XML",
+            txn_reference_id: r.txn_reference_id().to_string(),
+            ref_id: Some(r.head.ref_id.clone()),
+            msg_id: r.txn.msg_id.clone(),
+            payment_ref_id: r.txn.payment_ref_id.clone(),
+            params: params_of(&r.bill_details),
+            customer_mobile: Some(r.customer.mobile.clone()).filter(|m| !m.is_empty()),
+            amount,
+            bill_number,
+            bills,
+            payment_mode: r.payment_method.payment_mode.clone(),
+            payment_channel: channel,
+            agent_id: Some(r.agent.id.clone()).filter(|a| !a.is_empty()),
+            txn_ts: Some(r.txn.ts.clone()),
+        })
+    }
+
+    async fn pay(&self, r: &BillPaymentRequest) -> Result<Response, DigitError> {
+        let biller = self.biller(&r.bill_details)?;
+        let posting = self.posting(r)?;
+        let (reason, info, bills) = match service::post(self.ctx(), biller, &posting).await? {
+            service::Answer::Txn(t) => {
+                let (reason, info) = txn_reason_xml(&t);
+                (reason, Some(info), paid_responses(&t))
+            }
+            service::Answer::Refused(refusal) => refused(&refusal),
+        };
+        let mut answer = BillPaymentResponse::for_request(r, self.head(), &self.ts(), reason);
+        answer.biller_responses = bills;
+        answer.additional_info = info;
+        Ok(self.signed(Answer::BillPayment(answer)))
+    }
+
+    async fn reverse(&self, r: &BillPaymentRequest) -> Result<Response, DigitError> {
+        let amount = r
+            .amount
+            .amt
+            .amount
+            .as_deref()
+            .and_then(|a| Paise::parse(a).ok())
+            .map(Paise::as_i64);
+        let reversal = Reversal {
+            txn_reference_id: r.txn_reference_id().to_string(),
+            biller_id: Some(r.bill_details.biller.id.clone()),
+            reason: Some("BBPS reversal".into()),
+            amount,
+            params: params_of(&r.bill_details),
+        };
+        let t = service::reverse(self.ctx(), &reversal).await?;
+        let approval = t
+            .approval_ref_num
+            .clone()
+            .unwrap_or_else(|| t.txn_reference_id.clone());
+        let (_, info) = txn_reason_xml(&t);
+        let mut answer =
+            BillPaymentResponse::for_request(r, self.head(), &self.ts(), Reason::success(approval));
+        answer.biller_responses = paid_responses(&t);
+        answer.additional_info = Some(info);
+        Ok(self.signed(Answer::BillPayment(answer)))
+    }
+
+    async fn status(&self, r: &TxnStatusRequest) -> Result<Response, DigitError> {
+        let reference = &r.txn_status_req.txn_reference_id;
+        let Some(t) = service::status(self.ctx(), reference).await? else {
+            return Ok(refuse(
+                StatusCode::NOT_FOUND,
+                self.api,
+                &r.head.ref_id,
+                r.txn.msg_id.as_deref(),
+                self.now,
+                error(
+                    "TXN_NOT_FOUND",
+                    format!("kosh has no posting with txnReferenceId {reference}"),
+                ),
+            ));
+        };
+        let (reason, info) = txn_reason_xml(&t);
+        let mut tags: Vec<Tag> = t
+            .customer_params
+            .iter()
+            .map(|p| Tag::new(p.name.clone(), p.value.clone()))
+            .collect();
+        if tags.is_empty() {
+            // A reversal recorded before any posting carries no parameters; the schema
+            // wants one.
+            tags.push(Tag::new("txnReferenceId", t.txn_reference_id.clone()));
+        }
+        let details = BillDetails {
+            biller: Biller {
+                id: if t.biller_id.is_empty() {
+                    "UNKNOWN".into()
+                } else {
+                    t.biller_id.clone()
+                },
+            },
+            customer_params: CustomerParams { tags },
+        };
+        let mut bills = paid_responses(&t);
+        if bills.is_empty() {
+            bills.push(BillerResponse::new(
+                Paise::new(t.amount).unwrap_or(Paise::ZERO),
+            ));
+        }
+        let mut answer =
+            TxnStatusResponse::for_request(r, self.head(), &self.ts(), reason, details, bills);
+        answer.additional_info = Some(info);
+        Ok(self.signed(Answer::TxnStatus(answer)))
+    }
+
+    /// The answer when kosh cannot answer now: the exchange's retriable failure code, not
+    /// recorded, so a retry may succeed.
+    fn unavailable(&self, request: &Request, e: &DigitError) -> Response {
+        tracing::warn!(error = %e, "BBPS XML request could not be served");
+        let detail = Tag::new("Detail", "the biller cannot answer now; try again");
+        match request {
+            Request::BillFetch(r) => {
+                let mut answer = BillFetchResponse::for_request(
+                    r,
+                    self.head(),
+                    &self.ts(),
+                    Reason::failure(ComplianceCode::Bfr008UnableToFetch),
+                );
+                answer.additional_info = Some(AdditionalInfo { tags: vec![detail] });
+                self.signed(Answer::BillFetch(answer))
+            }
+            Request::BillPayment(r) => {
+                let mut answer = BillPaymentResponse::for_request(
+                    r,
+                    self.head(),
+                    &self.ts(),
+                    Reason::failure(ComplianceCode::Bpr005CannotAcceptNow),
+                );
+                answer.additional_info = Some(AdditionalInfo { tags: vec![detail] });
+                self.signed(Answer::BillPayment(answer))
+            }
+            _ => refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                self.api,
+                request.ref_id(),
+                request.msg_id(),
+                self.now,
+                error("UNAVAILABLE", "the biller cannot answer now; try again"),
+            ),
+        }
+    }
+}
+
+fn refused(refusal: &Refusal) -> (Reason, Option<AdditionalInfo>, Vec<BillerResponse>) {
+    (
+        Reason::failure(code_of(refusal, Stage::Payment)),
+        Some(AdditionalInfo {
+            tags: vec![
+                Tag::new("Transaction Status", "REFUSED"),
+                Tag::new("Detail", refusal.detail.clone()),
+            ],
+        }),
+        Vec::new(),
+    )
+}

@@ -1,0 +1,654 @@
+//! The biller's operations, whatever the profile (JSON or NPCI XML): bill fetch, bill
+//! validation, payment posting, transaction status and reversal. The profiles turn their
+//! requests into these calls and the results into their answers.
+//!
+//! A payment posting, exactly once:
+//!
+//! 1. claim the transaction reference (insert into `bbps_txn`, state POSTING);
+//! 2. if it was taken: the same payment (same request hash) gets the stored answer, another
+//!    payment under the reference is refused with BPR007;
+//! 3. else, in a savepoint: fetch the consumer code's current bill, check exactness and
+//!    whole rupees, and make the DIGIT payment (mode ONLINE, transaction and instrument
+//!    number = the reference, a receipt per bill) with collection's own function;
+//! 4. record SUCCESS with the receipts, or roll the savepoint back and record FAILED with
+//!    the compliance code — all in the one transaction that claimed the reference.
+
+use kosh_billing::bill::Bill;
+use kosh_billing::bill::search::{self as bill_search, BillSearchCriteria};
+use kosh_collection::service::{self as collection, PaymentOptions};
+use kosh_collection::wire::PaymentRequest;
+use kosh_mdms::Mdms;
+use kosh_platform::money::rupees_json;
+use kosh_platform::{AuthUser, Clock, Db, DigitError, write_tx};
+use serde_json::{Value, json};
+use sqlx::{AnyConnection, Connection};
+
+use crate::codes::BillerFault;
+use crate::config::Bbps;
+use crate::lookup::{self, Failure, Lookup, Param, Presented, Refusal, ist_date};
+use crate::master::{Biller, Exactness};
+use crate::store::{self, TxnBill, TxnRow, TxnStatus};
+
+/// What every operation needs.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub db: &'a Db,
+    pub mdms: &'a Mdms,
+    pub clock: &'a Clock,
+    pub bbps: &'a Bbps,
+    /// The operating unit's user.
+    pub user: &'a AuthUser,
+}
+
+impl<'a> Ctx<'a> {
+    /// The state whose billers the caller reaches (the user's state).
+    pub fn state(&self) -> &'a str {
+        kosh_platform::tenant::state_of(&self.user.tenant_id)
+    }
+
+    /// The biller `biller_id` of the caller's state; a 400 when there is none.
+    pub fn biller(&self, biller_id: &str) -> Result<&'a Biller, DigitError> {
+        self.bbps
+            .billers
+            .find(self.state(), biller_id.trim())
+            .ok_or_else(|| unknown_biller(biller_id, self.state()))
+    }
+}
+
+pub fn unknown_biller(biller_id: &str, state: &str) -> DigitError {
+    DigitError::new(
+        "BBPS_UNKNOWN_BILLER",
+        format!("No biller {biller_id} in the BBPS.Billers master data of {state}"),
+    )
+}
+
+fn inactive(biller: &Biller) -> Option<Refusal> {
+    (!biller.active).then(|| {
+        Refusal::new(
+            BillerFault::ScheduledDowntime,
+            format!("biller {} is not taking BBPS requests", biller.biller_id),
+        )
+    })
+}
+
+/// The bills of a fetch, or why there are none.
+pub async fn fetch(
+    ctx: Ctx<'_>,
+    biller: &Biller,
+    params: &[Param],
+) -> Result<Result<Vec<Presented>, Refusal>, DigitError> {
+    if let Some(refusal) = inactive(biller) {
+        return Ok(Err(refusal));
+    }
+    let lookup = match lookup::resolve(ctx.mdms, ctx.state(), biller, params) {
+        Ok(l) => l,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let (mdms, clock, actor) = (ctx.mdms, ctx.clock, ctx.user.uuid.as_str());
+    let found = write_tx!(*ctx.db, |conn| {
+        match lookup::current_bills(conn, mdms, clock, biller, &lookup, actor).await {
+            Ok(bills) => Ok(Ok(bills)),
+            Err(Failure::Refused(r)) => Ok(Err(r)),
+            Err(Failure::Digit(e)) => Err(e),
+        }
+    })?;
+    Ok(found.map(|bills| bills.iter().map(Presented::of).collect()))
+}
+
+/// Bill validation: the account exists and has a bill; with an amount, the amount fits it.
+pub async fn validate(
+    ctx: Ctx<'_>,
+    biller: &Biller,
+    params: &[Param],
+    amount: Option<i64>,
+) -> Result<Result<Vec<Presented>, Refusal>, DigitError> {
+    let bills = match fetch(ctx, biller, params).await? {
+        Ok(bills) => bills,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    if let Some(amount) = amount {
+        let [bill] = bills.as_slice() else {
+            return Ok(Err(Refusal::new(
+                BillerFault::InvalidParams,
+                format!(
+                    "{} bills match these parameters; validate an amount against one",
+                    bills.len()
+                ),
+            )));
+        };
+        if let Err(why) = bill.exactness.check(amount, bill.amount, bill.min_amount) {
+            return Ok(Err(Refusal::new(BillerFault::AmountMismatch, why)));
+        }
+    }
+    Ok(Ok(bills))
+}
+
+/// One bill's share of a payment, by the bill's number (BBPS `billerBillID`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillAmount {
+    pub bill_number: String,
+    pub amount: i64,
+}
+
+/// A payment as an operating unit posts it (either profile).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posting {
+    /// `JSON` or `XML`.
+    pub profile: &'static str,
+    pub txn_reference_id: String,
+    pub ref_id: Option<String>,
+    pub msg_id: Option<String>,
+    pub payment_ref_id: Option<String>,
+    pub params: Vec<Param>,
+    pub customer_mobile: Option<String>,
+    /// Paise.
+    pub amount: i64,
+    /// The bill paid, when the posting names one.
+    pub bill_number: Option<String>,
+    /// The amount per bill, when the posting pays several.
+    pub bills: Vec<BillAmount>,
+    /// BBPS's payment mode (UPI, Cash, ...), kept with the payment; DIGIT's mode is ONLINE.
+    pub payment_mode: Option<String>,
+    pub payment_channel: Option<String>,
+    pub agent_id: Option<String>,
+    pub txn_ts: Option<String>,
+}
+
+impl Posting {
+    /// What makes two postings the same payment: the biller, the customer parameters, the
+    /// amount and the bills named. Instrument details, times and message ids may differ
+    /// between retries of one payment.
+    pub fn fingerprint(&self, biller_id: &str) -> String {
+        let mut params: Vec<(String, String)> = self
+            .params
+            .iter()
+            .map(|p| (p.name.trim().to_lowercase(), p.value.trim().to_string()))
+            .collect();
+        params.sort();
+        let identity = json!({
+            "billerId": biller_id,
+            "params": params,
+            "amount": self.amount,
+            "billNumber": self.bill_number,
+            "bills": self.bills.iter().map(|b| (b.bill_number.as_str(), b.amount)).collect::<Vec<_>>(),
+        });
+        kosh_platform::digest::sha256_hex(identity.to_string().as_bytes())
+    }
+}
+
+/// What a posting, status query or reversal answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// The transaction as recorded (the first answer, or a repeat's).
+    Txn(Box<TxnRow>),
+    /// Refused without a record of its own.
+    Refused(Refusal),
+}
+
+/// Posts a payment, exactly once per transaction reference.
+pub async fn post(ctx: Ctx<'_>, biller: &Biller, posting: &Posting) -> Result<Answer, DigitError> {
+    // A biller that is off refuses without a record: the same posting may succeed later.
+    if let Some(refusal) = inactive(biller) {
+        return Ok(Answer::Refused(refusal));
+    }
+    let now = ctx.clock.now_ms();
+    let row = TxnRow {
+        tenant_id: ctx.state().to_string(),
+        txn_reference_id: posting.txn_reference_id.clone(),
+        biller_id: biller.biller_id.clone(),
+        business_service: biller.business_service.clone(),
+        profile: posting.profile.to_string(),
+        request_hash: posting.fingerprint(&biller.biller_id),
+        ref_id: posting.ref_id.clone(),
+        msg_id: posting.msg_id.clone(),
+        payment_ref_id: posting.payment_ref_id.clone(),
+        customer_params: posting.params.clone(),
+        customer_mobile: posting.customer_mobile.clone(),
+        amount: posting.amount,
+        payment_mode: posting.payment_mode.clone(),
+        payment_channel: posting.payment_channel.clone(),
+        agent_id: posting.agent_id.clone(),
+        txn_ts: posting.txn_ts.clone(),
+        status: TxnStatus::Posting,
+        compliance_code: None,
+        compliance_reason: None,
+        payment_id: None,
+        approval_ref_num: None,
+        receipt_date: None,
+        business_date: ist_date(now),
+        created_by: ctx.user.uuid.clone(),
+        created_ms: now,
+        reversal_reason: None,
+        reversed_ms: None,
+        last_modified_ms: now,
+        bills: Vec::new(),
+        refund: None,
+    };
+    write_tx!(*ctx.db, |conn| {
+        post_in_tx(conn, ctx, biller, posting, &row, now).await
+    })
+}
+
+async fn post_in_tx(
+    conn: &mut AnyConnection,
+    ctx: Ctx<'_>,
+    biller: &Biller,
+    posting: &Posting,
+    row: &TxnRow,
+    now: i64,
+) -> Result<Answer, DigitError> {
+    if !store::claim(conn, row).await? {
+        let existing = store::load(conn, &row.tenant_id, &row.txn_reference_id)
+            .await?
+            .ok_or_else(|| {
+                DigitError::unavailable("the transaction reference is being posted; try again")
+            })?;
+        if existing.request_hash != row.request_hash {
+            return Ok(Answer::Refused(Refusal::new(
+                BillerFault::RepeatedReference,
+                format!(
+                    "transaction reference {} was already used for another payment",
+                    row.txn_reference_id
+                ),
+            )));
+        }
+        return Ok(Answer::Txn(Box::new(existing)));
+    }
+    let outcome = {
+        let mut savepoint = conn.begin().await?;
+        match apply(&mut savepoint, ctx, biller, posting).await {
+            Ok(applied) => {
+                savepoint.commit().await?;
+                Ok(applied)
+            }
+            Err(Failure::Refused(refusal)) => {
+                savepoint.rollback().await?;
+                Err(refusal)
+            }
+            Err(Failure::Digit(e)) => return Err(e),
+        }
+    };
+    match outcome {
+        Ok((payment_id, receipt_date, bills)) => {
+            store::settle_success(conn, row, &payment_id, receipt_date, &bills, now).await?;
+        }
+        Err(refusal) => {
+            let code = refusal
+                .fault
+                .code(crate::codes::Stage::Payment)
+                .unwrap_or(crate::codes::ComplianceCode::Bpr005CannotAcceptNow);
+            store::settle_failure(conn, row, code.code(), &refusal.detail, now).await?;
+        }
+    }
+    let settled = store::load(conn, &row.tenant_id, &row.txn_reference_id)
+        .await?
+        .ok_or_else(|| DigitError::unavailable("the posting vanished; try again"))?;
+    Ok(Answer::Txn(Box::new(settled)))
+}
+
+/// A bill found by its number in `tenant_id`.
+async fn bill_by_number(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    number: &str,
+) -> Result<Option<Bill>, DigitError> {
+    let criteria = BillSearchCriteria {
+        bill_number: Some(number.to_string()),
+        ..BillSearchCriteria::default()
+    };
+    Ok(bill_search::search(conn, tenant_id, &criteria)
+        .await?
+        .into_iter()
+        .find(|b| b.bill_number.as_deref() == Some(number)))
+}
+
+/// The current bill that pays what bill `number` asked for: the bill itself while it is
+/// current; for an older bill of the same consumer code that nobody paid (it expired, or a
+/// demand changed), the consumer code's current bill; refused when that bill was paid.
+async fn target(
+    conn: &mut AnyConnection,
+    lookup: &Lookup,
+    current: &[Bill],
+    number: &str,
+) -> Result<Bill, Failure> {
+    if let Some(bill) = current
+        .iter()
+        .find(|b| b.bill_number.as_deref() == Some(number))
+    {
+        return Ok(bill.clone());
+    }
+    let Some(named) = bill_by_number(conn, &lookup.tenant_id, number).await? else {
+        return Err(Refusal::new(
+            BillerFault::InvalidParams,
+            format!("no bill numbered {number} for these parameters"),
+        )
+        .into());
+    };
+    if named.status.is_paid() {
+        return Err(Refusal::new(
+            BillerFault::AlreadyPaid,
+            format!("bill {number} is already paid"),
+        )
+        .into());
+    }
+    current
+        .iter()
+        .find(|b| b.consumer_code == named.consumer_code)
+        .cloned()
+        .ok_or_else(|| {
+            Refusal::new(
+                BillerFault::InvalidParams,
+                format!("bill {number} is not one of these parameters' bills"),
+            )
+            .into()
+        })
+}
+
+/// DIGIT's name rule for `paidBy` and `payerName` (letters, with single separators).
+fn is_name(text: &str) -> bool {
+    regex::Regex::new(r"^[a-zA-Z]+(([_\-'`\. ][a-zA-Z ])?[a-zA-Z]*)*$")
+        .expect("name pattern")
+        .is_match(text)
+}
+
+fn is_mobile(text: &str) -> bool {
+    text.len() == 10
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && matches!(text.as_bytes()[0], b'6'..=b'9')
+}
+
+/// Collection's error codes that are a BBPS refusal of the payment.
+fn refusal_of(e: &DigitError) -> Option<Refusal> {
+    if e.retryable || e.status.is_server_error() {
+        return None;
+    }
+    let fault = match e.first_code()? {
+        "BILL_ALREADY_PAID" => BillerFault::AlreadyPaid,
+        "BILL_EXPIRED" => BillerFault::BillExpired,
+        "INVALID_PAYMENTDETAIL"
+        | "INVALID_PAYMENT_AMOUNT"
+        | "INVALID_BILL_AMOUNT"
+        | "INVALID_BILL" => BillerFault::AmountMismatch,
+        "INVALID_BILL_ID" => BillerFault::NoBillData,
+        _ => return None,
+    };
+    let detail = e
+        .errors
+        .first()
+        .map(|i| format!("{}: {}", i.code, i.message))
+        .unwrap_or_default();
+    Some(Refusal::new(fault, detail))
+}
+
+type Applied = (String, i64, Vec<TxnBill>);
+
+/// Finds the bills, checks the amounts and makes the DIGIT payment.
+async fn apply(
+    conn: &mut AnyConnection,
+    ctx: Ctx<'_>,
+    biller: &Biller,
+    posting: &Posting,
+) -> Result<Applied, Failure> {
+    let lookup = lookup::resolve(ctx.mdms, ctx.state(), biller, &posting.params)?;
+    let current =
+        lookup::current_bills(conn, ctx.mdms, ctx.clock, biller, &lookup, &ctx.user.uuid).await?;
+    let mut targets: Vec<(Bill, i64)> = Vec::new();
+    if !posting.bills.is_empty() {
+        let total: i64 = posting.bills.iter().map(|b| b.amount).sum();
+        if total != posting.amount {
+            return Err(Refusal::new(
+                BillerFault::AmountMismatch,
+                format!(
+                    "the bill amounts add up to {total} paise, not the {} paise paid",
+                    posting.amount
+                ),
+            )
+            .into());
+        }
+        for share in &posting.bills {
+            let bill = target(conn, &lookup, &current, &share.bill_number).await?;
+            if targets.iter().any(|(b, _)| b.id == bill.id) {
+                return Err(Refusal::new(
+                    BillerFault::InvalidParams,
+                    format!("bill {} is named twice", share.bill_number),
+                )
+                .into());
+            }
+            targets.push((bill, share.amount));
+        }
+    } else if let Some(number) = &posting.bill_number {
+        targets.push((
+            target(conn, &lookup, &current, number).await?,
+            posting.amount,
+        ));
+    } else if let [bill] = current.as_slice() {
+        targets.push((bill.clone(), posting.amount));
+    } else {
+        return Err(Refusal::new(
+            BillerFault::InvalidParams,
+            format!(
+                "{} bills match these parameters; name the bill (billerBillId) or give the amount per bill",
+                current.len()
+            ),
+        )
+        .into());
+    }
+    for (bill, amount) in &targets {
+        let exactness = Exactness::of(bill.part_payment_allowed, bill.is_advance_allowed);
+        if let Err(why) =
+            exactness.check(*amount, bill.total_amount, bill.minimum_amount_to_be_paid)
+        {
+            let number = bill.bill_number.as_deref().unwrap_or(&bill.id);
+            return Err(
+                Refusal::new(BillerFault::AmountMismatch, format!("bill {number}: {why}")).into(),
+            );
+        }
+    }
+
+    let payer = targets
+        .first()
+        .and_then(|(b, _)| b.payer_name.as_deref())
+        .map(str::trim)
+        .filter(|n| is_name(n));
+    let mobile = posting
+        .customer_mobile
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| is_mobile(m));
+    let request = json!({
+        "RequestInfo": {"apiId": "bbps", "ver": "1.0", "msgId": posting.txn_reference_id},
+        "Payment": {
+            "tenantId": lookup.tenant_id,
+            "totalAmountPaid": rupees_json(posting.amount),
+            "paymentMode": "ONLINE",
+            "transactionNumber": posting.txn_reference_id,
+            "instrumentNumber": posting.txn_reference_id,
+            "paidBy": payer.unwrap_or("BBPS"),
+            "payerName": payer,
+            "mobileNumber": mobile,
+            "additionalDetails": {"bbps": {
+                "txnReferenceId": posting.txn_reference_id,
+                "billerId": biller.biller_id,
+                "refId": posting.ref_id,
+                "msgId": posting.msg_id,
+                "paymentRefId": posting.payment_ref_id,
+                "paymentMode": posting.payment_mode,
+                "paymentChannel": posting.payment_channel,
+                "agentId": posting.agent_id,
+                "txnTs": posting.txn_ts,
+                "profile": posting.profile,
+            }},
+            "paymentDetails": targets.iter().map(|(b, amount)| json!({
+                "billId": b.id,
+                "totalDue": rupees_json(b.total_amount),
+                "totalAmountPaid": rupees_json(*amount),
+                "businessService": b.business_service,
+            })).collect::<Vec<_>>(),
+        }
+    });
+    let request: PaymentRequest = kosh_platform::extract::bind(request)?;
+    let created = match collection::create(
+        conn,
+        ctx.mdms,
+        ctx.clock,
+        ctx.user,
+        &request,
+        &PaymentOptions::default(),
+    )
+    .await
+    {
+        Ok(created) => created,
+        Err(e) => {
+            return Err(match refusal_of(&e) {
+                Some(refusal) => refusal.into(),
+                None => e.into(),
+            });
+        }
+    };
+    let receipt_date = created
+        .payment
+        .get("transactionDate")
+        .and_then(Value::as_i64)
+        .unwrap_or_else(|| ctx.clock.now_ms());
+    let bills = targets
+        .iter()
+        .zip(&created.receipt_numbers)
+        .map(|((bill, amount), receipt)| {
+            let shown = Presented::of(bill);
+            TxnBill {
+                bill_tenant_id: bill.tenant_id.clone(),
+                bill_id: bill.id.clone(),
+                bill_number: bill.bill_number.clone(),
+                consumer_code: bill.consumer_code.clone(),
+                customer_name: bill.payer_name.clone(),
+                bill_date: bill.bill_date,
+                bill_expiry: shown.expiry,
+                period_from: shown.period_from,
+                period_to: shown.period_to,
+                bill_amount: bill.total_amount,
+                amount_paid: *amount,
+                receipt_number: receipt.clone(),
+            }
+        })
+        .collect();
+    Ok((created.id, receipt_date, bills))
+}
+
+/// The transaction `txn_reference_id`, if kosh has it.
+pub async fn status(ctx: Ctx<'_>, txn_reference_id: &str) -> Result<Option<TxnRow>, DigitError> {
+    let mut conn = ctx.db.pool().acquire().await?;
+    store::load(&mut conn, ctx.state(), txn_reference_id).await
+}
+
+/// What a reversal names.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reversal {
+    pub txn_reference_id: String,
+    pub biller_id: Option<String>,
+    pub reason: Option<String>,
+    /// Paise, when the operating unit says how much it reverses (kept on a reversal of a
+    /// reference kosh never saw).
+    pub amount: Option<i64>,
+    /// The customer parameters, when the reversal carries them (kept likewise).
+    pub params: Vec<Param>,
+}
+
+/// Reverses a posting: cancels its receipt when DIGIT's rules allow (the latest receipt of
+/// its consumer codes), else records a refund due. A reversal of a reference kosh never
+/// received is recorded, so that a late posting of it is refused. Repeats change nothing.
+pub async fn reverse(ctx: Ctx<'_>, reversal: &Reversal) -> Result<TxnRow, DigitError> {
+    let now = ctx.clock.now_ms();
+    let biller = match &reversal.biller_id {
+        Some(id) => Some(ctx.biller(id)?),
+        None => None,
+    };
+    let tombstone = TxnRow {
+        tenant_id: ctx.state().to_string(),
+        txn_reference_id: reversal.txn_reference_id.clone(),
+        biller_id: biller.map(|b| b.biller_id.clone()).unwrap_or_default(),
+        business_service: biller
+            .map(|b| b.business_service.clone())
+            .unwrap_or_default(),
+        profile: "JSON".into(),
+        // No posting has this hash: any later posting of the reference is refused.
+        request_hash: String::new(),
+        ref_id: None,
+        msg_id: None,
+        payment_ref_id: None,
+        customer_params: reversal.params.clone(),
+        customer_mobile: None,
+        amount: reversal.amount.unwrap_or(0),
+        payment_mode: None,
+        payment_channel: None,
+        agent_id: None,
+        txn_ts: None,
+        status: TxnStatus::Reversed,
+        compliance_code: None,
+        compliance_reason: None,
+        payment_id: None,
+        approval_ref_num: None,
+        receipt_date: None,
+        business_date: ist_date(now),
+        created_by: ctx.user.uuid.clone(),
+        created_ms: now,
+        reversal_reason: reversal.reason.clone(),
+        reversed_ms: Some(now),
+        last_modified_ms: now,
+        bills: Vec::new(),
+        refund: None,
+    };
+    write_tx!(*ctx.db, |conn| {
+        reverse_in_tx(conn, ctx, &tombstone, reversal, now).await
+    })
+}
+
+async fn reverse_in_tx(
+    conn: &mut AnyConnection,
+    ctx: Ctx<'_>,
+    tombstone: &TxnRow,
+    reversal: &Reversal,
+    now: i64,
+) -> Result<TxnRow, DigitError> {
+    let (tenant, reference) = (&tombstone.tenant_id, &tombstone.txn_reference_id);
+    if !store::claim(conn, tombstone).await? {
+        store::lock(conn, tenant, reference).await?;
+        let row = store::load(conn, tenant, reference)
+            .await?
+            .ok_or_else(|| DigitError::unavailable("the transaction vanished; try again"))?;
+        if row.status == TxnStatus::Success
+            && let (Some(payment_id), Some(bill)) = (row.payment_id.clone(), row.bills.first())
+        {
+            let reason = reversal
+                .reason
+                .clone()
+                .unwrap_or_else(|| "BBPS reversal".into());
+            let cancelled = crate::reversal::cancel(
+                conn,
+                ctx.user,
+                &bill.bill_tenant_id,
+                &payment_id,
+                &reason,
+                reference,
+                now,
+            )
+            .await?;
+            let status = if cancelled {
+                TxnStatus::Reversed
+            } else {
+                TxnStatus::RefundPending
+            };
+            store::set_reversal(
+                conn,
+                &row,
+                status,
+                reversal.reason.as_deref(),
+                &ctx.user.uuid,
+                now,
+            )
+            .await?;
+        }
+    }
+    store::load(conn, tenant, reference)
+        .await?
+        .ok_or_else(|| DigitError::unavailable("the transaction vanished; try again"))
+}

@@ -1,0 +1,478 @@
+//! The transaction tables (migrations/0005_pg.sql). Every function works on the caller's
+//! connection, inside or outside its transaction; the settle-once rule is the `WHERE
+//! txn_status = 'PENDING'` of [`settle`], which the database applies under the row's lock.
+
+use kosh_platform::DigitError;
+use kosh_platform::sql::SqlBuilder;
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{Transaction, TxnUser, parse_status};
+use crate::gateways::{GatewayStatus, TxnStatus};
+
+const COLUMNS: &str = "txn_id, tenant_id, txn_amount, txn_status, txn_status_msg, gateway, bill_id, module, \
+     consumer_code, product_info, callback_url, redirect_url, user_uuid, user_id, user_type, user_name, \
+     user_tenant_id, name, mobile_number, email_id, gateway_txn_id, gateway_payment_mode, \
+     gateway_status_code, gateway_status_msg, receipt, payment_id, tax_and_payments, additional_details, \
+     created_by, created_time, last_modified_by, last_modified_time, settled_by, settled_time";
+
+fn from_row(row: &AnyRow) -> Result<Transaction, sqlx::Error> {
+    let status: String = row.try_get("txn_status")?;
+    let tax_and_payments: String = row.try_get("tax_and_payments")?;
+    let additional: Option<String> = row.try_get("additional_details")?;
+    Ok(Transaction {
+        txn_id: row.try_get("txn_id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        amount: row.try_get("txn_amount")?,
+        status: parse_status(&status),
+        status_msg: row.try_get("txn_status_msg")?,
+        gateway: row.try_get("gateway")?,
+        bill_id: row.try_get("bill_id")?,
+        module: row.try_get("module")?,
+        consumer_code: row.try_get("consumer_code")?,
+        product_info: row.try_get("product_info")?,
+        callback_url: row.try_get("callback_url")?,
+        redirect_url: row.try_get("redirect_url")?,
+        user: TxnUser {
+            id: row.try_get("user_id")?,
+            uuid: row.try_get("user_uuid")?,
+            user_type: row.try_get("user_type")?,
+            user_name: row.try_get("user_name")?,
+            tenant_id: row.try_get("user_tenant_id")?,
+            name: row.try_get("name")?,
+            mobile_number: row.try_get("mobile_number")?,
+            email_id: row.try_get("email_id")?,
+        },
+        gateway_txn_id: row.try_get("gateway_txn_id")?,
+        gateway_payment_mode: row.try_get("gateway_payment_mode")?,
+        gateway_status_code: row.try_get("gateway_status_code")?,
+        gateway_status_msg: row.try_get("gateway_status_msg")?,
+        receipt: row.try_get("receipt")?,
+        payment_id: row.try_get("payment_id")?,
+        tax_and_payments: Transaction::tax_and_payments_from_stored(&tax_and_payments),
+        additional_details: additional.and_then(|a| serde_json::from_str(&a).ok()),
+        created_by: row.try_get("created_by")?,
+        created_time: row.try_get("created_time")?,
+        last_modified_by: row.try_get("last_modified_by")?,
+        last_modified_time: row.try_get("last_modified_time")?,
+        settled_by: row.try_get("settled_by")?,
+        settled_time: row.try_get("settled_time")?,
+    })
+}
+
+fn rows_to_txns(rows: &[AnyRow]) -> Result<Vec<Transaction>, DigitError> {
+    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+}
+
+/// Inserts a new transaction.
+pub async fn insert(conn: &mut AnyConnection, t: &Transaction) -> Result<(), DigitError> {
+    sqlx::query(
+        "INSERT INTO eg_pg_transactions (txn_id, tenant_id, txn_amount, txn_status, txn_status_msg, gateway, \
+         bill_id, module, consumer_code, product_info, callback_url, redirect_url, user_uuid, user_id, user_type, \
+         user_name, user_tenant_id, name, mobile_number, email_id, tax_and_payments, additional_details, \
+         created_by, created_time, last_modified_by, last_modified_time) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
+    )
+    .bind(&t.txn_id)
+    .bind(&t.tenant_id)
+    .bind(t.amount)
+    .bind(t.status.as_str())
+    .bind(&t.status_msg)
+    .bind(&t.gateway)
+    .bind(&t.bill_id)
+    .bind(&t.module)
+    .bind(&t.consumer_code)
+    .bind(&t.product_info)
+    .bind(&t.callback_url)
+    .bind(&t.redirect_url)
+    .bind(&t.user.uuid)
+    .bind(t.user.id)
+    .bind(&t.user.user_type)
+    .bind(&t.user.user_name)
+    .bind(&t.user.tenant_id)
+    .bind(&t.user.name)
+    .bind(&t.user.mobile_number)
+    .bind(&t.user.email_id)
+    .bind(t.tax_and_payments_stored())
+    .bind(t.additional_details.as_ref().map(Value::to_string))
+    .bind(&t.created_by)
+    .bind(t.created_time)
+    .bind(&t.last_modified_by)
+    .bind(t.last_modified_time)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Links the transaction to each bill it pays. `Ok(false)` when a bill is already in another
+/// live (PENDING or SUCCESS) transaction: the unique index refused it, and the caller must
+/// roll back (on PostgreSQL the transaction cannot go on after the refusal).
+pub async fn insert_bills(conn: &mut AnyConnection, t: &Transaction) -> Result<bool, DigitError> {
+    for tp in &t.tax_and_payments {
+        let result = sqlx::query(
+            "INSERT INTO eg_pg_txn_bills (tenant_id, txn_id, bill_id, amount_paid, live) VALUES ($1, $2, $3, $4, 1)",
+        )
+        .bind(&t.tenant_id)
+        .bind(&t.txn_id)
+        .bind(&tp.bill_id)
+        .bind(tp.amount_paid)
+        .execute(&mut *conn)
+        .await;
+        match result {
+            Ok(_) => {}
+            Err(e) if kosh_platform::db::is_unique_violation(&e) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(true)
+}
+
+/// The PENDING and SUCCESS transactions that pay any of `bill_ids`: (txn id, status).
+pub async fn live_for_bills(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    bill_ids: &[String],
+) -> Result<Vec<(String, TxnStatus)>, DigitError> {
+    let mut q = SqlBuilder::new(
+        "SELECT t.txn_id, t.txn_status FROM eg_pg_txn_bills b JOIN eg_pg_transactions t \
+         ON t.tenant_id = b.tenant_id AND t.txn_id = b.txn_id WHERE b.live = 1 AND b.tenant_id = ",
+    );
+    q.bind(tenant_id)
+        .push(" AND b.bill_id IN ")
+        .bind_list(bill_ids)
+        .push(" ORDER BY t.created_time");
+    let rows = q.build().fetch_all(&mut *conn).await?;
+    let mut out = Vec::new();
+    for row in &rows {
+        let status: String = row.try_get(1)?;
+        out.push((row.try_get(0)?, parse_status(&status)));
+    }
+    Ok(out)
+}
+
+/// The transaction with this id, in any tenant (a gateway's callback names the id alone).
+pub async fn load(
+    conn: &mut AnyConnection,
+    txn_id: &str,
+) -> Result<Option<Transaction>, DigitError> {
+    let mut q = SqlBuilder::new("SELECT ");
+    q.push(COLUMNS)
+        .push(" FROM eg_pg_transactions WHERE txn_id = ")
+        .bind(txn_id);
+    let row = q.build().fetch_optional(&mut *conn).await?;
+    Ok(row.as_ref().map(from_row).transpose()?)
+}
+
+/// The gateway's answer as the transaction keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GatewayFields {
+    pub gateway_txn_id: Option<String>,
+    pub payment_mode: Option<String>,
+    pub status_code: Option<String>,
+    pub status_msg: Option<String>,
+}
+
+impl From<&GatewayStatus> for GatewayFields {
+    fn from(s: &GatewayStatus) -> Self {
+        let clip = |v: &Option<String>, max: usize| {
+            v.as_ref().map(|s| s.chars().take(max).collect::<String>())
+        };
+        GatewayFields {
+            gateway_txn_id: clip(&s.gateway_txn_id, 256),
+            payment_mode: clip(&s.payment_mode, 256),
+            status_code: clip(&s.status_code, 256),
+            status_msg: clip(&s.status_msg, 512),
+        }
+    }
+}
+
+/// A change to a PENDING transaction.
+pub struct Change<'a> {
+    pub status: TxnStatus,
+    pub status_msg: &'a str,
+    pub gateway: Option<&'a GatewayFields>,
+    pub modified_by: Option<&'a str>,
+    /// Who settled it, when `status` is not PENDING.
+    pub settled_by: &'a str,
+    pub now_ms: i64,
+}
+
+/// Applies `change` if, and only if, the transaction is still PENDING: the settle-once rule.
+/// `false` when it was not (another request settled it first; the database made this one wait
+/// for that one's commit, then saw the settled row).
+pub async fn settle(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    txn_id: &str,
+    change: &Change<'_>,
+) -> Result<bool, DigitError> {
+    let settled = change.status != TxnStatus::Pending;
+    let empty = GatewayFields::default();
+    let g = change.gateway.unwrap_or(&empty);
+    let keep_gateway = i64::from(change.gateway.is_none());
+    let result = sqlx::query(
+        "UPDATE eg_pg_transactions SET txn_status = $1, txn_status_msg = $2, \
+         gateway_txn_id = CASE WHEN $3 = 1 THEN gateway_txn_id ELSE $4 END, \
+         gateway_payment_mode = CASE WHEN $3 = 1 THEN gateway_payment_mode ELSE $5 END, \
+         gateway_status_code = CASE WHEN $3 = 1 THEN gateway_status_code ELSE $6 END, \
+         gateway_status_msg = CASE WHEN $3 = 1 THEN gateway_status_msg ELSE $7 END, \
+         last_modified_by = $8, last_modified_time = $9, settled_by = $10, settled_time = $11 \
+         WHERE tenant_id = $12 AND txn_id = $13 AND txn_status = 'PENDING'",
+    )
+    .bind(change.status.as_str())
+    .bind(change.status_msg)
+    .bind(keep_gateway)
+    .bind(&g.gateway_txn_id)
+    .bind(&g.payment_mode)
+    .bind(&g.status_code)
+    .bind(&g.status_msg)
+    .bind(change.modified_by)
+    .bind(change.now_ms)
+    .bind(settled.then_some(change.settled_by))
+    .bind(settled.then_some(change.now_ms))
+    .bind(tenant_id)
+    .bind(txn_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// A failed transaction no longer holds its bills.
+pub async fn release_bills(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    txn_id: &str,
+) -> Result<(), DigitError> {
+    sqlx::query("UPDATE eg_pg_txn_bills SET live = 0 WHERE tenant_id = $1 AND txn_id = $2")
+        .bind(tenant_id)
+        .bind(txn_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Records the payment a SUCCESS made. The primary key refuses a second payment for the
+/// same transaction.
+pub async fn record_payment(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    txn_id: &str,
+    payment_id: &str,
+    receipt_numbers: &[String],
+    receipt_date: i64,
+    now_ms: i64,
+) -> Result<(), DigitError> {
+    sqlx::query(
+        "INSERT INTO eg_pg_txn_payment (tenant_id, txn_id, payment_id, receipt_numbers, receipt_date, created_time) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(tenant_id)
+    .bind(txn_id)
+    .bind(payment_id)
+    .bind(Value::from(receipt_numbers.to_vec()).to_string())
+    .bind(receipt_date)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE eg_pg_transactions SET receipt = $1, payment_id = $2 WHERE tenant_id = $3 AND txn_id = $4",
+    )
+    .bind(receipt_numbers.first())
+    .bind(payment_id)
+    .bind(tenant_id)
+    .bind(txn_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Notes the redirect kosh obtained from the gateway.
+pub async fn set_redirect(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    txn_id: &str,
+    redirect_url: &str,
+    now_ms: i64,
+) -> Result<(), DigitError> {
+    sqlx::query(
+        "UPDATE eg_pg_transactions SET redirect_url = $1, last_modified_time = $2 WHERE tenant_id = $3 AND txn_id = $4",
+    )
+    .bind(redirect_url)
+    .bind(now_ms)
+    .bind(tenant_id)
+    .bind(txn_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE eg_pg_transactions_dump SET txn_request = $1, last_modified_time = $2 WHERE tenant_id = $3 AND txn_id = $4",
+    )
+    .bind(redirect_url)
+    .bind(now_ms)
+    .bind(tenant_id)
+    .bind(txn_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Notes the status message of a PENDING transaction, keeping it PENDING.
+pub async fn note_pending(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    txn_id: &str,
+    status_msg: &str,
+    gateway: Option<&GatewayFields>,
+    now_ms: i64,
+) -> Result<(), DigitError> {
+    settle(
+        conn,
+        tenant_id,
+        txn_id,
+        &Change {
+            status: TxnStatus::Pending,
+            status_msg,
+            gateway,
+            modified_by: None,
+            settled_by: "",
+            now_ms,
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
+pub async fn insert_dump(
+    conn: &mut AnyConnection,
+    t: &Transaction,
+    request: Option<&str>,
+) -> Result<(), DigitError> {
+    sqlx::query(
+        "INSERT INTO eg_pg_transactions_dump (tenant_id, txn_id, txn_request, txn_response, created_by, created_time, \
+         last_modified_by, last_modified_time) VALUES ($1, $2, $3, NULL, $4, $5, $4, $5)",
+    )
+    .bind(&t.tenant_id)
+    .bind(&t.txn_id)
+    .bind(request)
+    .bind(&t.created_by)
+    .bind(t.created_time)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Keeps the gateway's latest answer.
+pub async fn dump_response(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    txn_id: &str,
+    response: &Value,
+    modified_by: Option<&str>,
+    now_ms: i64,
+) -> Result<(), DigitError> {
+    sqlx::query(
+        "UPDATE eg_pg_transactions_dump SET txn_response = $1, last_modified_by = $2, last_modified_time = $3 \
+         WHERE tenant_id = $4 AND txn_id = $5",
+    )
+    .bind(response.to_string())
+    .bind(modified_by)
+    .bind(now_ms)
+    .bind(tenant_id)
+    .bind(txn_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// DIGIT's search criteria (query parameters of `/transaction/v1/_search`).
+#[derive(Debug, Clone, Default)]
+pub struct Criteria {
+    pub tenant_id: Option<String>,
+    pub txn_id: Option<String>,
+    pub bill_id: Option<String>,
+    pub user_uuid: Option<String>,
+    pub receipt: Option<String>,
+    pub consumer_code: Option<String>,
+    pub txn_status: Option<String>,
+    pub limit: i64,
+}
+
+/// Newest first. A bill is found in any transaction that pays it, not only as the top billId.
+pub async fn search(
+    conn: &mut AnyConnection,
+    c: &Criteria,
+) -> Result<Vec<Transaction>, DigitError> {
+    let mut q = SqlBuilder::new("SELECT ");
+    q.push(COLUMNS).push(" FROM eg_pg_transactions WHERE 1 = 1");
+    if let Some(v) = &c.tenant_id {
+        q.push(" AND tenant_id = ").bind(v);
+    }
+    if let Some(v) = &c.txn_id {
+        q.push(" AND txn_id = ").bind(v);
+    }
+    if let Some(v) = &c.bill_id {
+        q.push(" AND txn_id IN (SELECT txn_id FROM eg_pg_txn_bills WHERE bill_id = ")
+            .bind(v)
+            .push(")");
+    }
+    if let Some(v) = &c.user_uuid {
+        q.push(" AND user_uuid = ").bind(v);
+    }
+    if let Some(v) = &c.receipt {
+        q.push(" AND receipt = ").bind(v);
+    }
+    if let Some(v) = &c.consumer_code {
+        q.push(" AND consumer_code = ").bind(v);
+    }
+    if let Some(v) = &c.txn_status {
+        q.push(" AND txn_status = ").bind(v);
+    }
+    q.push(" ORDER BY created_time DESC, txn_id DESC LIMIT ")
+        .bind(c.limit);
+    let rows = q.build().fetch_all(&mut *conn).await?;
+    rows_to_txns(&rows)
+}
+
+/// PENDING transactions reconciliation should ask about now: at least `after_ms` old, and not
+/// asked about within the last `after_ms` (during their first day) or `sweep_ms` (after it).
+pub async fn due_for_reconciliation(
+    conn: &mut AnyConnection,
+    now_ms: i64,
+    after_ms: i64,
+    sweep_ms: i64,
+    limit: i64,
+) -> Result<Vec<Transaction>, DigitError> {
+    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+    let mut q = SqlBuilder::new("SELECT ");
+    q.push(COLUMNS)
+        .push(" FROM eg_pg_transactions WHERE txn_status = 'PENDING' AND created_time <= ")
+        .bind(now_ms - after_ms)
+        .push(" AND (reconciled_time IS NULL OR (created_time > ")
+        .bind(now_ms - DAY_MS)
+        .push(" AND reconciled_time <= ")
+        .bind(now_ms - after_ms)
+        .push(") OR reconciled_time <= ")
+        .bind(now_ms - sweep_ms)
+        .push(") ORDER BY created_time, txn_id LIMIT ")
+        .bind(limit);
+    let rows = q.build().fetch_all(&mut *conn).await?;
+    rows_to_txns(&rows)
+}
+
+/// Notes that reconciliation asked the gateway about a transaction.
+pub async fn mark_reconciled(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    txn_id: &str,
+    now_ms: i64,
+) -> Result<(), DigitError> {
+    sqlx::query(
+        "UPDATE eg_pg_transactions SET reconciled_time = $1 WHERE tenant_id = $2 AND txn_id = $3",
+    )
+    .bind(now_ms)
+    .bind(tenant_id)
+    .bind(txn_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
