@@ -18,7 +18,8 @@ pub mod wire;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{FromRef, State};
+use axum::extract::{FromRef, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kosh_mdms::Mdms;
@@ -63,13 +64,35 @@ where
         .routes(routes!(daily_report_get, daily_report_post))
 }
 
-/// The handlers' shared state.
+/// What every operating-unit handler needs: the shared state and the signed-in caller,
+/// taken from the request in one extractor.
 struct Env {
     db: Db,
     mdms: Arc<Mdms>,
     clock: Clock,
     bbps: Arc<Bbps>,
     user: AuthUser,
+}
+
+impl<S> FromRequestParts<S> for Env
+where
+    S: Send + Sync,
+    Db: FromRef<S>,
+    Arc<Mdms>: FromRef<S>,
+    Clock: FromRef<S>,
+    Arc<Bbps>: FromRef<S>,
+{
+    type Rejection = DigitError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Env {
+            db: Db::from_ref(state),
+            mdms: Arc::<Mdms>::from_ref(state),
+            clock: Clock::from_ref(state),
+            bbps: Arc::<Bbps>::from_ref(state),
+            user: AuthUser::from_request_parts(parts, state).await?,
+        })
+    }
 }
 
 impl Env {
@@ -203,21 +226,10 @@ async fn billers(
 #[utoipa::path(post, path = "/bbps/v1/bills/fetch", tag = "bbps", request_body = FetchRequest,
     responses((status = 200, description = "reason, customer and bills; or reason with a BFR code")))]
 async fn fetch(
-    State(db): State<Db>,
-    State(mdms): State<Arc<Mdms>>,
-    State(clock): State<Clock>,
-    State(bbps): State<Arc<Bbps>>,
-    user: AuthUser,
+    env: Env,
     DigitJson(request): DigitJson<FetchRequest>,
 ) -> Result<Json<Value>, DigitError> {
-    require_unit(&user)?;
-    let env = Env {
-        db,
-        mdms,
-        clock,
-        bbps,
-        user,
-    };
+    require_unit(&env.user)?;
     let biller_id = wire::required(&request.biller_id, "billerId")?;
     let ref_id = wire::id(&request.ref_id, "refId")?;
     let params = wire::params(&request.customer_params)?;
@@ -251,21 +263,10 @@ async fn fetch(
 #[utoipa::path(post, path = "/bbps/v1/bills/validate", tag = "bbps", request_body = FetchRequest,
     responses((status = 200, description = "reason, customer and bills; or reason with a BVR code")))]
 async fn validate(
-    State(db): State<Db>,
-    State(mdms): State<Arc<Mdms>>,
-    State(clock): State<Clock>,
-    State(bbps): State<Arc<Bbps>>,
-    user: AuthUser,
+    env: Env,
     DigitJson(request): DigitJson<FetchRequest>,
 ) -> Result<Json<Value>, DigitError> {
-    require_unit(&user)?;
-    let env = Env {
-        db,
-        mdms,
-        clock,
-        bbps,
-        user,
-    };
+    require_unit(&env.user)?;
     let biller_id = wire::required(&request.biller_id, "billerId")?;
     let params = wire::params(&request.customer_params)?;
     let amount = match &request.amount {
@@ -314,21 +315,10 @@ fn txn_answer(info: &ResponseInfo, t: &TxnRow) -> Value {
 #[utoipa::path(post, path = "/bbps/v1/payments", tag = "bbps", request_body = PaymentWire,
     responses((status = 200, description = "reason and transaction; or reason with a BPR code")))]
 async fn pay(
-    State(db): State<Db>,
-    State(mdms): State<Arc<Mdms>>,
-    State(clock): State<Clock>,
-    State(bbps): State<Arc<Bbps>>,
-    user: AuthUser,
+    env: Env,
     DigitJson(request): DigitJson<PaymentWire>,
 ) -> Result<Json<Value>, DigitError> {
-    require_unit(&user)?;
-    let env = Env {
-        db,
-        mdms,
-        clock,
-        bbps,
-        user,
-    };
+    require_unit(&env.user)?;
     let (biller_id, posting) = request.posting()?;
     let ctx = env.ctx();
     let biller = ctx.biller(&biller_id)?;
@@ -351,21 +341,10 @@ async fn pay(
 #[utoipa::path(post, path = "/bbps/v1/payments/status", tag = "bbps", request_body = StatusRequest,
     responses((status = 200, description = "status, reason and transaction")))]
 async fn status(
-    State(db): State<Db>,
-    State(mdms): State<Arc<Mdms>>,
-    State(clock): State<Clock>,
-    State(bbps): State<Arc<Bbps>>,
-    user: AuthUser,
+    env: Env,
     DigitJson(request): DigitJson<StatusRequest>,
 ) -> Result<Json<Value>, DigitError> {
-    require_unit_or_superuser(&user)?;
-    let env = Env {
-        db,
-        mdms,
-        clock,
-        bbps,
-        user,
-    };
+    require_unit_or_superuser(&env.user)?;
     let reference = wire::id(&request.txn_reference_id, "txnReferenceId")?
         .ok_or_else(|| wire::invalid("txnReferenceId", "txnReferenceId is required"))?;
     let info = env.info(request.request_info.as_ref());
@@ -388,21 +367,10 @@ async fn status(
 #[utoipa::path(post, path = "/bbps/v1/payments/reverse", tag = "bbps", request_body = ReverseRequest,
     responses((status = 200, description = "reason and the transaction as it now is")))]
 async fn reverse(
-    State(db): State<Db>,
-    State(mdms): State<Arc<Mdms>>,
-    State(clock): State<Clock>,
-    State(bbps): State<Arc<Bbps>>,
-    user: AuthUser,
+    env: Env,
     DigitJson(request): DigitJson<ReverseRequest>,
 ) -> Result<Json<Value>, DigitError> {
-    require_unit(&user)?;
-    let env = Env {
-        db,
-        mdms,
-        clock,
-        bbps,
-        user,
-    };
+    require_unit(&env.user)?;
     let reversal = request.reversal()?;
     let t = service::reverse(env.ctx(), &reversal).await?;
     let info = env.info(request.request_info.as_ref());
@@ -430,21 +398,10 @@ async fn reverse(
 #[utoipa::path(post, path = "/bbps/v1/complaints", tag = "bbps", request_body = ComplaintRequest,
     responses((status = 200, description = "ResponseInfo and Complaint")))]
 async fn register_complaint(
-    State(db): State<Db>,
-    State(mdms): State<Arc<Mdms>>,
-    State(clock): State<Clock>,
-    State(bbps): State<Arc<Bbps>>,
-    user: AuthUser,
+    env: Env,
     DigitJson(request): DigitJson<ComplaintRequest>,
 ) -> Result<Json<Value>, DigitError> {
-    require_unit(&user)?;
-    let env = Env {
-        db,
-        mdms,
-        clock,
-        bbps,
-        user,
-    };
+    require_unit(&env.user)?;
     let new = NewComplaint {
         complaint_id: request.complaint_id.clone(),
         complaint_type: wire::required(&request.complaint_type, "complaintType")?,
@@ -474,21 +431,10 @@ async fn register_complaint(
 #[utoipa::path(post, path = "/bbps/v1/complaints/status", tag = "bbps", request_body = ComplaintSearch,
     responses((status = 200, description = "ResponseInfo and Complaints")))]
 async fn complaint_status(
-    State(db): State<Db>,
-    State(mdms): State<Arc<Mdms>>,
-    State(clock): State<Clock>,
-    State(bbps): State<Arc<Bbps>>,
-    user: AuthUser,
+    env: Env,
     DigitJson(request): DigitJson<ComplaintSearch>,
 ) -> Result<Json<Value>, DigitError> {
-    require_unit_or_superuser(&user)?;
-    let env = Env {
-        db,
-        mdms,
-        clock,
-        bbps,
-        user,
-    };
+    require_unit_or_superuser(&env.user)?;
     let id = request
         .complaint_id
         .as_deref()
@@ -507,21 +453,10 @@ async fn complaint_status(
 #[utoipa::path(post, path = "/bbps/v1/complaints/update", tag = "bbps", request_body = ComplaintUpdate,
     responses((status = 200, description = "ResponseInfo and Complaint")))]
 async fn update_complaint(
-    State(db): State<Db>,
-    State(mdms): State<Arc<Mdms>>,
-    State(clock): State<Clock>,
-    State(bbps): State<Arc<Bbps>>,
-    user: AuthUser,
+    env: Env,
     DigitJson(request): DigitJson<ComplaintUpdate>,
 ) -> Result<Json<Value>, DigitError> {
-    require_unit_or_superuser(&user)?;
-    let env = Env {
-        db,
-        mdms,
-        clock,
-        bbps,
-        user,
-    };
+    require_unit_or_superuser(&env.user)?;
     let id = wire::required(&request.complaint_id, "complaintId")?;
     let status = wire::required(&request.status, "status")?;
     let c = complaint::update(env.ctx(), &id, &status, request.remarks.as_deref()).await?;
