@@ -21,7 +21,9 @@ What it checks:
      unless it failed; the SANDBOX gateway never took money for a transaction kosh failed;
      every journal transaction answered SUCCESS/FAILURE is still so;
   6. with --require-settled (after a reconciliation pass): no PENDING transaction whose
-     gateway has a final answer (or no record) is left.
+     gateway has a final answer (or no record) is left, except those whose bill another
+     payment paid while the gateway took the money (counted as double_collected: they
+     need a refund, and stay PENDING by design).
 
 Only the Python standard library: sqlite3 for SQLite, the `psql` client for PostgreSQL (one
 read-only REPEATABLE READ transaction, so the checks see one snapshot even under load).
@@ -239,6 +241,13 @@ def check(data: dict[str, list[dict]], journal: str | None, require_settled: boo
     txns = {}
     status_count: dict[str, int] = defaultdict(int)
     unsettled = 0
+    # Gateway took the money but the bill was paid another way meanwhile (counter payment):
+    # kosh rightly keeps these PENDING (money taken is never FAILURE, a paid bill takes no
+    # second receipt); they need a refund, which is not a crash-safety matter.
+    double_collected = []
+    txn_bill_ids = defaultdict(list)
+    for r in data["txn_bills"]:
+        txn_bill_ids[(r["tenant_id"], r["txn_id"])].append(r["bill_id"])
     for t in data["txns"]:
         key = (t["tenant_id"], t["txn_id"])
         txns[t["txn_id"]] = t
@@ -273,7 +282,11 @@ def check(data: dict[str, list[dict]], journal: str | None, require_settled: boo
         if status != "FAILURE" and lives and not all(lives):
             bad.append(f"{name} lost its claim on its bill")
         if status == "PENDING" and t["gateway"] == "SANDBOX":
-            if sandbox.get(t["txn_id"], "NONE") != "PENDING":
+            paid_elsewhere = txn_bill_ids.get(key) and all(
+                (t["tenant_id"], b) in live_by_bill for b in txn_bill_ids[key])
+            if sandbox.get(t["txn_id"]) == "SUCCESS" and paid_elsewhere:
+                double_collected.append(t["txn_id"])
+            elif sandbox.get(t["txn_id"], "NONE") != "PENDING":
                 unsettled += 1
                 if require_settled:
                     bad.append(f"{name}: left unsettled by reconciliation (gateway says "
@@ -316,6 +329,7 @@ def check(data: dict[str, list[dict]], journal: str | None, require_settled: boo
         "demand_details": len(data["demand_details"]),
         "txns": dict(status_count),
         "unsettled_pending": unsettled,
+        "double_collected": len(double_collected),
         "journal_receipts": len(j_receipts),
         "journal_txns": len(j_txns),
     }

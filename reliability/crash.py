@@ -48,6 +48,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import check_invariants  # noqa: E402
 import mutations  # noqa: E402
 
@@ -200,7 +201,8 @@ class Load:
         self.rng, self.journal, self.stats, self.seq = rng, journal, stats, seq
         self.stop = threading.Event()
         self.lock = threading.Lock()
-        self.in_doubt: list[tuple[str, dict]] = []  # (Idempotency-Key, body) of CASH payments
+        # (Idempotency-Key, body, raced) of CASH payments whose answer the kill swallowed.
+        self.in_doubt: list[tuple[str, dict, bool]] = []
 
     def ri(self):
         return {"RequestInfo": {"apiId": "Rainmaker", "authToken": self.token}}
@@ -245,12 +247,45 @@ class Load:
             return self.stats.error("fetchbill", status, answer)
         bill = answer["Bill"][0]
         self.stats.count("bills")
-        if rng.random() < 0.6:
+        pick = rng.random()
+        if pick < 0.1:
+            self.race(h, bill, rng)
+        elif pick < 0.6:
             self.cash(h, bill)
         else:
             self.online(h, bill, rng)
 
-    def cash(self, h: Http, bill: dict):
+    RACE_STAGES = ("start", "created", "paid_at_gateway", "updated")
+
+    def race(self, h: Http, bill: dict, rng: random.Random):
+        """A counter clerk and an online payer pay the same bill: the clerk's CASH payment
+        goes in alongside the online flow's step after a randomly chosen stage of it."""
+        stage = rng.choice(self.RACE_STAGES)
+        go = threading.Event()
+
+        def reached(name: str):
+            if name == stage:
+                go.set()
+
+        def clerk():
+            go.wait()
+            other = Http(self.port)
+            try:
+                self.cash(other, bill, raced=True)
+            except (ConnectionRefusedError, InDoubt):
+                pass
+            finally:
+                other.close()
+        thread = threading.Thread(target=clerk, daemon=True)
+        thread.start()
+        try:
+            self.online(h, bill, rng, raced=True, reached=reached)
+        finally:
+            go.set()
+            thread.join()
+        self.stats.count("races")
+
+    def cash(self, h: Http, bill: dict, raced: bool = False):
         key = f"crash-{self.tag}-{bill['id']}"
         body = {**self.ri(), "Payment": {
             "tenantId": bill["tenantId"], "totalAmountPaid": bill["totalAmount"], "paymentMode": "CASH",
@@ -263,15 +298,18 @@ class Load:
         except (InDoubt, ConnectionRefusedError) as e:
             if isinstance(e, InDoubt):
                 with self.lock:
-                    self.in_doubt.append((key, body))
+                    self.in_doubt.append((key, body, raced))
             raise
         if status != 200:
-            return self.stats.error("payment", status, answer)
+            return self.stats.error("race_payment" if raced else "payment", status, answer)
         for entry in receipts_of(answer):
             self.journal.add(entry)
         self.stats.count("cash_payments")
 
-    def online(self, h: Http, bill: dict, rng: random.Random):
+    def online(self, h: Http, bill: dict, rng: random.Random, raced: bool = False,
+               reached=lambda stage: None):
+        step = "race_" if raced else ""
+        reached("start")
         callback = f"http://127.0.0.1:{self.port}/pg-service/transaction/v1/_update"
         body = {**self.ri(), "Transaction": {
             "tenantId": bill["tenantId"], "txnAmount": bill["totalAmount"], "module": "PT",
@@ -281,22 +319,28 @@ class Load:
             "user": {"name": "Crash Payer", "mobileNumber": "9876543210", "tenantId": "pb"}}}
         status, created, _ = h.request("POST", "/pg-service/transaction/v1/_create", body)
         if status != 200:
-            return self.stats.error("pg_create", status, created)
+            return self.stats.error(step + "pg_create", status, created)
         self.stats.count("pg_created")
+        reached("created")
         redirect = created["Transaction"]["redirectUrl"]
         query = redirect.split("?", 1)[1] if "?" in redirect else ""
         outcome = "SUCCESS" if rng.random() < 0.85 else "FAILURE"
         status, answer, headers = h.request("POST", "/pg-service/sandbox/pay", form=f"{query}&outcome={outcome}")
         if status != 303:
-            return self.stats.error("sandbox_pay", status, answer)
+            return self.stats.error(step + "sandbox_pay", status, answer)
+        reached("paid_at_gateway")
         location = urllib.parse.urlsplit(headers["location"])
         path = location.path + ("?" + location.query if location.query else "")
         status, answer, _ = h.request("POST", path, self.ri())
         if status != 200:
-            return self.stats.error("pg_update", status, answer)
+            return self.stats.error(step + "pg_update", status, answer)
         txn = answer["Transaction"][0]
+        reached("updated")
         if txn["txnStatus"] != outcome or (outcome == "SUCCESS" and not txn.get("receipt")):
-            return self.stats.error(f"pg_update_{outcome}_became_{txn['txnStatus']}", status, answer)
+            if txn["txnStatus"] in ("SUCCESS", "FAILURE"):
+                self.journal.add({"kind": "txn", "txn_id": txn["txnId"], "status": txn["txnStatus"],
+                                  "receipt": txn.get("receipt")})
+            return self.stats.error(f"{step}pg_update_{outcome}_became_{txn['txnStatus']}", status, answer)
         self.journal.add({"kind": "txn", "txn_id": txn["txnId"], "status": txn["txnStatus"],
                           "receipt": txn.get("receipt")})
         self.stats.count(f"online_{outcome.lower()}")
@@ -394,10 +438,13 @@ def sign_in(port: int) -> str:
 def retry_in_doubt(port: int, token: str, in_doubt, journal: Journal, stats: Stats, bad: list):
     """A swallowed answer, asked again with its key, must be a payment made exactly once."""
     h = Http(port)
-    for key, body in in_doubt:
+    for key, body, raced in in_doubt:
         body = {**body, "RequestInfo": {"apiId": "Rainmaker", "authToken": token}}
         status, answer, _ = h.request("POST", "/collection-services/payments/_create", body,
                                       headers={"Idempotency-Key": key})
+        if status == 400 and raced:
+            stats.count("in_doubt_retried_lost_race")
+            continue
         if status != 200:
             bad.append(f"retry of in-doubt payment {key}: {status} {json.dumps(answer)[:300]}")
             continue
