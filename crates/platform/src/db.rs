@@ -18,6 +18,8 @@ use sqlx::{AnyConnection, AnyPool, ConnectOptions, Executor};
 
 use crate::error::DigitError;
 
+mod fault;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -209,21 +211,19 @@ fn is_retryable(err: &sqlx::Error) -> bool {
     }
 }
 
-/// Turns a database error into the answer the client gets: an outage is a 503 the client
-/// may retry; anything else is a fault of kosh, logged and answered with a 500.
+/// Turns a database error into the answer the client gets: a conflict the transaction may
+/// retry; an outage, a full disk or an unwritable file as a 503/507 the client may retry
+/// later (see [`fault`]); anything else is a fault of kosh, logged and answered with a 500.
 pub(crate) fn classify(err: sqlx::Error) -> DigitError {
-    let retryable = is_retryable(&err);
-    let outage = matches!(
-        err,
-        sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_)
-    );
-    if retryable || outage {
+    if is_retryable(&err) {
         let mut e = DigitError::unavailable(err.to_string());
-        e.retryable = retryable;
+        e.retryable = true;
         return e;
+    }
+    if let Some(f) = fault::fault_of(&err) {
+        metrics::counter!("kosh_db_faults_total").increment(1);
+        tracing::warn!(error = %err, fault = ?f, "database fault");
+        return fault::error_for(f, err.to_string());
     }
     tracing::error!(error = %err, "database error");
     DigitError::new(
