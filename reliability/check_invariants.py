@@ -124,8 +124,9 @@ def read_journal(path: str | None) -> tuple[list[dict], list[dict]]:
     return receipts, txns
 
 
-def check(data: dict[str, list[dict]], journal: str | None, require_settled: bool):
-    """Returns (violations, figures)."""
+def check(data: dict[str, list[dict]], journal: str | None, require_settled: bool,
+          unpaid_bills: list[tuple[str, str]] = ()):
+    """Returns (violations, figures). `unpaid_bills` (bill id, tenant) must carry no receipt."""
     bad: list[str] = []
     payments = {(p["tenant_id"], p["id"]): p for p in data["payments"]}
     details = data["details"]
@@ -320,6 +321,11 @@ def check(data: dict[str, list[dict]], journal: str | None, require_settled: boo
             bad.append(f"acknowledged transaction {j['txn_id']} was {j['status']}, now {t['txn_status']}")
         elif j.get("receipt") and t["receipt"] != j["receipt"]:
             bad.append(f"acknowledged transaction {j['txn_id']} had receipt {j['receipt']}, now {t['receipt']}")
+
+    for bill_id, tenant in unpaid_bills:
+        for d in details:
+            if d["bill_id"] == bill_id and d["tenant_id"] == tenant:
+                bad.append(f"bill {bill_id}: a retry was refused, yet receipt {d['receipt_number']} exists")
 
     figures = {
         "payments": len(data["payments"]),
