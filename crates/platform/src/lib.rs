@@ -2,6 +2,7 @@
 //! the case-insensitive JSON binding DIGIT's Java services use, the clock, the database
 //! (SQLite or PostgreSQL through one body of SQL), money and tenants.
 
+pub mod audit_chain;
 pub mod auth;
 pub mod ci_json;
 pub mod clock;
