@@ -266,8 +266,9 @@ impl AxisGateway {
         .collect()
     }
 
-    /// A callback that verifies, names this transaction and says FAILURE or PENDING.
-    fn trusted_callback(
+    /// A callback that verifies, names this transaction and says FAILURE or PENDING; `None`
+    /// for anything else (the status API is asked then). Public so the fuzz targets reach it.
+    pub fn trusted_callback(
         &self,
         txn: &GatewayTxn,
         callback: &BTreeMap<String, String>,
@@ -307,59 +308,63 @@ impl AxisGateway {
                 malformed(format!("queryDR answered HTTP {}", answer.status))
             });
         }
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(answer.body.trim()).map_err(|_| {
-                malformed(format!(
-                    "queryDR answer is not urlencoded: {}",
-                    answer.snippet()
-                ))
-            })?;
-        let mut fields: BTreeMap<String, String> = BTreeMap::new();
-        for (name, value) in pairs {
-            fields.entry(name).or_insert(value);
-        }
-        if !fields.keys().any(|k| k.starts_with("vpc_")) {
-            return Err(malformed(format!(
-                "queryDR answer has no vpc_ fields: {}",
-                answer.snippet()
-            )));
-        }
-        if let Some(reference) = fields.get(TXN_ID_KEY)
-            && !reference.is_empty()
-            && reference != &txn.txn_id
-        {
-            return Err(malformed(format!(
-                "queryDR answered about {reference}, not {}",
-                txn.txn_id
-            )));
-        }
-        match fields.get("vpc_DRExists").map(String::as_str) {
-            Some("N") => {
-                let mut status = GatewayStatus::new(
-                    TxnStatus::Pending,
-                    StatusSource::StatusApi,
-                    pairs_json(&fields),
-                );
-                status.found_at_gateway = false;
-                status.status_msg = Some("Transaction not found at MIGS (vpc_DRExists=N)".into());
-                return Ok(status);
-            }
-            None if fields.get("vpc_TxnResponseCode").map(String::as_str) == Some("7") => {
-                return Err(GatewayError::Rejected {
-                    gateway: NAME,
-                    detail: format!(
-                        "queryDR error: {}",
-                        fields
-                            .get("vpc_Message")
-                            .map(String::as_str)
-                            .unwrap_or("code 7")
-                    ),
-                });
-            }
-            _ => {}
-        }
-        map_response(&fields, StatusSource::StatusApi)
+        read_query_dr(txn, &answer.body)
     }
+}
+
+/// Reads a queryDR answer (HTTP 2xx, urlencoded `vpc_` fields) about `txn`.
+pub fn read_query_dr(txn: &GatewayTxn, body: &str) -> Result<GatewayStatus, GatewayError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(body.trim()).map_err(|_| {
+        malformed(format!(
+            "queryDR answer is not urlencoded: {}",
+            http::snippet(body)
+        ))
+    })?;
+    let mut fields: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in pairs {
+        fields.entry(name).or_insert(value);
+    }
+    if !fields.keys().any(|k| k.starts_with("vpc_")) {
+        return Err(malformed(format!(
+            "queryDR answer has no vpc_ fields: {}",
+            http::snippet(body)
+        )));
+    }
+    if let Some(reference) = fields.get(TXN_ID_KEY)
+        && !reference.is_empty()
+        && reference != &txn.txn_id
+    {
+        return Err(malformed(format!(
+            "queryDR answered about {reference}, not {}",
+            txn.txn_id
+        )));
+    }
+    match fields.get("vpc_DRExists").map(String::as_str) {
+        Some("N") => {
+            let mut status = GatewayStatus::new(
+                TxnStatus::Pending,
+                StatusSource::StatusApi,
+                pairs_json(&fields),
+            );
+            status.found_at_gateway = false;
+            status.status_msg = Some("Transaction not found at MIGS (vpc_DRExists=N)".into());
+            return Ok(status);
+        }
+        None if fields.get("vpc_TxnResponseCode").map(String::as_str) == Some("7") => {
+            return Err(GatewayError::Rejected {
+                gateway: NAME,
+                detail: format!(
+                    "queryDR error: {}",
+                    fields
+                        .get("vpc_Message")
+                        .map(String::as_str)
+                        .unwrap_or("code 7")
+                ),
+            });
+        }
+        _ => {}
+    }
+    map_response(&fields, StatusSource::StatusApi)
 }
 
 fn malformed(detail: String) -> GatewayError {

@@ -199,7 +199,9 @@ impl PayuGateway {
         })
     }
 
-    fn trusted_callback(
+    /// A callback that verifies, names this transaction and says FAILURE or PENDING; `None`
+    /// for anything else (the status API is asked then). Public so the fuzz targets reach it.
+    pub fn trusted_callback(
         &self,
         txn: &GatewayTxn,
         callback: &BTreeMap<String, String>,
@@ -288,78 +290,83 @@ impl PayuGateway {
                 malformed(format!("verify_payment answered HTTP {}", answer.status))
             });
         }
-        let json: Value = serde_json::from_str(&answer.body).map_err(|_| {
-            malformed(format!(
-                "verify_payment answer is not JSON: {}",
-                answer.snippet()
-            ))
-        })?;
-        let details = json
-            .get("transaction_details")
-            .and_then(|d| d.get(&txn.txn_id))
-            .filter(|d| d.is_object());
-        let Some(details) = details else {
-            let top = json.get("status").map(json_text);
-            let msg = json.get("msg").map(json_text).unwrap_or_default();
-            return Err(if top.as_deref() == Some("0") {
-                GatewayError::Rejected {
-                    gateway: NAME,
-                    detail: format!("verify_payment: {msg}"),
-                }
-            } else {
-                malformed(format!(
-                    "verify_payment answer has no details for {}: {}",
-                    txn.txn_id,
-                    answer.snippet()
-                ))
-            });
-        };
-        let text = |name: &str| details.get(name).map(json_text).filter(|s| !s.is_empty());
-        if let Some(txnid) = text("txnid")
-            && txnid != txn.txn_id
-        {
-            return Err(malformed(format!(
-                "verify_payment answered about {txnid}, not {}",
-                txn.txn_id
-            )));
-        }
-        let gateway_status = text("status").unwrap_or_default();
-        let mut out = GatewayStatus::new(TxnStatus::Pending, StatusSource::StatusApi, json.clone());
-        match gateway_status.to_ascii_lowercase().as_str() {
-            "success" => out.status = TxnStatus::Success,
-            "failure" => out.status = TxnStatus::Failure,
-            "not found" => out.found_at_gateway = false,
-            _ => {}
-        }
-        let amount = text("transaction_amount").or_else(|| text("amt"));
-        out.amount_paise = match amount {
-            Some(a) => Some(
-                parse_rupees(&a)
-                    .ok_or_else(|| malformed(format!("amount {a:?} is not a rupee amount")))?,
-            ),
-            None => None,
-        };
-        if out.status == TxnStatus::Success && out.amount_paise.is_none() {
-            return Err(malformed("success without transaction_amount".to_string()));
-        }
-        let owned: BTreeMap<String, String> = [
-            "mihpayid",
-            "mode",
-            "unmappedstatus",
-            "error_code",
-            "error_Message",
-            "status",
-            "field9",
-        ]
-        .iter()
-        .filter_map(|name| text(name).map(|v| (name.to_string(), v)))
-        .collect();
-        fill_details(&mut out, |name| owned.get(name).map(String::as_str));
-        if !out.found_at_gateway {
-            out.gateway_txn_id = None;
-        }
-        Ok(out)
+        read_verify_payment(txn, &answer.body)
     }
+}
+
+/// Reads a verify_payment answer (HTTP 2xx, JSON) about `txn`.
+pub fn read_verify_payment(txn: &GatewayTxn, body: &str) -> Result<GatewayStatus, GatewayError> {
+    let json: Value = serde_json::from_str(body).map_err(|_| {
+        malformed(format!(
+            "verify_payment answer is not JSON: {}",
+            http::snippet(body)
+        ))
+    })?;
+    let details = json
+        .get("transaction_details")
+        .and_then(|d| d.get(&txn.txn_id))
+        .filter(|d| d.is_object());
+    let Some(details) = details else {
+        let top = json.get("status").map(json_text);
+        let msg = json.get("msg").map(json_text).unwrap_or_default();
+        return Err(if top.as_deref() == Some("0") {
+            GatewayError::Rejected {
+                gateway: NAME,
+                detail: format!("verify_payment: {msg}"),
+            }
+        } else {
+            malformed(format!(
+                "verify_payment answer has no details for {}: {}",
+                txn.txn_id,
+                http::snippet(body)
+            ))
+        });
+    };
+    let text = |name: &str| details.get(name).map(json_text).filter(|s| !s.is_empty());
+    if let Some(txnid) = text("txnid")
+        && txnid != txn.txn_id
+    {
+        return Err(malformed(format!(
+            "verify_payment answered about {txnid}, not {}",
+            txn.txn_id
+        )));
+    }
+    let gateway_status = text("status").unwrap_or_default();
+    let mut out = GatewayStatus::new(TxnStatus::Pending, StatusSource::StatusApi, json.clone());
+    match gateway_status.to_ascii_lowercase().as_str() {
+        "success" => out.status = TxnStatus::Success,
+        "failure" => out.status = TxnStatus::Failure,
+        "not found" => out.found_at_gateway = false,
+        _ => {}
+    }
+    let amount = text("transaction_amount").or_else(|| text("amt"));
+    out.amount_paise = match amount {
+        Some(a) => Some(
+            parse_rupees(&a)
+                .ok_or_else(|| malformed(format!("amount {a:?} is not a rupee amount")))?,
+        ),
+        None => None,
+    };
+    if out.status == TxnStatus::Success && out.amount_paise.is_none() {
+        return Err(malformed("success without transaction_amount".to_string()));
+    }
+    let owned: BTreeMap<String, String> = [
+        "mihpayid",
+        "mode",
+        "unmappedstatus",
+        "error_code",
+        "error_Message",
+        "status",
+        "field9",
+    ]
+    .iter()
+    .filter_map(|name| text(name).map(|v| (name.to_string(), v)))
+    .collect();
+    fill_details(&mut out, |name| owned.get(name).map(String::as_str));
+    if !out.found_at_gateway {
+        out.gateway_txn_id = None;
+    }
+    Ok(out)
 }
 
 /// Gateway txn id, mode, code and message, as DIGIT maps them: on success the code is

@@ -240,8 +240,8 @@ fn redirect_from(base: &Url, answer: &http::Answer) -> Result<Url, GatewayError>
     )))
 }
 
-/// Reads PhonePe's status answer.
-fn map_status(txn: &GatewayTxn, json: Value) -> Result<GatewayStatus, GatewayError> {
+/// Reads PhonePe's status answer (public so the fuzz targets reach it).
+pub fn map_status(txn: &GatewayTxn, json: Value) -> Result<GatewayStatus, GatewayError> {
     let Some(code) = json.get("code").and_then(Value::as_str).map(str::to_string) else {
         return Err(malformed(format!("status answer has no code: {json}")));
     };

@@ -240,7 +240,9 @@ impl SandboxGateway {
         })
     }
 
-    fn trusted_callback(
+    /// A callback that verifies, names this transaction and says FAILURE or PENDING; `None`
+    /// for anything else (the status API is asked then). Public so the fuzz targets reach it.
+    pub fn trusted_callback(
         &self,
         txn: &GatewayTxn,
         callback: &BTreeMap<String, String>,
@@ -293,8 +295,22 @@ impl SandboxGateway {
                 malformed(format!("status answered HTTP {}", answer.status))
             });
         }
-        let json: Value = serde_json::from_str(&answer.body)
-            .map_err(|_| malformed(format!("status answer is not JSON: {}", answer.snippet())))?;
+        self.read_status_answer(txn, &answer.body)
+    }
+
+    /// Reads the sandbox's status answer (HTTP 2xx, signed JSON) about `txn`.
+    pub fn read_status_answer(
+        &self,
+        txn: &GatewayTxn,
+        body: &str,
+    ) -> Result<GatewayStatus, GatewayError> {
+        let secret = self.config.secret.expose();
+        let json: Value = serde_json::from_str(body).map_err(|_| {
+            malformed(format!(
+                "status answer is not JSON: {}",
+                http::snippet(body)
+            ))
+        })?;
         let text = |name: &str| {
             json.get(name)
                 .and_then(Value::as_str)

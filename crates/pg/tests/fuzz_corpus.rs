@@ -1,0 +1,52 @@
+//! Stable-Rust regression run of the cargo-fuzz targets over this crate's parsers: each
+//! target's seed corpus (fuzz/seeds/<target>, which also keeps every input a fuzzer ever
+//! crashed on) plus a few thousand deterministic mutations of it, through the same harness
+//! code the fuzz targets run (fuzz/harness/pg.rs). A panic fails the test. The long,
+//! coverage-guided runs are `cargo fuzz` (RELIABILITY.md, "Fuzzing").
+
+#[path = "../../../fuzz/harness/pg.rs"]
+mod harness;
+#[path = "../../../fuzz/harness/mutate.rs"]
+mod mutate;
+
+use std::path::Path;
+
+/// Mutations per target; `KOSH_FUZZ_MUTATIONS` raises it for a longer run.
+fn mutations() -> usize {
+    std::env::var("KOSH_FUZZ_MUTATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000)
+}
+
+fn run(target: &str, seed: u64, check: impl Fn(&[u8])) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/seeds")
+        .join(target);
+    mutate::run(&dir, mutations(), seed, check);
+}
+
+#[test]
+fn pg_axis() {
+    run("pg_axis", 2, harness::axis);
+}
+
+#[test]
+fn pg_paytm() {
+    run("pg_paytm", 3, harness::paytm);
+}
+
+#[test]
+fn pg_payu() {
+    run("pg_payu", 4, harness::payu);
+}
+
+#[test]
+fn pg_phonepe() {
+    run("pg_phonepe", 5, harness::phonepe);
+}
+
+#[test]
+fn pg_sandbox() {
+    run("pg_sandbox", 6, harness::sandbox);
+}
