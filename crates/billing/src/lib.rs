@@ -11,6 +11,7 @@
 pub mod api;
 pub mod bill;
 pub mod demand;
+pub mod import;
 pub mod loader;
 pub mod masters;
 pub mod payer;

@@ -10,6 +10,9 @@ use sqlx::{Any, AssertSqlSafe};
 pub enum Arg {
     Text(String),
     Int(i64),
+    /// NULL, typed: PostgreSQL refuses a NULL text parameter for a BIGINT column.
+    NullText,
+    NullInt,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -65,6 +68,8 @@ impl SqlBuilder {
             query = match arg {
                 Arg::Text(s) => query.bind(s.clone()),
                 Arg::Int(i) => query.bind(*i),
+                Arg::NullText => query.bind(None::<String>),
+                Arg::NullInt => query.bind(None::<i64>),
             };
         }
         query
@@ -86,6 +91,18 @@ impl From<&str> for Arg {
 impl From<&String> for Arg {
     fn from(s: &String) -> Self {
         Arg::Text(s.clone())
+    }
+}
+
+impl From<Option<String>> for Arg {
+    fn from(s: Option<String>) -> Self {
+        s.map_or(Arg::NullText, Arg::Text)
+    }
+}
+
+impl From<Option<i64>> for Arg {
+    fn from(i: Option<i64>) -> Self {
+        i.map_or(Arg::NullInt, Arg::Int)
     }
 }
 

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod gateway;
 mod middleware;
+pub mod import;
 mod ops;
 
 use std::net::SocketAddr;

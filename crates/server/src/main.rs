@@ -1,7 +1,7 @@
 //! `kosh`: DIGIT's revenue stack in one binary.
 
 use clap::Parser;
-use kosh_server::cli::{BbpsCommand, Cli, Command, UserCommand};
+use kosh_server::cli::{AuditCommand, BbpsCommand, Cli, Command, ImportCommand, UserCommand};
 
 fn main() -> std::process::ExitCode {
     if let Err(err) = kosh_server::config::apply_config_file() {
@@ -19,6 +19,10 @@ fn main() -> std::process::ExitCode {
             Command::Migrate(settings) => kosh_server::migrate(settings).await,
             Command::User(UserCommand::Create(spec)) => kosh_server::create_user(spec).await,
             Command::Bbps(BbpsCommand::Reconcile(args)) => kosh_server::bbps_reconcile(args).await,
+            Command::Import(ImportCommand::Demands(args)) => {
+                kosh_server::import::demands(args).await
+            }
+            Command::Audit(AuditCommand::Verify(args)) => kosh_server::audit::verify(args).await,
         }
     });
     match result {

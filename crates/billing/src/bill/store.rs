@@ -390,6 +390,28 @@ pub async fn expire_active(
     Ok(q.build().execute(&mut *conn).await?.rows_affected())
 }
 
+/// Which of these consumer codes (of one tenant and service) have an ACTIVE bill.
+pub async fn with_active_bill(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    business_service: &str,
+    consumer_codes: &[String],
+) -> Result<Vec<String>, DigitError> {
+    let mut out = Vec::new();
+    for chunk in consumer_codes.chunks(500) {
+        let mut q = SqlBuilder::new("SELECT consumer_code FROM egbs_bill WHERE tenant_id = ");
+        q.bind(tenant_id)
+            .push(" AND business_service = ")
+            .bind(business_service)
+            .push(" AND status = 'ACTIVE' AND consumer_code IN ")
+            .bind_list(chunk);
+        for row in q.build().fetch_all(&mut *conn).await? {
+            out.push(row.try_get("consumer_code")?);
+        }
+    }
+    Ok(out)
+}
+
 /// Cancels an ACTIVE bill, writing `additional_details` over its own.
 pub async fn cancel(
     conn: &mut AnyConnection,

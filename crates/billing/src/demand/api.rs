@@ -91,7 +91,7 @@ async fn expire_bills(
     Ok(())
 }
 
-fn new_demand(draft: &DemandDraft, actor: &str, now: i64) -> Demand {
+pub(crate) fn new_demand(draft: &DemandDraft, actor: &str, now: i64) -> Demand {
     let id = new_id();
     let audit = Audit::new(actor, now);
     Demand {

@@ -258,6 +258,26 @@ pub async fn audit(conn: &mut AnyConnection, d: &Demand, change: Change) -> Resu
     .bind(d.audit.last_modified_ms)
     .execute(&mut *conn)
     .await?;
+/// [`lock_consumer`] for many consumer codes of one tenant and service, a few hundred per
+/// statement (the bulk importer's path).
+pub async fn lock_consumers(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    business_service: &str,
+    consumer_codes: &[String],
+) -> Result<(), DigitError> {
+    for chunk in consumer_codes.chunks(ROWS_PER_INSERT) {
+        let mut q = SqlBuilder::new("UPDATE egbs_demand SET status = status WHERE tenant_id = ");
+        q.bind(tenant_id)
+            .push(" AND business_service = ")
+            .bind(business_service)
+            .push(" AND status = 'ACTIVE' AND consumer_code IN ")
+            .bind_list(chunk);
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
     for detail in &d.details {
         sqlx::query(
             "INSERT INTO egbs_demand_detail_audit (audit_id, demand_audit_id, detail_id, demand_id, tenant_id, \
@@ -360,6 +380,104 @@ pub async fn search(
     if let Some(to) = filter.created_to {
         q.push(" AND created_ms <= ").bind(to);
     }
+/// Demands per multi-row INSERT in [`insert_many`]: 18 parameters each keeps a statement
+/// well under SQLite's limit of 32,766 parameters.
+const ROWS_PER_INSERT: usize = 500;
+
+/// Inserts new demands and their details with multi-row statements (the bulk importer's
+/// path; [`insert`] is the API's). A clash with an ACTIVE demand of the same period is
+/// DIGIT's duplicate error.
+pub async fn insert_many(conn: &mut AnyConnection, demands: &[Demand]) -> Result<(), DigitError> {
+    for chunk in demands.chunks(ROWS_PER_INSERT) {
+        let mut q = SqlBuilder::new(
+            "INSERT INTO egbs_demand (id, tenant_id, consumer_code, consumer_type, business_service, payer, \
+             tax_period_from, tax_period_to, minimum_amount_payable, bill_expiry_time, fixed_bill_expiry_date, \
+             status, is_payment_completed, additional_details, created_by, created_ms, last_modified_by, last_modified_ms) VALUES ",
+        );
+        for (i, d) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.bind(d.id.as_str()).push(", ").bind(d.tenant_id.as_str()).push(", ");
+            q.bind(d.consumer_code.as_str()).push(", ").bind(d.consumer_type.as_str()).push(", ");
+            q.bind(d.business_service.as_str()).push(", ").bind(d.payer.clone()).push(", ");
+            q.bind(d.tax_period_from).push(", ").bind(d.tax_period_to).push(", ");
+            q.bind(d.minimum_amount_payable).push(", ").bind(d.bill_expiry_time).push(", ");
+            q.bind(d.fixed_bill_expiry_date).push(", ").bind(d.status.as_str()).push(", ");
+            q.bind(i64::from(d.is_payment_completed)).push(", ").bind(json_text(&d.additional_details)).push(", ");
+            q.bind(d.audit.created_by.as_str()).push(", ").bind(d.audit.created_ms).push(", ");
+            q.bind(d.audit.last_modified_by.as_str()).push(", ").bind(d.audit.last_modified_ms).push(")");
+        }
+        match q.build().execute(&mut *conn).await {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(duplicate_error(chunk.iter().map(|d| &d.consumer_code)));
+            }
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
+        }
+    }
+    let details: Vec<&DemandDetail> = demands.iter().flat_map(|d| &d.details).collect();
+    for chunk in details.chunks(ROWS_PER_INSERT) {
+        let mut q = SqlBuilder::new(
+            "INSERT INTO egbs_demand_detail (id, tenant_id, demand_id, tax_head_code, tax_amount, collection_amount, \
+             additional_details, created_by, created_ms, last_modified_by, last_modified_ms) VALUES ",
+        );
+        for (i, x) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.bind(x.id.as_str()).push(", ").bind(x.tenant_id.as_str()).push(", ");
+            q.bind(x.demand_id.as_str()).push(", ").bind(x.tax_head_code.as_str()).push(", ");
+            q.bind(x.tax_amount).push(", ").bind(x.collection_amount).push(", ");
+            q.bind(json_text(&x.additional_details)).push(", ").bind(x.audit.created_by.as_str()).push(", ");
+            q.bind(x.audit.created_ms).push(", ").bind(x.audit.last_modified_by.as_str()).push(", ");
+            q.bind(x.audit.last_modified_ms).push(")");
+        }
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// A demand as the bulk importer tells demands apart: tenant, service, consumer code, tax
+/// period from and to, and status.
+pub type ImportKey = (String, String, String, i64, i64, String);
+
+/// Which of `keys` (all of one tenant and service) are already stored, looked up through
+/// the consumer-code index a few hundred codes at a time.
+pub async fn existing_keys(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    business_service: &str,
+    keys: &[ImportKey],
+) -> Result<std::collections::HashSet<ImportKey>, DigitError> {
+    let wanted: std::collections::HashSet<&ImportKey> = keys.iter().collect();
+    let mut codes: Vec<String> = keys.iter().map(|k| k.2.clone()).collect();
+    codes.sort();
+    codes.dedup();
+    let mut found = std::collections::HashSet::new();
+    for chunk in codes.chunks(ROWS_PER_INSERT) {
+        let mut q = SqlBuilder::new(
+            "SELECT tenant_id, business_service, consumer_code, tax_period_from, tax_period_to, status \
+             FROM egbs_demand WHERE tenant_id = ",
+        );
+        q.bind(tenant_id)
+            .push(" AND business_service = ")
+            .bind(business_service)
+            .push(" AND consumer_code IN ")
+            .bind_list(chunk);
+        for row in q.build().fetch_all(&mut *conn).await? {
+            let key: ImportKey = (
+                row.try_get("tenant_id")?,
+                row.try_get("business_service")?,
+                row.try_get("consumer_code")?,
+                row.try_get("tax_period_from")?,
+                row.try_get("tax_period_to")?,
+                row.try_get("status")?,
+            );
+            if wanted.contains(&key) {
+                found.insert(key);
+            }
+        }
+    }
+    Ok(found)
+}
+
     q.push(" ORDER BY tax_period_from, consumer_code, id LIMIT ")
         .bind(SEARCH_LIMIT);
     let rows = q.build().fetch_all(&mut *conn).await?;

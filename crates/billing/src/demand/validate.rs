@@ -48,6 +48,36 @@ pub async fn for_create(
     Ok(payers)
 }
 
+/// The checks of [`for_create`] for one demand of a bulk import, except duplicates, which
+/// the importer finds for a whole batch at once. `good_payers` remembers payers already
+/// found to be citizens, so a file with one payer on many demands looks it up once.
+pub async fn for_import(
+    conn: &mut AnyConnection,
+    mdms: &Mdms,
+    draft: &DemandDraft,
+    good_payers: &mut BTreeSet<String>,
+) -> Result<(), DigitError> {
+    let one = std::slice::from_ref(draft);
+    check_tenants(mdms, one)?;
+    let mut errors = ErrorMap::new();
+    let mut sets = MasterFailures::default();
+    check_masters(mdms, draft, &mut errors, &mut sets);
+    if let Some(payer) = &draft.payer
+        && !good_payers.contains(payer)
+    {
+        let found = check_payers(conn, one, &mut errors).await?;
+        good_payers.extend(found.into_keys());
+    }
+    let amounts: Vec<(i64, i64)> = draft
+        .details
+        .iter()
+        .map(|x| (x.tax_amount, x.collection_amount))
+        .collect();
+    check_amounts(&amounts, &mut errors);
+    sets.put(&mut errors);
+    errors.into_result()
+}
+
 /// Validates an update of stored demands (`stored` by id); the payers found.
 pub async fn for_update(
     conn: &mut AnyConnection,
