@@ -355,7 +355,7 @@ async fn postgres_restart_under_load_fails_fast_and_recovers_without_losing_paym
             json!({"RequestInfo": {"authToken": kosh.admin_token}}),
         ),
         (
-            "/billing-service/bill/v2/_search?tenantId=pb.amritsar&consumerCode=PT-F000",
+            "/billing-service/bill/v2/_search?tenantId=pb.amritsar&service=PT&consumerCode=PT-F000",
             json!({"RequestInfo": {"authToken": kosh.admin_token}}),
         ),
     ];
