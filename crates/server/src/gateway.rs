@@ -146,16 +146,9 @@ pub async fn gate(
     next: Next,
 ) -> Response {
     let path = request.uri().path().to_string();
-    if is_open(&path) {
-        return next.run(request).await;
-    }
-    let client_ip = kosh_identity::ip::client_ip(
-        peer.ip(),
-        request.headers(),
-        &state.identity.trusted_proxies,
-    );
-    let address = client_ip.to_string();
     let (parts, body) = request.into_parts();
+    // Read (at most KOSH_MAX_BODY_BYTES of) the body here for every route, open ones too: a
+    // handler that takes raw bytes would otherwise answer axum's plain-text 413.
     let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -167,6 +160,15 @@ pub async fn gate(
             .into_response();
         }
     };
+    if is_open(&path) {
+        return next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    }
+    let client_ip = kosh_identity::ip::client_ip(
+        peer.ip(),
+        &parts.headers,
+        &state.identity.trusted_proxies,
+    );
+    let address = client_ip.to_string();
     let json: Option<Value> = if bytes.iter().all(u8::is_ascii_whitespace) {
         None
     } else {

@@ -90,8 +90,16 @@ pub fn app(state: AppState, settings: &Settings) -> Router {
         state.clone(),
         gateway::gate,
     ));
-    middleware::wrap(router.with_state(state)).layer(DefaultBodyLimit::max(settings.max_body_bytes))
+    // The gateway enforces KOSH_MAX_BODY_BYTES on what the client sent, for every route; the
+    // extractors' own limit leaves room for the `userInfo` the gateway writes into the body,
+    // so a request just under the limit is not refused because of kosh's own addition.
+    let extractor_limit = settings.max_body_bytes.saturating_add(USER_INFO_HEADROOM);
+    middleware::wrap(router.with_state(state)).layer(DefaultBodyLimit::max(extractor_limit))
 }
+
+/// Room for the authenticated user's `userInfo` (roles included) that the gateway adds to a
+/// request body.
+const USER_INFO_HEADROOM: usize = 256 * 1024;
 
 /// A running server.
 pub struct Running {
