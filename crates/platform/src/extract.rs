@@ -19,11 +19,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for DigitJson<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            DigitError::item(
+            // Over KOSH_MAX_BODY_BYTES: the same answer the gateway gives on routes that
+            // need a token, so a client sees one error whichever route it called.
+            let item = if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ErrorItem::new("PAYLOAD_TOO_LARGE", "The request body is too large")
+            } else {
                 ErrorItem::new("JsonParseException", "JSON body has errors or is missing")
-                    .with_description(e.body_text()),
-            )
-            .with_status(e.status())
+            };
+            DigitError::item(item.with_description(e.body_text())).with_status(e.status())
         })?;
         let value = parse_body(&bytes)?;
         bind(value).map(DigitJson)

@@ -161,13 +161,12 @@ pub async fn gate(
         }
     };
     if is_open(&path) {
-        return next.run(Request::from_parts(parts, Body::from(bytes))).await;
+        return next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
     }
-    let client_ip = kosh_identity::ip::client_ip(
-        peer.ip(),
-        &parts.headers,
-        &state.identity.trusted_proxies,
-    );
+    let client_ip =
+        kosh_identity::ip::client_ip(peer.ip(), &parts.headers, &state.identity.trusted_proxies);
     let address = client_ip.to_string();
     let json: Option<Value> = if bytes.iter().all(u8::is_ascii_whitespace) {
         None
