@@ -1,6 +1,7 @@
 //! Payments in the database.
 
 use kosh_platform::DigitError;
+use kosh_platform::audit_chain::{self, AuditRow, AuditTable, Kind};
 use kosh_platform::sql::SqlBuilder;
 use serde_json::Value;
 use sqlx::any::AnyRow;
@@ -121,7 +122,23 @@ pub async fn update_status(conn: &mut AnyConnection, p: &Payment) -> Result<(), 
     Ok(())
 }
 
-/// Records the payment as it now is (DIGIT's *_audit tables).
+/// `egcl_payment_audit` as the audit chain sees it (shared with `kosh audit verify`).
+pub static PAYMENT_AUDIT: AuditTable = AuditTable {
+    name: "egcl_payment_audit",
+    key: "audit_id",
+    columns: &[
+        ("audit_id", Kind::Text),
+        ("tenant_id", Kind::Text),
+        ("payment_id", Kind::Text),
+        ("action", Kind::Text),
+        ("payment", Kind::Text),
+        ("changed_by", Kind::Text),
+        ("changed_ms", Kind::Int),
+    ],
+};
+
+/// Records the payment as it now is (DIGIT's *_audit tables), chained for `kosh audit
+/// verify`.
 pub async fn audit(
     conn: &mut AnyConnection,
     p: &Payment,
@@ -129,20 +146,19 @@ pub async fn audit(
     by: &str,
     now_ms: i64,
 ) -> Result<(), DigitError> {
-    sqlx::query(
-        "INSERT INTO egcl_payment_audit (audit_id, tenant_id, payment_id, action, payment, changed_by, changed_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(&p.tenant_id)
-    .bind(&p.id)
-    .bind(action)
-    .bind(p.to_json().to_string())
-    .bind(by)
-    .bind(now_ms)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    let row = AuditRow::new(
+        &PAYMENT_AUDIT,
+        vec![
+            uuid::Uuid::now_v7().to_string().into(),
+            (&p.tenant_id).into(),
+            (&p.id).into(),
+            action.into(),
+            p.to_json().to_string().into(),
+            by.into(),
+            now_ms.into(),
+        ],
+    );
+    audit_chain::insert(conn, &[row]).await
 }
 
 /// The bills among `bill_ids` that already carry a live payment.

@@ -29,6 +29,26 @@ pub enum Command {
     /// BBPS biller adapter tools.
     #[command(subcommand)]
     Bbps(BbpsCommand),
+    /// The tamper-evident audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk every tenant's audit hash chain, re-hash every audit row, and report per tenant
+    /// OK with the row count, or each changed, deleted or inserted row and where (table, key,
+    /// chain position). Exits non-zero on any violation. Reads only.
+    Verify(AuditVerify),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditVerify {
+    /// Print the reports as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub settings: Settings,
 }
 
 #[derive(Debug, Subcommand)]
@@ -231,6 +251,7 @@ impl Settings {
             Command::Serve(s) | Command::Migrate(s) => s,
             Command::User(UserCommand::Create(c)) => c.settings,
             Command::Bbps(BbpsCommand::Reconcile(r)) => r.settings,
+            Command::Audit(AuditCommand::Verify(a)) => a.settings,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! error bodies for unknown routes and panics, request ids on every log line, Prometheus
 //! metrics, and the OpenAPI document of every route.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod gateway;

@@ -3,6 +3,7 @@
 //! with payments ([`crate::payment`]); its `tax_amount` with demand updates.
 
 pub mod api;
+pub mod audit;
 pub mod input;
 pub mod store;
 pub mod validate;

@@ -9,7 +9,7 @@ use kosh_platform::sql::SqlBuilder;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Audit, Demand, DemandDetail, DemandStatus, new_id};
+use super::{Audit, Demand, DemandDetail, DemandStatus};
 use crate::query::{json_column, json_text, push_tenant};
 
 /// DIGIT's demand search returns at most 500 rows.
@@ -229,74 +229,10 @@ pub async fn update(conn: &mut AnyConnection, d: &Demand) -> Result<(), DigitErr
     Ok(())
 }
 
-/// Records the demand as it now is, with its details, in the audit tables.
+/// Records the demand as it now is, with its details, in the audit tables, chained for
+/// `kosh audit verify` (see [`super::audit`]).
 pub async fn audit(conn: &mut AnyConnection, d: &Demand, change: Change) -> Result<(), DigitError> {
-    let audit_id = new_id();
-    sqlx::query(
-        "INSERT INTO egbs_demand_audit (audit_id, demand_id, tenant_id, consumer_code, consumer_type, business_service, \
-         payer, tax_period_from, tax_period_to, minimum_amount_payable, bill_expiry_time, fixed_bill_expiry_date, \
-         status, is_payment_completed, additional_details, reason, changed_by, changed_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-    )
-    .bind(&audit_id)
-    .bind(&d.id)
-    .bind(&d.tenant_id)
-    .bind(&d.consumer_code)
-    .bind(&d.consumer_type)
-    .bind(&d.business_service)
-    .bind(&d.payer)
-    .bind(d.tax_period_from)
-    .bind(d.tax_period_to)
-    .bind(d.minimum_amount_payable)
-    .bind(d.bill_expiry_time)
-    .bind(d.fixed_bill_expiry_date)
-    .bind(d.status.as_str())
-    .bind(i64::from(d.is_payment_completed))
-    .bind(json_text(&d.additional_details))
-    .bind(change.as_str())
-    .bind(&d.audit.last_modified_by)
-    .bind(d.audit.last_modified_ms)
-    .execute(&mut *conn)
-    .await?;
-/// [`lock_consumer`] for many consumer codes of one tenant and service, a few hundred per
-/// statement (the bulk importer's path).
-pub async fn lock_consumers(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    business_service: &str,
-    consumer_codes: &[String],
-) -> Result<(), DigitError> {
-    for chunk in consumer_codes.chunks(ROWS_PER_INSERT) {
-        let mut q = SqlBuilder::new("UPDATE egbs_demand SET status = status WHERE tenant_id = ");
-        q.bind(tenant_id)
-            .push(" AND business_service = ")
-            .bind(business_service)
-            .push(" AND status = 'ACTIVE' AND consumer_code IN ")
-            .bind_list(chunk);
-        q.build().execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-    for detail in &d.details {
-        sqlx::query(
-            "INSERT INTO egbs_demand_detail_audit (audit_id, demand_audit_id, detail_id, demand_id, tenant_id, \
-             tax_head_code, tax_amount, collection_amount, additional_details) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(new_id())
-        .bind(&audit_id)
-        .bind(&detail.id)
-        .bind(&detail.demand_id)
-        .bind(&detail.tenant_id)
-        .bind(&detail.tax_head_code)
-        .bind(detail.tax_amount)
-        .bind(detail.collection_amount)
-        .bind(json_text(&detail.additional_details))
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
+    super::audit::record(conn, d, change.as_str()).await
 }
 
 /// Takes the row locks of the ACTIVE demands of one consumer code of a service, until the
@@ -319,6 +255,26 @@ pub async fn lock_consumer(
     .bind(consumer_code)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// [`lock_consumer`] for many consumer codes of one tenant and service, a few hundred per
+/// statement (the bulk importer's path).
+pub async fn lock_consumers(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    business_service: &str,
+    consumer_codes: &[String],
+) -> Result<(), DigitError> {
+    for chunk in consumer_codes.chunks(ROWS_PER_INSERT) {
+        let mut q = SqlBuilder::new("UPDATE egbs_demand SET status = status WHERE tenant_id = ");
+        q.bind(tenant_id)
+            .push(" AND business_service = ")
+            .bind(business_service)
+            .push(" AND status = 'ACTIVE' AND consumer_code IN ")
+            .bind_list(chunk);
+        q.build().execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -380,6 +336,50 @@ pub async fn search(
     if let Some(to) = filter.created_to {
         q.push(" AND created_ms <= ").bind(to);
     }
+    q.push(" ORDER BY tax_period_from, consumer_code, id LIMIT ")
+        .bind(SEARCH_LIMIT);
+    let rows = q.build().fetch_all(&mut *conn).await?;
+    let mut demands = rows
+        .iter()
+        .map(demand_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    attach_details(conn, &filter.tenant_id, &mut demands).await?;
+    Ok(demands)
+}
+
+async fn attach_details(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    demands: &mut [Demand],
+) -> Result<(), DigitError> {
+    if demands.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = demands.iter().map(|d| d.id.clone()).collect();
+    let mut q = SqlBuilder::new("SELECT ");
+    q.push(DETAIL_COLUMNS)
+        .push(" FROM egbs_demand_detail WHERE ");
+    push_tenant(&mut q, "tenant_id", tenant_id);
+    q.push(" AND demand_id IN ")
+        .bind_list(&ids)
+        .push(" ORDER BY created_ms, id");
+    let rows = q.build().fetch_all(&mut *conn).await?;
+    let mut by_demand: HashMap<(String, String), Vec<DemandDetail>> = HashMap::new();
+    for row in &rows {
+        let detail = detail_from(row)?;
+        by_demand
+            .entry((detail.tenant_id.clone(), detail.demand_id.clone()))
+            .or_default()
+            .push(detail);
+    }
+    for demand in demands.iter_mut() {
+        demand.details = by_demand
+            .remove(&(demand.tenant_id.clone(), demand.id.clone()))
+            .unwrap_or_default();
+    }
+    Ok(())
+}
+
 /// Demands per multi-row INSERT in [`insert_many`]: 18 parameters each keeps a statement
 /// well under SQLite's limit of 32,766 parameters.
 const ROWS_PER_INSERT: usize = 500;
@@ -476,50 +476,6 @@ pub async fn existing_keys(
         }
     }
     Ok(found)
-}
-
-    q.push(" ORDER BY tax_period_from, consumer_code, id LIMIT ")
-        .bind(SEARCH_LIMIT);
-    let rows = q.build().fetch_all(&mut *conn).await?;
-    let mut demands = rows
-        .iter()
-        .map(demand_from)
-        .collect::<Result<Vec<_>, _>>()?;
-    attach_details(conn, &filter.tenant_id, &mut demands).await?;
-    Ok(demands)
-}
-
-async fn attach_details(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    demands: &mut [Demand],
-) -> Result<(), DigitError> {
-    if demands.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<String> = demands.iter().map(|d| d.id.clone()).collect();
-    let mut q = SqlBuilder::new("SELECT ");
-    q.push(DETAIL_COLUMNS)
-        .push(" FROM egbs_demand_detail WHERE ");
-    push_tenant(&mut q, "tenant_id", tenant_id);
-    q.push(" AND demand_id IN ")
-        .bind_list(&ids)
-        .push(" ORDER BY created_ms, id");
-    let rows = q.build().fetch_all(&mut *conn).await?;
-    let mut by_demand: HashMap<(String, String), Vec<DemandDetail>> = HashMap::new();
-    for row in &rows {
-        let detail = detail_from(row)?;
-        by_demand
-            .entry((detail.tenant_id.clone(), detail.demand_id.clone()))
-            .or_default()
-            .push(detail);
-    }
-    for demand in demands.iter_mut() {
-        demand.details = by_demand
-            .remove(&(demand.tenant_id.clone(), demand.id.clone()))
-            .unwrap_or_default();
-    }
-    Ok(())
 }
 
 /// The consumer codes among `keys` (consumer code, tax period from, tax period to) that
