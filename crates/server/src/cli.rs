@@ -29,6 +29,9 @@ pub enum Command {
     /// BBPS biller adapter tools.
     #[command(subcommand)]
     Bbps(BbpsCommand),
+    /// Bulk loads.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -47,6 +50,46 @@ pub struct AuditVerify {
     /// Print the reports as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Load demands from a CSV or JSON-lines file, with the checks of demand/_create. Bad
+    /// demands are reported with their line numbers and reasons and not loaded; the rest go in
+    /// a batch per transaction. Re-running the same file loads nothing twice. Exits non-zero
+    /// when a demand was refused.
+    ///
+    /// JSON lines (any name not ending .csv): one demand per line, shaped like an element of
+    /// `Demands` in demand/_create. CSV (name ending .csv): a header row, then one row per tax
+    /// head; consecutive rows with the same tenantId, consumerCode, businessService,
+    /// taxPeriodFrom and taxPeriodTo are one demand. Columns: tenantId, consumerCode,
+    /// consumerType, businessService, payer (a user uuid), taxPeriodFrom, taxPeriodTo (epoch
+    /// ms), minimumAmountPayable, billExpiryTime, fixedBillExpiryDate, taxHeadMasterCode,
+    /// taxAmount, collectionAmount (rupees).
+    Demands(ImportDemands),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportDemands {
+    /// The file to load.
+    pub file: PathBuf,
+    /// csv or jsonl; default: from the file name.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Demands per transaction.
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: usize,
+    /// Recorded as the creator of the demands.
+    #[arg(long, default_value = "import")]
+    pub actor: String,
+    /// Write the refused demands (line and reasons) to this file instead of standard error.
+    #[arg(long)]
+    pub errors: Option<PathBuf>,
+    /// No progress bar (for scripts and logs).
+    #[arg(long)]
+    pub quiet: bool,
     #[command(flatten)]
     pub settings: Settings,
 }
@@ -251,6 +294,7 @@ impl Settings {
             Command::Serve(s) | Command::Migrate(s) => s,
             Command::User(UserCommand::Create(c)) => c.settings,
             Command::Bbps(BbpsCommand::Reconcile(r)) => r.settings,
+            Command::Import(ImportCommand::Demands(i)) => i.settings,
             Command::Audit(AuditCommand::Verify(a)) => a.settings,
         }
     }
