@@ -22,16 +22,19 @@ fi
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 export RUSTC_BOOTSTRAP=1
 cargo fuzz build -s none -a
+# The binaries are run directly: `cargo fuzz run` would rebuild whenever a kosh crate
+# changed in between, and the figures should come from one build.
+bin=target/x86_64-unknown-linux-gnu/release
 status=0
 for t in "${targets[@]}"; do
-    mkdir -p "corpus/$t"
+    mkdir -p "corpus/$t" "artifacts/$t"
     log="target/fuzz-$t.log"
-    if cargo fuzz run -s none -a "$t" "corpus/$t" "seeds/$t" -- \
+    if "$bin/$t" "corpus/$t" "seeds/$t" -artifact_prefix="artifacts/$t/" \
         -max_total_time="$seconds" -max_len=16384 -rss_limit_mb=2048 -timeout=10 \
         -print_final_stats=1 >"$log" 2>&1; then
         result=ok
     else
-        result="CRASH (see $log and artifacts/$t/)"
+        result="CRASH (see fuzz/$log and fuzz/artifacts/$t/)"
         status=1
     fi
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
