@@ -78,7 +78,8 @@ pub async fn demands(args: ImportDemands) -> anyhow::Result<()> {
     )
     .await;
     bar.finish_and_clear();
-    let report = report.map_err(|e| anyhow::anyhow!("{}", serde_json::to_string(&e.body()).unwrap_or_default()))?;
+    let report = report
+        .map_err(|e| anyhow::anyhow!("{}", serde_json::to_string(&e.body()).unwrap_or_default()))?;
     errors.flush()?;
     drop(errors);
     if let Some(e) = write_failed {

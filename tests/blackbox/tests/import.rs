@@ -15,9 +15,15 @@ on_both_databases!(
 const PT_2018: (i64, i64) = (1522540800000, 1554076799000);
 
 /// Imports `text` as a file of `format` into the server's database.
-async fn import_text(kosh: &Kosh, text: &str, format: Format, batch: usize) -> (Report, Vec<BadRow>) {
+async fn import_text(
+    kosh: &Kosh,
+    text: &str,
+    format: Format,
+    batch: usize,
+) -> (Report, Vec<BadRow>) {
     let state = kosh.state();
-    let records = import::read::records(std::io::Cursor::new(text.to_string().into_bytes()), format);
+    let records =
+        import::read::records(std::io::Cursor::new(text.to_string().into_bytes()), format);
     let mut bad = Vec::new();
     let now = state.clock.now_ms();
     let report = import::run(
@@ -55,6 +61,22 @@ async fn demands_of(kosh: &Kosh, tenant: &str, code: &str) -> Vec<Value> {
     body["Demands"].as_array().cloned().unwrap_or_default()
 }
 
+/// `kosh audit verify` finds every tenant's chain whole, `rows` entries in all.
+async fn assert_chain_whole(kosh: &Kosh, rows: i64) {
+    let reports = kosh_server::audit::verify_db(&kosh.state().db)
+        .await
+        .expect("verify runs");
+    assert!(
+        reports.iter().all(|r| r.violation_count == 0),
+        "{reports:?}"
+    );
+    assert_eq!(
+        reports.iter().map(|r| r.rows).sum::<i64>(),
+        rows,
+        "{reports:?}"
+    );
+}
+
 async fn csv_loads_good_rows_reports_bad_ones_and_reruns_cleanly(backend: Backend) {
     let kosh = Kosh::start(backend).await;
     let (from, to) = PT_2018;
@@ -76,21 +98,45 @@ async fn csv_loads_good_rows_reports_bad_ones_and_reruns_cleanly(backend: Backen
     // Batches of 2 make demands of one file span transactions.
     let (report, bad) = import_text(&kosh, &csv, Format::Csv, 2).await;
     assert_eq!(
-        (report.read, report.loaded, report.details_loaded, report.already_present, report.bad),
+        (
+            report.read,
+            report.loaded,
+            report.details_loaded,
+            report.already_present,
+            report.bad
+        ),
         (10, 3, 4, 0, 7),
         "{report:?} {bad:?}"
     );
     let lines: Vec<u64> = bad.iter().map(|b| b.line).collect();
     assert_eq!(lines, vec![4, 5, 6, 7, 9, 10, 13], "{bad:?}");
-    let reason = |line: u64| bad.iter().find(|b| b.line == line).unwrap().reasons.join("; ");
+    let reason = |line: u64| {
+        bad.iter()
+            .find(|b| b.line == line)
+            .unwrap()
+            .reasons
+            .join("; ")
+    };
     assert!(reason(4).contains("EG_BS_INVALID_AMOUNT"), "{}", reason(4));
-    assert!(reason(4).contains("at most two decimal places"), "{}", reason(4));
+    assert!(
+        reason(4).contains("at most two decimal places"),
+        "{}",
+        reason(4)
+    );
     assert!(reason(5).contains("EG_BS_BUSINESSSERVICE_NOTFOUND: No Business Service masters found for give codes [NOPE]"), "{}", reason(5));
     assert!(reason(6).contains("INVALID TENANTID"), "{}", reason(6));
     assert!(reason(7).contains("EG_BS_TAXPERIODS_DEMAND: No Tax Periods Found for the given demand with fromDate : 1 and toDate : 2"), "{}", reason(7));
     assert!(reason(9).contains("consumerType"), "{}", reason(9));
-    assert!(reason(10).contains("EG_BS_TAXHEADS_NOTFOUND"), "{}", reason(10));
-    assert!(reason(13).contains("is not a decimal amount"), "{}", reason(13));
+    assert!(
+        reason(10).contains("EG_BS_TAXHEADS_NOTFOUND"),
+        "{}",
+        reason(10)
+    );
+    assert!(
+        reason(13).contains("is not a decimal amount"),
+        "{}",
+        reason(13)
+    );
 
     // Loaded exactly, in paise, as the API shows demands.
     let imp1 = demands_of(&kosh, "pb.amritsar", "IMP-1").await;
@@ -99,20 +145,34 @@ async fn csv_loads_good_rows_reports_bad_ones_and_reruns_cleanly(backend: Backen
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["taxHeadMasterCode"].as_str().unwrap().to_string(), d["taxAmount"].to_string()))
+        .map(|d| {
+            (
+                d["taxHeadMasterCode"].as_str().unwrap().to_string(),
+                d["taxAmount"].to_string(),
+            )
+        })
         .collect();
     amounts.sort();
     assert_eq!(
         amounts,
-        vec![("PT_FIRE_CESS".into(), "60.5".into()), ("PT_TAX".into(), "1200".into())],
+        vec![
+            ("PT_FIRE_CESS".into(), "60.5".into()),
+            ("PT_TAX".into(), "1200".into())
+        ],
         "{imp1:?}"
     );
     assert_eq!(imp1[0]["auditDetails"]["createdBy"], "import-test");
     assert_eq!(demands_of(&kosh, "pb.jalandhar", "IMP-8").await.len(), 1);
     assert!(demands_of(&kosh, "pb.amritsar", "IMP-2").await.is_empty());
     // One audit row per loaded demand, one detail audit row per tax head.
-    assert_eq!(count(&kosh, "SELECT COUNT(*) FROM egbs_demand_audit").await, 3);
-    assert_eq!(count(&kosh, "SELECT COUNT(*) FROM egbs_demand_detail_audit").await, 4);
+    assert_eq!(
+        count(&kosh, "SELECT COUNT(*) FROM egbs_demand_audit").await,
+        3
+    );
+    assert_eq!(
+        count(&kosh, "SELECT COUNT(*) FROM egbs_demand_detail_audit").await,
+        4
+    );
 
     // The loaded demand bills like any other.
     let (status, body) = kosh
@@ -122,7 +182,11 @@ async fn csv_loads_good_rows_reports_bad_ones_and_reruns_cleanly(backend: Backen
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(body["Bill"][0]["totalAmount"].to_string(), "1260.5", "{body}");
+    assert_eq!(
+        body["Bill"][0]["totalAmount"].to_string(),
+        "1260.5",
+        "{body}"
+    );
 
     // The same file again: nothing new, the good rows already present, the bad ones again.
     let (again, bad_again) = import_text(&kosh, &csv, Format::Csv, 1000).await;
@@ -133,9 +197,19 @@ async fn csv_loads_good_rows_reports_bad_ones_and_reruns_cleanly(backend: Backen
     );
     assert_eq!(bad_again.iter().map(|b| b.line).collect::<Vec<_>>(), lines);
     assert_eq!(count(&kosh, "SELECT COUNT(*) FROM egbs_demand").await, 3);
-    assert_eq!(count(&kosh, "SELECT COUNT(*) FROM egbs_demand_detail").await, 4);
+    assert_eq!(
+        count(&kosh, "SELECT COUNT(*) FROM egbs_demand_detail").await,
+        4
+    );
     // The bill made above is still the ACTIVE one: a re-run changes nothing.
-    assert_eq!(count(&kosh, "SELECT COUNT(*) FROM egbs_bill WHERE status = 'ACTIVE'").await, 1);
+    assert_eq!(
+        count(
+            &kosh,
+            "SELECT COUNT(*) FROM egbs_bill WHERE status = 'ACTIVE'"
+        )
+        .await,
+        1
+    );
 
     // A file that repeats a demand within a batch: the first stays, the repeat is refused.
     let repeat = format!(
@@ -150,7 +224,13 @@ async fn csv_loads_good_rows_reports_bad_ones_and_reruns_cleanly(backend: Backen
     assert!(bad[0].reasons[0].contains("as line 2"), "{bad:?}");
 
     // A CSV without the columns a demand needs is refused as a whole, at line 1.
-    let (r, bad) = import_text(&kosh, "tenantId,consumerCode\npb.amritsar,X\n", Format::Csv, 10).await;
+    let (r, bad) = import_text(
+        &kosh,
+        "tenantId,consumerCode\npb.amritsar,X\n",
+        Format::Csv,
+        10,
+    )
+    .await;
     assert_eq!((r.loaded, r.bad), (0, 1));
     assert_eq!(bad[0].line, 1);
     assert!(bad[0].reasons[0].contains("lacks the column(s)"), "{bad:?}");
@@ -222,16 +302,29 @@ async fn json_lines_check_payers_and_expire_stale_bills(backend: Backend) {
     let (report, bad) = import_text(&kosh, &text, Format::JsonLines, 1000).await;
     assert_eq!((report.loaded, report.bad), (2, 4), "{report:?} {bad:?}");
     let reason = |n: u64| bad.iter().find(|b| b.line == n).unwrap().reasons.join("; ");
-    assert!(reason(2).contains("EG_BS_EMPLOYEE_UUID_NOTALLOWED"), "{}", reason(2));
-    assert!(reason(3).contains("EG_BS_USER_UUID_NOTFOUND"), "{}", reason(3));
+    assert!(
+        reason(2).contains("EG_BS_EMPLOYEE_UUID_NOTALLOWED"),
+        "{}",
+        reason(2)
+    );
+    assert!(
+        reason(3).contains("EG_BS_USER_UUID_NOTFOUND"),
+        "{}",
+        reason(3)
+    );
     assert!(reason(4).contains("not valid JSON"), "{}", reason(4));
-    assert!(reason(5).contains("expected a JSON object"), "{}", reason(5));
+    assert!(
+        reason(5).contains("expected a JSON object"),
+        "{}",
+        reason(5)
+    );
 
     // JL-1 now owes two periods: its old bill expired and the next one covers both.
-    let stale: String = sqlx::query_scalar("SELECT status FROM egbs_bill WHERE consumer_code = 'JL-1'")
-        .fetch_one(kosh.state().db.pool())
-        .await
-        .unwrap();
+    let stale: String =
+        sqlx::query_scalar("SELECT status FROM egbs_bill WHERE consumer_code = 'JL-1'")
+            .fetch_one(kosh.state().db.pool())
+            .await
+            .unwrap();
     assert_eq!(stale, "EXPIRED");
     let (status, second) = kosh
         .post(
@@ -240,8 +333,17 @@ async fn json_lines_check_payers_and_expire_stale_bills(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{second}");
-    assert_ne!(second["Bill"][0]["billNumber"], first["Bill"][0]["billNumber"]);
-    assert_eq!(second["Bill"][0]["totalAmount"].to_string(), "350", "{second}");
+    assert_ne!(
+        second["Bill"][0]["billNumber"],
+        first["Bill"][0]["billNumber"]
+    );
+    assert_eq!(
+        second["Bill"][0]["totalAmount"].to_string(),
+        "350",
+        "{second}"
+    );
+    // The API's demand and the two imported ones, each with one detail, all chained.
+    assert_chain_whole(&kosh, 6).await;
     let jl4 = demands_of(&kosh, "pb.amritsar", "JL-4").await;
     assert_eq!(jl4[0]["payer"]["uuid"], citizen.as_str(), "{jl4:?}");
     kosh.stop().await;

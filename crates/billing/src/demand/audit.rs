@@ -54,6 +54,22 @@ pub static TABLES: [&AuditTable; 2] = [&DEMAND_AUDIT, &DEMAND_DETAIL_AUDIT];
 
 /// Records the demand as it now is, with its details, and chains the rows.
 pub async fn record(conn: &mut AnyConnection, d: &Demand, reason: &str) -> Result<(), DigitError> {
+    audit_chain::insert(conn, &rows_of(d, reason)).await
+}
+
+/// [`record`] for many demands at once (the bulk importer's path): multi-row statements and
+/// one chain-head update per tenant.
+pub async fn record_many(
+    conn: &mut AnyConnection,
+    demands: &[Demand],
+    reason: &str,
+) -> Result<(), DigitError> {
+    let rows: Vec<AuditRow> = demands.iter().flat_map(|d| rows_of(d, reason)).collect();
+    audit_chain::insert_batch(conn, &rows).await
+}
+
+/// The audit rows of a demand as it now is: the demand's, then one per detail.
+fn rows_of(d: &Demand, reason: &str) -> Vec<AuditRow> {
     let audit_id = new_id();
     let mut rows = Vec::with_capacity(1 + d.details.len());
     rows.push(AuditRow::new(
@@ -95,5 +111,5 @@ pub async fn record(conn: &mut AnyConnection, d: &Demand, reason: &str) -> Resul
             ],
         ));
     }
-    audit_chain::insert(conn, &rows).await
+    rows
 }

@@ -235,6 +235,15 @@ pub async fn audit(conn: &mut AnyConnection, d: &Demand, change: Change) -> Resu
     super::audit::record(conn, d, change.as_str()).await
 }
 
+/// [`audit`] for many demands with one change (the bulk importer's path).
+pub async fn audit_many(
+    conn: &mut AnyConnection,
+    demands: &[Demand],
+    change: Change,
+) -> Result<(), DigitError> {
+    super::audit::record_many(conn, demands, change.as_str()).await
+}
+
 /// Takes the row locks of the ACTIVE demands of one consumer code of a service, until the
 /// transaction ends. Demand writes, bill generation and payments all take them first, so a
 /// bill is never made from amounts that a concurrent payment or demand change is altering.
@@ -305,7 +314,35 @@ pub async fn search(
 ) -> Result<Vec<Demand>, DigitError> {
     let mut q = SqlBuilder::new("SELECT ");
     q.push(DEMAND_COLUMNS).push(" FROM egbs_demand WHERE ");
-    push_tenant(&mut q, "tenant_id", &filter.tenant_id);
+    push_filter(&mut q, filter);
+    let rows = q.build().fetch_all(&mut *conn).await?;
+    let mut demands = rows
+        .iter()
+        .map(demand_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    attach_details(conn, &filter.tenant_id, &mut demands).await?;
+    Ok(demands)
+}
+
+/// The (tenant, consumer code) of each demand [`search`] would return for `filter` (the same
+/// conditions, order and limit), without reading the demands' other columns or details:
+/// fetch-bill needs only these to know which codes to bill.
+pub async fn consumer_keys(
+    conn: &mut AnyConnection,
+    filter: &DemandFilter,
+) -> Result<Vec<(String, String)>, DigitError> {
+    let mut q = SqlBuilder::new("SELECT tenant_id, consumer_code FROM egbs_demand WHERE ");
+    push_filter(&mut q, filter);
+    let rows = q.build().fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("tenant_id")?, r.try_get("consumer_code")?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(DigitError::from)
+}
+
+/// The WHERE conditions, order and limit of a demand search.
+fn push_filter(q: &mut SqlBuilder, filter: &DemandFilter) {
+    push_tenant(q, "tenant_id", &filter.tenant_id);
     if let Some(ids) = &filter.ids {
         q.push(" AND id IN ").bind_list(ids);
     }
@@ -338,13 +375,6 @@ pub async fn search(
     }
     q.push(" ORDER BY tax_period_from, consumer_code, id LIMIT ")
         .bind(SEARCH_LIMIT);
-    let rows = q.build().fetch_all(&mut *conn).await?;
-    let mut demands = rows
-        .iter()
-        .map(demand_from)
-        .collect::<Result<Vec<_>, _>>()?;
-    attach_details(conn, &filter.tenant_id, &mut demands).await?;
-    Ok(demands)
 }
 
 async fn attach_details(
@@ -396,15 +426,42 @@ pub async fn insert_many(conn: &mut AnyConnection, demands: &[Demand]) -> Result
         );
         for (i, d) in chunk.iter().enumerate() {
             q.push(if i == 0 { "(" } else { ", (" });
-            q.bind(d.id.as_str()).push(", ").bind(d.tenant_id.as_str()).push(", ");
-            q.bind(d.consumer_code.as_str()).push(", ").bind(d.consumer_type.as_str()).push(", ");
-            q.bind(d.business_service.as_str()).push(", ").bind(d.payer.clone()).push(", ");
-            q.bind(d.tax_period_from).push(", ").bind(d.tax_period_to).push(", ");
-            q.bind(d.minimum_amount_payable).push(", ").bind(d.bill_expiry_time).push(", ");
-            q.bind(d.fixed_bill_expiry_date).push(", ").bind(d.status.as_str()).push(", ");
-            q.bind(i64::from(d.is_payment_completed)).push(", ").bind(json_text(&d.additional_details)).push(", ");
-            q.bind(d.audit.created_by.as_str()).push(", ").bind(d.audit.created_ms).push(", ");
-            q.bind(d.audit.last_modified_by.as_str()).push(", ").bind(d.audit.last_modified_ms).push(")");
+            q.bind(d.id.as_str())
+                .push(", ")
+                .bind(d.tenant_id.as_str())
+                .push(", ");
+            q.bind(d.consumer_code.as_str())
+                .push(", ")
+                .bind(d.consumer_type.as_str())
+                .push(", ");
+            q.bind(d.business_service.as_str())
+                .push(", ")
+                .bind(d.payer.clone())
+                .push(", ");
+            q.bind(d.tax_period_from)
+                .push(", ")
+                .bind(d.tax_period_to)
+                .push(", ");
+            q.bind(d.minimum_amount_payable)
+                .push(", ")
+                .bind(d.bill_expiry_time)
+                .push(", ");
+            q.bind(d.fixed_bill_expiry_date)
+                .push(", ")
+                .bind(d.status.as_str())
+                .push(", ");
+            q.bind(i64::from(d.is_payment_completed))
+                .push(", ")
+                .bind(json_text(&d.additional_details))
+                .push(", ");
+            q.bind(d.audit.created_by.as_str())
+                .push(", ")
+                .bind(d.audit.created_ms)
+                .push(", ");
+            q.bind(d.audit.last_modified_by.as_str())
+                .push(", ")
+                .bind(d.audit.last_modified_ms)
+                .push(")");
         }
         match q.build().execute(&mut *conn).await {
             Err(e) if is_unique_violation(&e) => {
@@ -422,11 +479,26 @@ pub async fn insert_many(conn: &mut AnyConnection, demands: &[Demand]) -> Result
         );
         for (i, x) in chunk.iter().enumerate() {
             q.push(if i == 0 { "(" } else { ", (" });
-            q.bind(x.id.as_str()).push(", ").bind(x.tenant_id.as_str()).push(", ");
-            q.bind(x.demand_id.as_str()).push(", ").bind(x.tax_head_code.as_str()).push(", ");
-            q.bind(x.tax_amount).push(", ").bind(x.collection_amount).push(", ");
-            q.bind(json_text(&x.additional_details)).push(", ").bind(x.audit.created_by.as_str()).push(", ");
-            q.bind(x.audit.created_ms).push(", ").bind(x.audit.last_modified_by.as_str()).push(", ");
+            q.bind(x.id.as_str())
+                .push(", ")
+                .bind(x.tenant_id.as_str())
+                .push(", ");
+            q.bind(x.demand_id.as_str())
+                .push(", ")
+                .bind(x.tax_head_code.as_str())
+                .push(", ");
+            q.bind(x.tax_amount)
+                .push(", ")
+                .bind(x.collection_amount)
+                .push(", ");
+            q.bind(json_text(&x.additional_details))
+                .push(", ")
+                .bind(x.audit.created_by.as_str())
+                .push(", ");
+            q.bind(x.audit.created_ms)
+                .push(", ")
+                .bind(x.audit.last_modified_by.as_str())
+                .push(", ");
             q.bind(x.audit.last_modified_ms).push(")");
         }
         q.build().execute(&mut *conn).await?;

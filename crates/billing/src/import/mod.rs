@@ -160,7 +160,10 @@ fn key_of(d: &DemandDraft) -> ImportKey {
         d.consumer_code.clone(),
         d.tax_period_from,
         d.tax_period_to,
-        d.status.unwrap_or(DemandStatus::Active).as_str().to_string(),
+        d.status
+            .unwrap_or(DemandStatus::Active)
+            .as_str()
+            .to_string(),
     )
 }
 
@@ -252,9 +255,7 @@ async fn load_batch(
         }
     }
     store::insert_many(conn, &new_demands).await?;
-    for demand in &new_demands {
-        store::audit(conn, demand, Change::Create).await?;
-    }
+    store::audit_many(conn, &new_demands, Change::Create).await?;
     Ok(BatchOutcome {
         loaded: new_demands.len() as u64,
         details_loaded: new_demands.iter().map(|d| d.details.len() as u64).sum(),

@@ -50,38 +50,35 @@ pub fn records(input: impl Read + 'static, format: Format) -> Box<dyn Iterator<I
 }
 
 fn json_lines(input: impl BufRead) -> impl Iterator<Item = Record> {
-    input
-        .lines()
-        .enumerate()
-        .filter_map(|(i, line)| {
-            let line_no = i as u64 + 1;
-            let text = match line {
-                Ok(text) => text,
-                Err(e) => {
-                    return Some(Record {
-                        line: line_no,
-                        demand: Err(format!("cannot read the line: {e}")),
-                    });
-                }
-            };
-            if text.trim().is_empty() {
-                return None;
-            }
-            let demand = serde_json::from_str::<Value>(&text)
-                .map_err(|e| format!("not valid JSON: {e}"))
-                .and_then(|v| {
-                    if v.is_object() {
-                        kosh_platform::ci_json::from_value::<DemandInput>(v)
-                            .map_err(|e| format!("not a demand: {e}"))
-                    } else {
-                        Err("not a demand: expected a JSON object".to_string())
-                    }
+    input.lines().enumerate().filter_map(|(i, line)| {
+        let line_no = i as u64 + 1;
+        let text = match line {
+            Ok(text) => text,
+            Err(e) => {
+                return Some(Record {
+                    line: line_no,
+                    demand: Err(format!("cannot read the line: {e}")),
                 });
-            Some(Record {
-                line: line_no,
-                demand,
-            })
+            }
+        };
+        if text.trim().is_empty() {
+            return None;
+        }
+        let demand = serde_json::from_str::<Value>(&text)
+            .map_err(|e| format!("not valid JSON: {e}"))
+            .and_then(|v| {
+                if v.is_object() {
+                    kosh_platform::ci_json::from_value::<DemandInput>(v)
+                        .map_err(|e| format!("not a demand: {e}"))
+                } else {
+                    Err("not a demand: expected a JSON object".to_string())
+                }
+            });
+        Some(Record {
+            line: line_no,
+            demand,
         })
+    })
 }
 
 /// The CSV columns, as the header names them (compared without letter case).
@@ -389,13 +386,18 @@ mod tests {
         let text = format!(
             "{HEADER}\r\na,C1,T,PT,1,2,H,1\r\n\r\n\r\na,C2,T,PT,1,2,H,1\n\na,\"C\n3\",T,PT,1,2,H,1\na,C4,T,PT,1,2,H,1\n"
         );
-        assert_eq!(lines(&text), vec![(2, true), (5, true), (7, true), (9, true)]);
+        assert_eq!(
+            lines(&text),
+            vec![(2, true), (5, true), (7, true), (9, true)]
+        );
     }
 
     #[test]
     fn csv_rows_of_one_demand_gather_and_the_header_is_checked() {
-        let text = format!("{HEADER}\na,C1,T,PT,1,2,H1,1\na,C1,T,PT,1,2,H2,2\na,C2,T,PT,1,2,H1,1\n");
-        let all: Vec<Record> = records(std::io::Cursor::new(text.into_bytes()), Format::Csv).collect();
+        let text =
+            format!("{HEADER}\na,C1,T,PT,1,2,H1,1\na,C1,T,PT,1,2,H2,2\na,C2,T,PT,1,2,H1,1\n");
+        let all: Vec<Record> =
+            records(std::io::Cursor::new(text.into_bytes()), Format::Csv).collect();
         assert_eq!(all.len(), 2);
         let first = all[0].demand.as_ref().unwrap();
         assert_eq!(first.demand_details.as_ref().unwrap().len(), 2);
@@ -407,9 +409,12 @@ mod tests {
     #[test]
     fn json_lines_skip_blank_lines_and_number_the_rest() {
         let text = "{\"tenantId\":\"a\"}\n\n  \nnot json\n{\"CONSUMERCODE\":\"x\"}\n";
-        let all: Vec<(u64, bool)> = records(std::io::Cursor::new(text.as_bytes().to_vec()), Format::JsonLines)
-            .map(|r| (r.line, r.demand.is_ok()))
-            .collect();
+        let all: Vec<(u64, bool)> = records(
+            std::io::Cursor::new(text.as_bytes().to_vec()),
+            Format::JsonLines,
+        )
+        .map(|r| (r.line, r.demand.is_ok()))
+        .collect();
         assert_eq!(all, vec![(1, true), (4, false), (5, true)]);
     }
 }

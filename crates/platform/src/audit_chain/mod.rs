@@ -221,6 +221,85 @@ pub async fn insert(conn: &mut AnyConnection, rows: &[AuditRow]) -> Result<(), D
     append(conn, &tenant_id, rows).await
 }
 
+/// [`insert`] for many rows of any tenants (a bulk load): the rows go in with multi-row
+/// statements, and each tenant's chain takes its rows, in order, with one head update.
+pub async fn insert_batch(conn: &mut AnyConnection, rows: &[AuditRow]) -> Result<(), DigitError> {
+    // Per table, in the order the rows came; a statement stays under SQLite's 32,766
+    // parameters and PostgreSQL's 65,535.
+    let mut tables: Vec<&'static AuditTable> = Vec::new();
+    for row in rows {
+        if !tables.iter().any(|t| std::ptr::eq(*t, row.table)) {
+            tables.push(row.table);
+        }
+    }
+    for table in tables {
+        let of_table: Vec<&AuditRow> = rows
+            .iter()
+            .filter(|r| std::ptr::eq(r.table, table))
+            .collect();
+        let per_statement = (30_000 / table.columns.len().max(1)).clamp(1, 1_000);
+        for chunk in of_table.chunks(per_statement) {
+            insert_rows(conn, table, chunk).await?;
+        }
+    }
+    let mut tenants: Vec<&str> = Vec::new();
+    for row in rows {
+        let tenant = row.tenant_id().expect("an audit row has a tenant");
+        if !tenants.contains(&tenant) {
+            tenants.push(tenant);
+        }
+    }
+    for tenant in tenants {
+        let of_tenant: Vec<AuditRow> = rows
+            .iter()
+            .filter(|r| r.tenant_id() == Some(tenant))
+            .cloned()
+            .collect();
+        for chunk in of_tenant.chunks(CHAIN_ROWS_PER_STATEMENT) {
+            append(conn, tenant, chunk).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Chain entries per INSERT: six parameters each.
+const CHAIN_ROWS_PER_STATEMENT: usize = 4_000;
+
+async fn insert_rows(
+    conn: &mut AnyConnection,
+    table: &'static AuditTable,
+    rows: &[&AuditRow],
+) -> Result<(), DigitError> {
+    let width = table.columns.len();
+    let mut sql = format!(
+        "INSERT INTO {} ({}) VALUES ",
+        table.name,
+        table.column_list()
+    );
+    for i in 0..rows.len() {
+        let placeholders: Vec<String> =
+            (1..=width).map(|c| format!("${}", i * width + c)).collect();
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        sql.push_str(&placeholders.join(", "));
+        sql.push(')');
+    }
+    // Table and column names come from the `'static` AuditTable, never from input.
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for row in rows {
+        for value in &row.values {
+            query = match value {
+                Value::Text(t) => query.bind(t.clone()),
+                Value::Int(i) => query.bind(*i),
+            };
+        }
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
 async fn insert_row(conn: &mut AnyConnection, row: &AuditRow) -> Result<(), DigitError> {
     let placeholders: Vec<String> = (1..=row.values.len()).map(|i| format!("${i}")).collect();
     // Table and column names come from the `'static` AuditTable, never from input.
