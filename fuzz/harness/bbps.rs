@@ -110,7 +110,7 @@ pub fn signatures(data: &[u8]) {
     if let Err(e) = codec::decode_request(text, &peers[..1]) {
         assert!(!e.ack_errors().is_empty());
     }
-    if data.len() % 8 == 0
+    if data.len().is_multiple_of(8)
         && let Ok(signed) = sig::sign(text, &keys.kosh)
     {
         sig::verify(&signed, &keys.kosh_cert)
