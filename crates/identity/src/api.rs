@@ -118,7 +118,8 @@ fn client_refusal(headers: &HeaderMap) -> Option<Response> {
     responses(
         (status = 200, description = "access_token, token_type, refresh_token, expires_in, scope, ResponseInfo, UserRequest"),
         (status = 400, description = "{error, error_description}"),
-        (status = 401, description = "missing or wrong client credentials")
+        (status = 401, description = "missing or wrong client credentials"),
+        (status = 429, description = "too many failed sign-ins from this address or for this user name; Retry-After says when to try again")
     )
 )]
 #[allow(clippy::too_many_arguments)] // axum extractors
@@ -146,6 +147,35 @@ async fn oauth_token(
             .map(|(_, v)| v.as_str())
     };
     let client_ip = ip::client_ip(peer.ip(), &headers, &config.trusted_proxies);
+    let grant = param("grant_type").unwrap_or("");
+    // A refresh names no user: only its address counts.
+    let user_name = if grant == "password" {
+        param("username").unwrap_or("")
+    } else {
+        ""
+    };
+    if matches!(grant, "password" | "refresh_token")
+        && let Some(throttled) = config.throttle.check(client_ip, user_name, clock.now_ms())
+    {
+        metrics::counter!("kosh_login_failures_total", "reason" => throttled.reason()).increment(1);
+        tracing::warn!(
+            user = user_name,
+            address = %client_ip,
+            route = "/user/oauth/token",
+            reason = throttled.reason(),
+            "login refused"
+        );
+        let mut response = oauth_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            &throttled.description(),
+        );
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(throttled.retry_after_seconds()),
+        );
+        return Ok(response);
+    }
 
     let outcome = match param("grant_type") {
         None | Some("") => {
@@ -186,6 +216,7 @@ async fn oauth_token(
     };
     match outcome {
         LoginOutcome::Granted(user, issued) => {
+            config.throttle.record_success(user_name);
             let scope = param("scope")
                 .filter(|s| !s.trim().is_empty())
                 .unwrap_or("read")
@@ -214,6 +245,9 @@ async fn oauth_token(
             description,
             reason,
         }) => {
+            config
+                .throttle
+                .record_failure(client_ip, user_name, clock.now_ms());
             metrics::counter!("kosh_login_failures_total", "reason" => reason).increment(1);
             tracing::warn!(
                 user = param("username").unwrap_or(""),

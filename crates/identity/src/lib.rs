@@ -7,10 +7,12 @@ pub mod bootstrap;
 pub mod ip;
 pub mod login;
 pub mod password;
+pub mod throttle;
 pub mod tokens;
 pub mod users;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use kosh_platform::{Db, DigitError};
@@ -28,6 +30,9 @@ pub struct IdentityConfig {
     pub max_failed_logins: i64,
     pub failure_window_ms: i64,
     pub lock_ms: i64,
+    /// Failed sign-ins by address and by user name, refused with 429 past their limits (this
+    /// instance's memory; see [`throttle`]).
+    pub throttle: Arc<throttle::LoginThrottle>,
 }
 
 impl Default for IdentityConfig {
@@ -39,6 +44,7 @@ impl Default for IdentityConfig {
             max_failed_logins: 5,
             failure_window_ms: 30 * 60 * 1000,
             lock_ms: 60 * 60 * 1000,
+            throttle: Arc::default(),
         }
     }
 }

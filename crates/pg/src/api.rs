@@ -224,7 +224,7 @@ fn text(s: &Option<String>) -> Option<String> {
 }
 
 /// Transactions by any criterion, newest first, at most 5 (DIGIT). A citizen sees only their
-/// own.
+/// own; a city's employee who names no tenant, their city's.
 #[utoipa::path(post, path = "/pg-service/transaction/v1/_search", tag = "pg-service",
     params(SearchCriteria), request_body = RequestInfoWrapper,
     responses((status = 200, description = "ResponseInfo and Transaction [...]")))]
@@ -247,6 +247,12 @@ async fn search_txns(
     };
     if user.is_citizen() {
         criteria.user_uuid = Some(user.uuid.clone());
+    } else if criteria.tenant_id.is_none()
+        && !kosh_platform::tenant::is_state_level(&user.tenant_id)
+    {
+        // The gateway authorized a search naming no tenant at the caller's own city; DIGIT
+        // would then search every city.
+        criteria.tenant_id = Some(user.tenant_id.clone());
     }
     let mut conn = db.pool().acquire().await?;
     let txns = store::search(&mut conn, &criteria).await?;

@@ -233,6 +233,26 @@ pub struct Settings {
     #[arg(long, env = "KOSH_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
 
+    /// Failed sign-ins from one client address (after KOSH_TRUSTED_PROXIES) within the
+    /// login throttle window after which its sign-ins are refused with 429 until the window
+    /// ends; 0 turns it off. Counted in this instance's memory.
+    #[arg(
+        long,
+        env = "KOSH_LOGIN_MAX_FAILURES_PER_ADDRESS",
+        default_value_t = 20
+    )]
+    pub login_max_failures_per_address: u32,
+
+    /// Failed sign-ins naming one user name (existing or not, from any address) within the
+    /// window after which sign-ins for it are refused with 429; 0 turns it off. DIGIT's
+    /// account lockout (5 failures in 30 minutes) applies as well.
+    #[arg(long, env = "KOSH_LOGIN_MAX_FAILURES_PER_USER", default_value_t = 10)]
+    pub login_max_failures_per_user: u32,
+
+    /// The login throttle's window, in minutes, from the first counted failure.
+    #[arg(long, env = "KOSH_LOGIN_THROTTLE_MINUTES", default_value_t = 15)]
+    pub login_throttle_minutes: i64,
+
     /// Clock source. `manual` is for tests: time stands still until POST /_kosh/clock moves it.
     #[arg(long, env = "KOSH_CLOCK", value_enum, default_value = "system")]
     pub clock: ClockMode,

@@ -401,10 +401,22 @@ fn identity_config(settings: &Settings) -> anyhow::Result<IdentityConfig> {
         settings.refresh_token_minutes > 0,
         "KOSH_REFRESH_TOKEN_MINUTES must be positive"
     );
+    anyhow::ensure!(
+        settings.login_throttle_minutes > 0,
+        "KOSH_LOGIN_THROTTLE_MINUTES must be positive"
+    );
+    let throttle =
+        kosh_identity::throttle::LoginThrottle::new(kosh_identity::throttle::ThrottleLimits {
+            max_per_address: settings.login_max_failures_per_address,
+            max_per_user: settings.login_max_failures_per_user,
+            window_ms: settings.login_throttle_minutes * 60_000,
+            ..kosh_identity::throttle::ThrottleLimits::default()
+        });
     Ok(IdentityConfig {
         access_ttl_ms: settings.access_token_minutes * 60_000,
         refresh_ttl_ms: settings.refresh_token_minutes * 60_000,
         trusted_proxies,
+        throttle: Arc::new(throttle),
         ..IdentityConfig::default()
     })
 }
