@@ -92,13 +92,20 @@ mod tests {
 
     #[test]
     fn deeply_nested_filters_are_refused_before_parsing() {
-        let deep = format!("[?({}@.code=='PT'{})]", "(".repeat(20_000), ")".repeat(20_000));
+        let deep = format!(
+            "[?({}@.code=='PT'{})]",
+            "(".repeat(20_000),
+            ")".repeat(20_000)
+        );
         assert!(apply_filter(&records(), &deep).is_err());
         let nested = format!("$.{}x{}", "[".repeat(40), "]".repeat(40));
         assert!(apply_filter(&records(), &nested).is_err());
         // Brackets inside string literals are text, not nesting.
         let quoted = format!("[?(@.code=='{}')]", "((((".repeat(20));
-        assert_eq!(apply_filter(&records(), &quoted).unwrap(), Vec::<Value>::new());
+        assert_eq!(
+            apply_filter(&records(), &quoted).unwrap(),
+            Vec::<Value>::new()
+        );
         let long = format!("[?(@.code=='{}')]", "x".repeat(MAX_FILTER_LEN));
         assert!(apply_filter(&records(), &long).is_err());
     }
