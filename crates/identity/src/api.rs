@@ -655,10 +655,12 @@ async fn create_novalidate(
     request_body = UserRequestBody,
     responses((status = 200, description = "responseInfo and user [UserRequest]"))
 )]
+#[allow(clippy::too_many_arguments)] // axum extractors
 async fn update_novalidate(
     State(db): State<Db>,
     State(mdms): State<Arc<Mdms>>,
     State(clock): State<Clock>,
+    State(config): State<Arc<IdentityConfig>>,
     requester: AuthUser,
     DigitJson(body): DigitJson<UserRequestBody>,
 ) -> Result<Json<Value>, DigitError> {
@@ -730,6 +732,8 @@ async fn update_novalidate(
         users::update(conn, &user).await?;
         Ok::<_, DigitError>(user)
     })?;
+    // Active, roles and allowed addresses may have changed: cached tokens must see it.
+    config.token_cache.forget_all();
     let mut user = user;
     users::name_roles(&mdms, std::slice::from_mut(&mut user));
     tracing::info!(user = %user.user_name, by = %requester.user_name, "user updated");
@@ -944,7 +948,8 @@ async fn details(
         ));
     };
     let client_ip = ip::client_ip(peer.ip(), &headers, &config.trusted_proxies);
-    match crate::authenticate(&db, &mdms, &token, client_ip, clock.now_ms()).await? {
+    let cache = &config.token_cache;
+    match crate::authenticate(&db, cache, &mdms, &token, client_ip, clock.now_ms()).await? {
         Ok(user) => Ok(Json(user.details_json())),
         Err(_) => Err(invalid_access_token()),
     }
@@ -957,6 +962,7 @@ async fn details(
 async fn logout(
     State(db): State<Db>,
     State(clock): State<Clock>,
+    State(config): State<Arc<IdentityConfig>>,
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<Response, DigitError> {
@@ -966,6 +972,10 @@ async fn logout(
         Some(token) => write_tx!(db, |conn| { tokens::revoke_pair(conn, &token, now).await })?,
         None => false,
     };
+    if revoked {
+        // After the commit, so that no lookup can cache the token again (token_cache).
+        config.token_cache.forget_all();
+    }
     if revoked {
         Ok(Json(info("Logout successfully")).into_response())
     } else {
@@ -1002,6 +1012,7 @@ pub struct PasswordUpdate {
 async fn update_password(
     State(db): State<Db>,
     State(clock): State<Clock>,
+    State(config): State<Arc<IdentityConfig>>,
     requester: AuthUser,
     DigitJson(body): DigitJson<PasswordUpdate>,
 ) -> Result<Json<Value>, DigitError> {
@@ -1045,6 +1056,7 @@ async fn update_password(
             .await?;
         tokens::revoke_all(conn, user_id).await
     })?;
+    config.token_cache.forget_all();
     Ok(Json(
         json!({"responseInfo": response_info(body.request_info.as_ref())}),
     ))

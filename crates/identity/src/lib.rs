@@ -8,6 +8,7 @@ pub mod ip;
 pub mod login;
 pub mod password;
 pub mod throttle;
+pub mod token_cache;
 pub mod tokens;
 pub mod users;
 
@@ -33,6 +34,9 @@ pub struct IdentityConfig {
     /// Failed sign-ins by address and by user name, refused with 429 past their limits (this
     /// instance's memory; see [`throttle`]).
     pub throttle: Arc<throttle::LoginThrottle>,
+    /// Access token → user, remembered for a few seconds (see [`token_cache`] for what may
+    /// be stale and for how long).
+    pub token_cache: Arc<token_cache::TokenCache>,
 }
 
 impl Default for IdentityConfig {
@@ -45,6 +49,7 @@ impl Default for IdentityConfig {
             failure_window_ms: 30 * 60 * 1000,
             lock_ms: 60 * 60 * 1000,
             throttle: Arc::default(),
+            token_cache: Arc::default(),
         }
     }
 }
@@ -60,24 +65,40 @@ pub enum Refusal {
     Inactive,
 }
 
-/// The user behind an access token presented from `client_ip`.
+/// The user behind an access token presented from `client_ip`: from `cache` while it
+/// remembers the token, else from the database (one connection, the token and the user
+/// read once each), remembered then if the token is good.
 pub async fn authenticate(
     db: &Db,
+    cache: &token_cache::TokenCache,
     mdms: &kosh_mdms::Mdms,
     token: &str,
     client_ip: IpAddr,
     now_ms: i64,
 ) -> Result<Result<User, Refusal>, DigitError> {
-    let mut conn = db.pool().acquire().await?;
-    let Some(user_id) = tokens::user_of(&mut conn, token, "access", now_ms).await? else {
-        return Ok(Err(Refusal::InvalidToken));
+    let token_hash = tokens::hash(token);
+    let mut user = match cache.get(&token_hash, now_ms) {
+        Some(user) => user,
+        None => {
+            let ticket = cache.ticket();
+            let mut conn = db.pool().acquire().await?;
+            let Some((user_id, expires_ms)) =
+                tokens::live(&mut conn, &token_hash, "access", now_ms).await?
+            else {
+                return Ok(Err(Refusal::InvalidToken));
+            };
+            let Some(user) = users::find_by_id(&mut conn, user_id).await? else {
+                return Ok(Err(Refusal::InvalidToken));
+            };
+            if !user.active {
+                return Ok(Err(Refusal::Inactive));
+            }
+            cache.put(ticket, &token_hash, &user, expires_ms, now_ms);
+            user
+        }
     };
-    let Some(mut user) = users::find_by_id(&mut conn, user_id).await? else {
-        return Ok(Err(Refusal::InvalidToken));
-    };
-    if !user.active {
-        return Ok(Err(Refusal::Inactive));
-    }
+    // Per request, cached or not: the address differs between requests, and role names
+    // come from MDMS as it is now.
     if !address_allowed(&user, client_ip) {
         return Ok(Err(Refusal::AddressNotAllowed));
     }

@@ -238,6 +238,10 @@ pub async fn refresh_grant(
             _ => Ok(None),
         }
     })?;
+    if outcome.is_some() {
+        // The old pair's access token is revoked: no cached copy may outlive the commit.
+        config.token_cache.forget_all();
+    }
     match outcome {
         Some((mut user, issued)) => {
             users::name_roles(mdms, std::slice::from_mut(&mut user));

@@ -58,19 +58,32 @@ pub async fn user_of(
     kind: &str,
     now_ms: i64,
 ) -> Result<Option<i64>, DigitError> {
-    if token.trim().is_empty() {
+    Ok(live(conn, &hash(token), kind, now_ms)
+        .await?
+        .map(|(user_id, _)| user_id))
+}
+
+/// The user and expiry (epoch ms) of a live token of `kind`, by the token's hash.
+pub async fn live(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    kind: &str,
+    now_ms: i64,
+) -> Result<Option<(i64, i64)>, DigitError> {
+    if token_hash == hash("") {
         return Ok(None);
     }
     let row = sqlx::query(
-        "SELECT user_id FROM eg_user_token WHERE token_hash = $1 AND kind = $2 AND revoked = 0 AND expires_ms > $3",
+        "SELECT user_id, expires_ms FROM eg_user_token WHERE token_hash = $1 AND kind = $2 AND revoked = 0 \
+         AND expires_ms > $3",
     )
-    .bind(hash(token))
+    .bind(token_hash)
     .bind(kind)
     .bind(now_ms)
     .fetch_optional(&mut *conn)
     .await?;
     Ok(match row {
-        Some(row) => Some(row.try_get::<i64, _>(0)?),
+        Some(row) => Some((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?)),
         None => None,
     })
 }

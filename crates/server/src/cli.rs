@@ -228,6 +228,13 @@ pub struct Settings {
     #[arg(long, env = "KOSH_REFRESH_TOKEN_MINUTES", default_value_t = 10080)]
     pub refresh_token_minutes: i64,
 
+    /// How long, in seconds, this instance remembers an access token's user instead of
+    /// reading it from the database on every request; 0 turns the memory off. Logout,
+    /// password changes and user updates on this instance take effect at once; made on
+    /// another instance, they reach this one within this many seconds.
+    #[arg(long, env = "KOSH_TOKEN_CACHE_SECONDS", default_value_t = 5)]
+    pub token_cache_seconds: u64,
+
     /// Proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For and X-Real-IP
     /// headers name the client. From any other peer those headers are ignored.
     #[arg(long, env = "KOSH_TRUSTED_PROXIES", value_delimiter = ',')]

@@ -200,8 +200,11 @@ pub async fn gate(
         return refuse(DigitError::unauthorized(), "-", &address, &path, "no_token");
     };
     let now = state.clock.now_ms();
+    let cache = &state.identity.token_cache;
     let user =
-        match kosh_identity::authenticate(&state.db, &state.mdms, &token, client_ip, now).await {
+        match kosh_identity::authenticate(&state.db, cache, &state.mdms, &token, client_ip, now)
+            .await
+        {
             Ok(Ok(user)) => user,
             Ok(Err(kosh_identity::Refusal::AddressNotAllowed)) => {
                 return refuse(

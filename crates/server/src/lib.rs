@@ -417,6 +417,9 @@ fn identity_config(settings: &Settings) -> anyhow::Result<IdentityConfig> {
         refresh_ttl_ms: settings.refresh_token_minutes * 60_000,
         trusted_proxies,
         throttle: Arc::new(throttle),
+        token_cache: Arc::new(kosh_identity::token_cache::TokenCache::new(
+            std::time::Duration::from_secs(settings.token_cache_seconds),
+        )),
         ..IdentityConfig::default()
     })
 }

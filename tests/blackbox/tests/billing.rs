@@ -15,6 +15,7 @@ on_both_databases!(
     demand_validation_uses_digits_codes_and_messages,
     demand_update_and_search_validation,
     fetch_bill_makes_a_bill_with_its_part_payment_rules_and_reuses_it,
+    fetch_bill_reuse_on_the_read_pool_answers_as_the_write_path_does,
     fetch_bill_regenerates_after_expiry_and_after_demand_changes,
     fetch_bill_validation,
     fifty_concurrent_fetches_leave_one_active_bill,
@@ -569,6 +570,83 @@ async fn demand_update_and_search_validation(backend: Backend) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["ResponseInfo"]["status"], "201 CREATED");
     kosh.stop().await;
+}
+
+/// A valid bill is answered from the read pool without the write transaction; the answer
+/// must be the write path's, byte for byte. A fetch naming a code with a valid bill and a code
+/// with none goes the write path and reuses the first bill there; fetching that code alone
+/// then takes the read path.
+async fn fetch_bill_reuse_on_the_read_pool_answers_as_the_write_path_does(backend: Backend) {
+    let (kosh, payer) = start(backend).await;
+    create_demand(
+        &kosh,
+        pt_demand(
+            "PT-R-1",
+            &payer,
+            json!([
+                tax("PT_TAX", json!(700)),
+                tax("PT_CANCER_CESS", json!(7.25))
+            ]),
+        ),
+    )
+    .await;
+    create_demand(
+        &kosh,
+        pt_demand("PT-R-2", &payer, json!([tax("PT_TAX", json!(300))])),
+    )
+    .await;
+    let made = fetch_pt(&kosh, "PT-R-1").await;
+
+    // PT-R-2 has no bill yet: the whole fetch takes the write path, which reuses PT-R-1's.
+    let (status, both) = fetch(
+        &kosh,
+        &format!("tenantId={TENANT}&businessService=PT&consumerCode=PT-R-1,PT-R-2"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{both}");
+    let bills = both["Bill"].as_array().expect("bills");
+    assert_eq!(bills.len(), 2, "{both}");
+    let write_path = bills
+        .iter()
+        .find(|b| b["consumerCode"] == "PT-R-1")
+        .expect("PT-R-1's bill");
+    assert_eq!(write_path["id"], made["id"]);
+
+    // Every code has a valid bill now: the read path answers.
+    let response = kosh
+        .client
+        .post(kosh.url(&format!(
+            "/billing-service/bill/v2/_fetchbill?tenantId={TENANT}&businessService=PT&consumerCode=PT-R-1"
+        )))
+        .json(&json!({"RequestInfo": {"apiId": "Rainmaker", "authToken": kosh.admin_token}}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let bytes = response.bytes().await.expect("body");
+    let read_path: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(
+        read_path["Bill"][0].to_string(),
+        write_path.to_string(),
+        "the same bill, key for key and in the same order"
+    );
+    // And the whole answer is what the previous answer was, byte for byte (the test clock
+    // stands still, so even ResposneInfo.ts agrees).
+    let (_, again) = fetch(
+        &kosh,
+        &format!("tenantId={TENANT}&businessService=PT&consumerCode=PT-R-1"),
+    )
+    .await;
+    assert_eq!(again.to_string().as_bytes(), &bytes[..]);
+    assert_eq!(
+        count(
+            &kosh,
+            "SELECT COUNT(*) FROM egbs_bill WHERE consumer_code = $1",
+            "PT-R-1"
+        )
+        .await,
+        1
+    );
 }
 
 async fn fetch_bill_makes_a_bill_with_its_part_payment_rules_and_reuses_it(backend: Backend) {

@@ -13,6 +13,7 @@ on_both_databases!(
     login_errors_use_digits_messages,
     five_failures_lock_and_the_lock_lifts_after_an_hour,
     refresh_rotates_and_logout_revokes,
+    a_remembered_token_follows_refresh_and_user_changes_at_once,
     details_describe_the_token_user,
     search_filters_and_rejects_empty_criteria,
     only_a_superuser_creates_users,
@@ -237,6 +238,70 @@ async fn refresh(kosh: &Kosh, refresh_token: &str) -> (StatusCode, Value) {
         .await
         .unwrap();
     read(response).await
+}
+
+/// kosh remembers a token's user for a few seconds (KOSH_TOKEN_CACHE_SECONDS); a refresh,
+/// a deactivation and a role change on this instance apply to a token already remembered
+/// at once, with the test clock standing still.
+async fn a_remembered_token_follows_refresh_and_user_changes_at_once(backend: Backend) {
+    let kosh = Kosh::start(backend).await;
+    let created = kosh.create_user(employee("ravi", &["EMPLOYEE"])).await;
+    let (_, first) = kosh
+        .login("ravi", PASSWORD, "pb.amritsar", "EMPLOYEE")
+        .await;
+    let first_token = first["access_token"].as_str().unwrap();
+    // Used twice, so it is remembered.
+    for _ in 0..2 {
+        let (status, body) = kosh
+            .post_as(first_token, "/egov-idgen/id/_generate", idgen_body())
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, second) = refresh(&kosh, first["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let (status, _) = kosh
+        .post_as(first_token, "/egov-idgen/id/_generate", idgen_body())
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the refreshed pair is spent"
+    );
+
+    let token = second["access_token"].as_str().unwrap();
+    let (status, body) = kosh
+        .post_as(token, "/egov-idgen/id/_generate", idgen_body())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let update = |user: Value| {
+        let kosh = &kosh;
+        async move {
+            let (status, body) = kosh
+                .post("/user/users/_updatenovalidate", json!({"user": user}))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    update(json!({"uuid": created["uuid"], "active": false})).await;
+    let (status, _) = kosh
+        .post_as(token, "/egov-idgen/id/_generate", idgen_body())
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "deactivated");
+    update(json!({"uuid": created["uuid"], "active": true})).await;
+    let (status, body) = kosh
+        .post_as(token, "/egov-idgen/id/_generate", idgen_body())
+        .await;
+    assert_eq!(status, StatusCode::OK, "active again: {body}");
+
+    // The user at another city now: the remembered roles at pb.amritsar are gone.
+    update(json!({"uuid": created["uuid"],
+        "roles": [{"code": "EMPLOYEE", "tenantId": "pb.jalandhar"}]}))
+    .await;
+    let (status, _) = kosh
+        .post_as(token, "/egov-idgen/id/_generate", idgen_body())
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "roles changed");
+    kosh.stop().await;
 }
 
 async fn refresh_rotates_and_logout_revokes(backend: Backend) {

@@ -111,9 +111,18 @@ async fn fetch_bill(
         mobile_number,
         email,
     };
-    let bills = write_tx!(db, |conn| {
-        fetch::fetch(conn, &mdms, &clock, &fetch, &user.uuid).await
-    })?;
+    // Most fetches find a valid bill: answer those from the read pool, and take the write
+    // transaction (on SQLite, the single writer) only to make, expire or regenerate one.
+    let reused = {
+        let mut conn = db.pool().acquire().await?;
+        fetch::reuse_existing(&mut conn, &clock, &fetch).await?
+    };
+    let bills = match reused {
+        Some(bills) => bills,
+        None => write_tx!(db, |conn| {
+            fetch::fetch(conn, &mdms, &clock, &fetch, &user.uuid).await
+        })?,
+    };
     Ok((
         StatusCode::CREATED,
         Json(bills_body(

@@ -2,7 +2,8 @@
 //! ACTIVE bill while nothing in it has expired; otherwise that bill is expired and a new one
 //! is made from the unpaid ACTIVE demands.
 //!
-//! Concurrency: reusing a valid bill only reads. Making one takes the consumer code's demand
+//! Concurrency: reusing a valid bill only reads, on a read connection outside any write
+//! transaction ([`reuse_existing`]). Making one takes the consumer code's demand
 //! row locks ([`demand::store::lock_consumer`]) and looks again, so concurrent fetches queue
 //! and all but the first find the first one's bill. Behind that, the partial unique index
 //! lets only one ACTIVE bill exist; an insert that loses to another ACTIVE bill
@@ -74,6 +75,37 @@ pub async fn fetch(
     Ok(bills)
 }
 
+/// The bills [`fetch`] would answer with when every consumer code the criteria name already
+/// has an ACTIVE bill that has not expired, read with plain reads on `conn` (the read pool:
+/// no write transaction, so on SQLite it does not queue behind the single writer). `None`
+/// when some code has no bill, an expired one, or nothing matches: the caller then runs
+/// [`fetch`] in a write transaction, which makes, expires or regenerates under the locks.
+///
+/// The answer is [`fetch`]'s for the same data: the same sorted keys, and for each the bill
+/// [`fetch`] returns before it takes any lock (its first `active_for`). A bill that expires
+/// or is paid between these reads is a race [`fetch`] has too; a payment checks its bill
+/// again in its own transaction.
+pub async fn reuse_existing(
+    conn: &mut AnyConnection,
+    clock: &Clock,
+    criteria: &FetchCriteria,
+) -> Result<Option<Vec<Bill>>, DigitError> {
+    let keys = consumer_keys(conn, criteria).await?;
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let mut bills = Vec::with_capacity(keys.len());
+    for (tenant_id, consumer_code) in &keys {
+        let active =
+            store::active_for(conn, tenant_id, &criteria.business_service, consumer_code).await?;
+        match active {
+            Some(bill) if !bill.has_expired(clock.now_ms()) => bills.push(bill),
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(bills))
+}
+
 /// The (tenant, consumer code) pairs to bill: the codes asked for, the code of the demand
 /// asked for, and the codes with ACTIVE demands or bills of the payers with the mobile
 /// number or email asked for; sorted, so concurrent fetches lock in one order.
@@ -119,9 +151,7 @@ async fn consumer_keys(
         }
     }
     for filter in &filters {
-        for demand in demand_store::search(conn, filter).await? {
-            keys.insert((demand.tenant_id, demand.consumer_code));
-        }
+        keys.extend(demand_store::consumer_keys(conn, filter).await?);
     }
     // Codes whose ACTIVE bill matches, even when no unpaid demand does any more.
     let mut q = SqlBuilder::new(

@@ -212,26 +212,29 @@ pub async fn insert_details(conn: &mut AnyConnection, bill: &Bill) -> Result<(),
     Ok(())
 }
 
-/// The ACTIVE bill of a consumer code of a service, with its details.
+/// The ACTIVE bill of a consumer code of a service, with its details: the bill row read
+/// whole in one statement (not its id and then the row), as fetch-bill reads it per request.
 pub async fn active_for(
     conn: &mut AnyConnection,
     tenant_id: &str,
     business_service: &str,
     consumer_code: &str,
 ) -> Result<Option<Bill>, DigitError> {
-    let row = sqlx::query(
-        "SELECT id FROM egbs_bill WHERE tenant_id = $1 AND business_service = $2 AND consumer_code = $3 \
-         AND status = 'ACTIVE'",
-    )
-    .bind(tenant_id)
-    .bind(business_service)
-    .bind(consumer_code)
-    .fetch_optional(&mut *conn)
-    .await?;
-    match row {
-        Some(row) => load_one(conn, tenant_id, &row.try_get::<String, _>("id")?).await,
-        None => Ok(None),
-    }
+    let mut q = SqlBuilder::new("SELECT ");
+    q.push(BILL_COLUMNS)
+        .push(" FROM egbs_bill WHERE tenant_id = ")
+        .bind(tenant_id)
+        .push(" AND business_service = ")
+        .bind(business_service)
+        .push(" AND consumer_code = ")
+        .bind(consumer_code)
+        .push(" AND status = 'ACTIVE'");
+    let Some(row) = q.build().fetch_optional(&mut *conn).await? else {
+        return Ok(None);
+    };
+    let mut bills = vec![bill_from(&row)?];
+    attach_details(conn, tenant_id, &mut bills).await?;
+    Ok(bills.pop())
 }
 
 /// The most recently made bill of a consumer code of a service: (id, status).
@@ -288,19 +291,30 @@ pub async fn load(
     push_tenant(&mut q, "tenant_id", tenant_id);
     q.push(" AND id IN ").bind_list(ids);
     let rows = q.build().fetch_all(&mut *conn).await?;
-    let mut bills: HashMap<String, Bill> = HashMap::new();
-    for row in &rows {
-        let bill = bill_from(row)?;
-        bills.insert(bill.id.clone(), bill);
-    }
+    let mut bills = rows.iter().map(bill_from).collect::<Result<Vec<_>, _>>()?;
+    attach_details(conn, tenant_id, &mut bills).await?;
+    let mut by_id: HashMap<String, Bill> = bills.into_iter().map(|b| (b.id.clone(), b)).collect();
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
 
+/// Reads the details and account details of `bills` (all of `tenant_id`, a state covering
+/// its cities) into them.
+async fn attach_details(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    bills: &mut [Bill],
+) -> Result<(), DigitError> {
+    if bills.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = bills.iter().map(|b| b.id.clone()).collect();
     let mut q = SqlBuilder::new(
         "SELECT id, tenant_id, bill_id, demand_id, from_period, to_period, expiry_date, amount, amount_paid, \
          additional_details FROM egbs_bill_detail WHERE ",
     );
     push_tenant(&mut q, "tenant_id", tenant_id);
     q.push(" AND bill_id IN ")
-        .bind_list(ids)
+        .bind_list(&ids)
         .push(" ORDER BY from_period, id");
     let rows = q.build().fetch_all(&mut *conn).await?;
     let mut details: Vec<BillDetail> = rows.iter().map(detail_from).collect::<Result<_, _>>()?;
@@ -328,12 +342,16 @@ pub async fn load(
             detail.account_details = by_detail.remove(&detail.id).unwrap_or_default();
         }
     }
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (i, bill) in bills.iter().enumerate() {
+        index.insert(bill.id.clone(), i);
+    }
     for detail in details {
-        if let Some(bill) = bills.get_mut(&detail.bill_id) {
-            bill.details.push(detail);
+        if let Some(&i) = index.get(&detail.bill_id) {
+            bills[i].details.push(detail);
         }
     }
-    Ok(ids.iter().filter_map(|id| bills.remove(id)).collect())
+    Ok(())
 }
 
 /// Moves a bill to `to` if it is in one of `from`; whether it moved.
