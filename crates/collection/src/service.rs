@@ -140,7 +140,7 @@ pub async fn validate(
         requester,
         now,
         options,
-        uuid::Uuid::new_v4().to_string(),
+        uuid::Uuid::now_v7().to_string(),
         None,
     );
     Ok(payment.to_json())
@@ -169,7 +169,7 @@ fn draft(
                 .find(|b| b.id == d.bill_id)
                 .expect("bill checked");
             PaymentDetail {
-                id: uuid::Uuid::new_v4().to_string(),
+                id: uuid::Uuid::now_v7().to_string(),
                 tenant_id: input.tenant_id.clone(),
                 payment_id: id.clone(),
                 due: bill.total_amount,
@@ -317,7 +317,8 @@ pub async fn create(
 ) -> Result<CreatedPayment, DigitError> {
     let prepared = prepare(conn, mdms, clock, request, options).await?;
     let now = clock.now_ms();
-    let id = uuid::Uuid::new_v4().to_string();
+    // Time-ordered, as every row id kosh makes (see kosh_billing::demand::new_id).
+    let id = uuid::Uuid::now_v7().to_string();
     let txn_number = (prepared.input.mode == PaymentMode::Cash)
         .then(|| cash_transaction_number(&prepared.input.tenant_id));
     let mut payment = draft(&prepared, requester, now, options, id.clone(), txn_number);

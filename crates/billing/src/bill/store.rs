@@ -416,7 +416,7 @@ pub async fn with_active_bill(
     consumer_codes: &[String],
 ) -> Result<Vec<String>, DigitError> {
     let mut out = Vec::new();
-    for chunk in consumer_codes.chunks(500) {
+    for chunk in consumer_codes.chunks(kosh_platform::sql::rows_per_statement(1)) {
         let mut q = SqlBuilder::new("SELECT consumer_code FROM egbs_bill WHERE tenant_id = ");
         q.bind(tenant_id)
             .push(" AND business_service = ")

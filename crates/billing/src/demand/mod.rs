@@ -170,7 +170,10 @@ impl DemandDetail {
     }
 }
 
-/// A fresh id for a demand, detail, bill or audit row.
+/// A fresh id for a demand, detail, bill or audit row: a time-ordered UUID (version 7), so
+/// new rows land at the end of the primary-key indexes instead of at random pages, which
+/// keeps inserts cheap when the tables hold millions of rows (a random UUID made a
+/// 1,000,000-demand import spend most of its time splitting pages). Ids are not secrets.
 pub fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    uuid::Uuid::now_v7().to_string()
 }

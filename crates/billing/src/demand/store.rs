@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use kosh_platform::DigitError;
 use kosh_platform::db::is_unique_violation;
-use kosh_platform::sql::SqlBuilder;
+use kosh_platform::sql::{SqlBuilder, rows_per_statement};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -275,7 +275,7 @@ pub async fn lock_consumers(
     business_service: &str,
     consumer_codes: &[String],
 ) -> Result<(), DigitError> {
-    for chunk in consumer_codes.chunks(ROWS_PER_INSERT) {
+    for chunk in consumer_codes.chunks(rows_per_statement(1)) {
         let mut q = SqlBuilder::new("UPDATE egbs_demand SET status = status WHERE tenant_id = ");
         q.bind(tenant_id)
             .push(" AND business_service = ")
@@ -410,15 +410,11 @@ async fn attach_details(
     Ok(())
 }
 
-/// Demands per multi-row INSERT in [`insert_many`]: 18 parameters each keeps a statement
-/// well under SQLite's limit of 32,766 parameters.
-const ROWS_PER_INSERT: usize = 500;
-
 /// Inserts new demands and their details with multi-row statements (the bulk importer's
 /// path; [`insert`] is the API's). A clash with an ACTIVE demand of the same period is
 /// DIGIT's duplicate error.
 pub async fn insert_many(conn: &mut AnyConnection, demands: &[Demand]) -> Result<(), DigitError> {
-    for chunk in demands.chunks(ROWS_PER_INSERT) {
+    for chunk in demands.chunks(rows_per_statement(18)) {
         let mut q = SqlBuilder::new(
             "INSERT INTO egbs_demand (id, tenant_id, consumer_code, consumer_type, business_service, payer, \
              tax_period_from, tax_period_to, minimum_amount_payable, bill_expiry_time, fixed_bill_expiry_date, \
@@ -472,7 +468,7 @@ pub async fn insert_many(conn: &mut AnyConnection, demands: &[Demand]) -> Result
         }
     }
     let details: Vec<&DemandDetail> = demands.iter().flat_map(|d| &d.details).collect();
-    for chunk in details.chunks(ROWS_PER_INSERT) {
+    for chunk in details.chunks(rows_per_statement(11)) {
         let mut q = SqlBuilder::new(
             "INSERT INTO egbs_demand_detail (id, tenant_id, demand_id, tax_head_code, tax_amount, collection_amount, \
              additional_details, created_by, created_ms, last_modified_by, last_modified_ms) VALUES ",
@@ -523,7 +519,7 @@ pub async fn existing_keys(
     codes.sort();
     codes.dedup();
     let mut found = std::collections::HashSet::new();
-    for chunk in codes.chunks(ROWS_PER_INSERT) {
+    for chunk in codes.chunks(rows_per_statement(1)) {
         let mut q = SqlBuilder::new(
             "SELECT tenant_id, business_service, consumer_code, tax_period_from, tax_period_to, status \
              FROM egbs_demand WHERE tenant_id = ",

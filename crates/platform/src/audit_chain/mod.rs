@@ -224,8 +224,7 @@ pub async fn insert(conn: &mut AnyConnection, rows: &[AuditRow]) -> Result<(), D
 /// [`insert`] for many rows of any tenants (a bulk load): the rows go in with multi-row
 /// statements, and each tenant's chain takes its rows, in order, with one head update.
 pub async fn insert_batch(conn: &mut AnyConnection, rows: &[AuditRow]) -> Result<(), DigitError> {
-    // Per table, in the order the rows came; a statement stays under SQLite's 32,766
-    // parameters and PostgreSQL's 65,535.
+    // Per table, in the order the rows came, a few hundred parameters per statement.
     let mut tables: Vec<&'static AuditTable> = Vec::new();
     for row in rows {
         if !tables.iter().any(|t| std::ptr::eq(*t, row.table)) {
@@ -237,7 +236,7 @@ pub async fn insert_batch(conn: &mut AnyConnection, rows: &[AuditRow]) -> Result
             .iter()
             .filter(|r| std::ptr::eq(r.table, table))
             .collect();
-        let per_statement = (30_000 / table.columns.len().max(1)).clamp(1, 1_000);
+        let per_statement = crate::sql::rows_per_statement(table.columns.len());
         for chunk in of_table.chunks(per_statement) {
             insert_rows(conn, table, chunk).await?;
         }
@@ -263,7 +262,7 @@ pub async fn insert_batch(conn: &mut AnyConnection, rows: &[AuditRow]) -> Result
 }
 
 /// Chain entries per INSERT: six parameters each.
-const CHAIN_ROWS_PER_STATEMENT: usize = 4_000;
+const CHAIN_ROWS_PER_STATEMENT: usize = crate::sql::PARAMS_PER_STATEMENT / 6;
 
 async fn insert_rows(
     conn: &mut AnyConnection,
