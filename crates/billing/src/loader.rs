@@ -98,6 +98,9 @@ pub async fn load(
     }
     let end = start + count;
     let mut next = start;
+    // As the importer does: fresh statistics each time the tables have grown fourfold, or
+    // PostgreSQL's foreign-key checks scan a whole tenant per detail row.
+    let mut analyze_at = next + 1;
     while next < end {
         let batch_end = (next + ROWS_PER_TRANSACTION as u64).min(end);
         let (cities, periods) = (&cities, &periods);
@@ -180,6 +183,10 @@ pub async fn load(
             Ok::<_, DigitError>(())
         })?;
         next = batch_end;
+        if next >= analyze_at {
+            crate::import::refresh_statistics(db).await?;
+            analyze_at = next.saturating_mul(4);
+        }
         progress(next - start);
     }
     Ok(())
