@@ -6,8 +6,8 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod gateway;
-mod middleware;
 pub mod import;
+mod middleware;
 mod ops;
 
 use std::net::SocketAddr;
