@@ -150,6 +150,23 @@ pub fn mutate(rng: &mut Rng, input: &[u8], other: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Mutations per target; `KOSH_FUZZ_MUTATIONS` raises it for a longer run.
+fn mutations() -> usize {
+    std::env::var("KOSH_FUZZ_MUTATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000)
+}
+
+/// [`run`] over fuzz/seeds/<target> for a crate under crates/ (every crate that includes
+/// this file), with [`mutations`] mutations.
+pub fn run_target(target: &str, seed: u64, check: impl Fn(&[u8])) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/seeds")
+        .join(target);
+    run(&dir, mutations(), seed, check);
+}
+
 /// Calls `check` on every seed and on `count` mutations of them.
 pub fn run(dir: &Path, count: usize, seed: u64, check: impl Fn(&[u8])) {
     let seeds = seeds(dir);

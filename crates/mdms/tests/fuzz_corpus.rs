@@ -9,22 +9,7 @@ mod harness;
 #[path = "../../../fuzz/harness/mutate.rs"]
 mod mutate;
 
-use std::path::Path;
-
-/// Mutations per target; `KOSH_FUZZ_MUTATIONS` raises it for a longer run.
-fn mutations() -> usize {
-    std::env::var("KOSH_FUZZ_MUTATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3000)
-}
-
-fn run(target: &str, seed: u64, check: impl Fn(&[u8])) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/seeds")
-        .join(target);
-    mutate::run(&dir, mutations(), seed, check);
-}
+use mutate::run_target as run;
 
 #[test]
 fn mdms_load() {

@@ -193,7 +193,8 @@ fn without_repeats(batch: Vec<Candidate>) -> (Vec<Candidate>, Vec<BadRow>) {
     let mut keep = Vec::new();
     let mut repeats = Vec::new();
     for c in batch {
-        match first_line.get(&key_of(&c.draft)) {
+        let key = key_of(&c.draft);
+        match first_line.get(&key) {
             Some(first) => repeats.push(BadRow {
                 line: c.line,
                 reasons: vec![format!(
@@ -201,7 +202,7 @@ fn without_repeats(batch: Vec<Candidate>) -> (Vec<Candidate>, Vec<BadRow>) {
                 )],
             }),
             None => {
-                first_line.insert(key_of(&c.draft), c.line);
+                first_line.insert(key, c.line);
                 keep.push(c);
             }
         }
