@@ -31,7 +31,9 @@ if [ -z "$st" ]; then
         st=schemathesis
     else
         venv="$root/target/schemathesis-venv"
-        if [ ! -x "$venv/bin/schemathesis" ]; then
+        # A virtualenv moved from elsewhere keeps its old paths and cannot run: make it anew.
+        if ! "$venv/bin/schemathesis" --version >/dev/null 2>&1; then
+            rm -rf "$venv"
             python3 -m venv "$venv"
             "$venv/bin/pip" install -q 'schemathesis>=4,<5'
         fi
