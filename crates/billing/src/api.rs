@@ -13,6 +13,7 @@ where
     Arc<Mdms>: FromRef<S>,
     Clock: FromRef<S>,
     Db: FromRef<S>,
+    Arc<crate::bill::cache::BillCache>: FromRef<S>,
 {
     OpenApiRouter::new()
         .merge(crate::demand::api::router())

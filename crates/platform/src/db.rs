@@ -150,19 +150,25 @@ macro_rules! write_tx {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let result: ::core::result::Result<$crate::db::Committed<_>, $crate::DigitError> =
-                async {
-                    let mut tx = db.begin_write().await?;
-                    let value = {
-                        let $conn: &mut $crate::db::Conn = &mut *tx;
-                        $body
-                    }?;
-                    tx.commit().await?;
-                    Ok($crate::db::Committed(value))
-                }
-                .await;
+            let (result, touched): (
+                ::core::result::Result<$crate::db::Committed<_>, $crate::DigitError>,
+                _,
+            ) = $crate::changes::collect(async {
+                let mut tx = db.begin_write().await?;
+                let value = {
+                    let $conn: &mut $crate::db::Conn = &mut *tx;
+                    $body
+                }?;
+                tx.commit().await?;
+                Ok($crate::db::Committed(value))
+            })
+            .await;
             match result {
-                Ok($crate::db::Committed(value)) => break Ok(value),
+                Ok($crate::db::Committed(value)) => {
+                    // After the commit: read caches drop what this transaction changed.
+                    $crate::changes::committed(&touched);
+                    break Ok(value);
+                }
                 Err(err) if err.retryable && db.pause_before_retry(attempt).await => continue,
                 Err(err) => break Err(err),
             }

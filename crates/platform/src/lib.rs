@@ -4,6 +4,7 @@
 
 pub mod audit_chain;
 pub mod auth;
+pub mod changes;
 pub mod ci_json;
 pub mod clock;
 pub mod db;

@@ -235,6 +235,18 @@ pub struct Settings {
     #[arg(long, env = "KOSH_TOKEN_CACHE_SECONDS", default_value_t = 5)]
     pub token_cache_seconds: u64,
 
+    /// How long, in seconds, this instance keeps a fetch-bill answer (by consumer codes) to
+    /// answer the same fetch again without reading the database; 0 turns it off. Writes on
+    /// this instance drop the copies they change at once; bills changed by another
+    /// instance or by `kosh import` reach this one within this many seconds. Payments
+    /// always read their bill from the database.
+    #[arg(long, env = "KOSH_BILL_CACHE_SECONDS", default_value_t = 2)]
+    pub bill_cache_seconds: u64,
+
+    /// How many fetch-bill answers that copy holds at most (the least used go first).
+    #[arg(long, env = "KOSH_BILL_CACHE_ENTRIES", default_value_t = 20000)]
+    pub bill_cache_entries: usize,
+
     /// Proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For and X-Real-IP
     /// headers name the client. From any other peer those headers are ignored.
     #[arg(long, env = "KOSH_TRUSTED_PROXIES", value_delimiter = ',')]

@@ -39,6 +39,7 @@ pub struct AppState {
     pub access: Arc<AccessIndex>,
     pub pg: Arc<PgService>,
     pub bbps: Arc<kosh_bbps::Bbps>,
+    pub bill_cache: Arc<kosh_billing::bill::cache::BillCache>,
     pub max_body_bytes: usize,
 }
 
@@ -175,6 +176,10 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         access,
         pg,
         bbps,
+        bill_cache: Arc::new(kosh_billing::bill::cache::BillCache::new(
+            std::time::Duration::from_secs(settings.bill_cache_seconds),
+            settings.bill_cache_entries,
+        )),
         max_body_bytes: settings.max_body_bytes,
     };
     let router = app(state.clone(), settings);

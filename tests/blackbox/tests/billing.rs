@@ -16,6 +16,7 @@ on_both_databases!(
     demand_update_and_search_validation,
     fetch_bill_makes_a_bill_with_its_part_payment_rules_and_reuses_it,
     fetch_bill_reuse_on_the_read_pool_answers_as_the_write_path_does,
+    a_remembered_fetch_bill_follows_every_change_made_here_at_once,
     fetch_bill_regenerates_after_expiry_and_after_demand_changes,
     fetch_bill_validation,
     fifty_concurrent_fetches_leave_one_active_bill,
@@ -647,6 +648,77 @@ async fn fetch_bill_reuse_on_the_read_pool_answers_as_the_write_path_does(backen
         .await,
         1
     );
+}
+
+/// Fetch-bill by consumer codes is answered from the instance's copy (bill::cache) while
+/// the bill is valid. A change made behind kosh's back (plain SQL, as another instance would)
+/// shows only after the copy's lifetime (2 s by kosh's clock); a change made through kosh
+/// (a payment, a demand update, a bill cancellation) shows at the very next fetch.
+async fn a_remembered_fetch_bill_follows_every_change_made_here_at_once(backend: Backend) {
+    let (kosh, payer) = start(backend).await;
+    let demand = create_demand(
+        &kosh,
+        pt_demand("PT-K-1", &payer, json!([tax("PT_TAX", json!(700))])),
+    )
+    .await;
+    let first = fetch_pt(&kosh, "PT-K-1").await;
+    // The second fetch reads it from the read pool and keeps it; the third is the copy.
+    assert_eq!(fetch_pt(&kosh, "PT-K-1").await, first);
+    let sql = "UPDATE egbs_bill SET payer_name = 'Changed Elsewhere' WHERE consumer_code = $1";
+    sqlx::query(sql)
+        .bind("PT-K-1")
+        .execute(kosh.state().db.pool())
+        .await
+        .expect("update behind kosh's back");
+    let copy = fetch_pt(&kosh, "PT-K-1").await;
+    assert_eq!(copy, first, "the copy answers within its lifetime");
+    kosh.advance_clock(2_000).await;
+    let fresh = fetch_pt(&kosh, "PT-K-1").await;
+    assert_eq!(fresh["payerName"], "Changed Elsewhere", "{fresh}");
+    assert_eq!(fresh["id"], first["id"]);
+    assert_eq!(fetch_pt(&kosh, "PT-K-1").await, fresh);
+
+    // A demand update through kosh: the next fetch makes the new bill.
+    let mut changed = demand.clone();
+    changed["demandDetails"][0]["taxAmount"] = json!(900);
+    let (status, body) = update_demand(&kosh, changed).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let after_update = fetch_pt(&kosh, "PT-K-1").await;
+    assert_ne!(after_update["id"], first["id"], "{after_update}");
+    assert_eq!(after_update["totalAmount"], json!(900), "{after_update}");
+    assert_eq!(fetch_pt(&kosh, "PT-K-1").await, after_update);
+
+    // A cancellation through kosh: the next fetch makes another bill.
+    let (status, body) = cancel(
+        &kosh,
+        json!({"tenantId": TENANT, "businessService": "PT", "consumerCodes": ["PT-K-1"],
+            "additionalDetails": {"reason": "test", "reasonMessage": "test"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let after_cancel = fetch_pt(&kosh, "PT-K-1").await;
+    assert_ne!(after_cancel["id"], after_update["id"], "{after_cancel}");
+
+    // A payment through kosh (the collection back-update): the bill is no longer ACTIVE,
+    // and no fetch answers with it.
+    let paid = payment(&after_cancel, "pay-k-1", &[("PT_TAX", 900_00)]);
+    apply(&kosh, &paid).await.expect("payment");
+    let (_, after_payment) = fetch(
+        &kosh,
+        &format!("tenantId={TENANT}&businessService=PT&consumerCode=PT-K-1"),
+    )
+    .await;
+    let answered = after_payment["Bill"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        answered
+            .iter()
+            .all(|b| b["id"] != after_cancel["id"] || b["status"] != "ACTIVE"),
+        "{after_payment}"
+    );
+    kosh.stop().await;
 }
 
 async fn fetch_bill_makes_a_bill_with_its_part_payment_rules_and_reuses_it(backend: Backend) {

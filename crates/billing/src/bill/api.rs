@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{FromRef, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use kosh_mdms::Mdms;
 use kosh_platform::envelope::RequestInfoWrapper;
 use kosh_platform::{AuthUser, Clock, Db, DigitError, DigitJson, DigitQuery, write_tx};
@@ -17,6 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Bill;
+use super::cache::{self, BillCache};
 use super::cancel::{self, Outcome, UpdateBillRequest};
 use super::fetch::{self, FetchCriteria};
 use super::search::{self, BillSearchCriteria};
@@ -29,6 +31,7 @@ where
     Arc<Mdms>: FromRef<S>,
     Clock: FromRef<S>,
     Db: FromRef<S>,
+    Arc<BillCache>: FromRef<S>,
 {
     OpenApiRouter::new()
         .routes(routes!(fetch_bill))
@@ -73,10 +76,11 @@ async fn fetch_bill(
     State(db): State<Db>,
     State(mdms): State<Arc<Mdms>>,
     State(clock): State<Clock>,
+    State(bill_cache): State<Arc<BillCache>>,
     user: AuthUser,
     DigitQuery(criteria): DigitQuery<GenerateBillCriteria>,
     DigitJson(body): DigitJson<RequestInfoWrapper>,
-) -> Result<(StatusCode, Json<Value>), DigitError> {
+) -> Result<Response, DigitError> {
     let mut errors = Vec::new();
     if blank(&criteria.tenant_id) {
         errors.push(not_null("generateBillCriteria.tenantId"));
@@ -111,12 +115,40 @@ async fn fetch_bill(
         mobile_number,
         email,
     };
+    // By consumer codes alone, a bill that is still valid may be answered from this
+    // instance's copy (bill::cache), with no database read at all.
+    let key = (fetch.demand_id.is_none() && fetch.mobile_number.is_none() && fetch.email.is_none())
+        .then(|| {
+            cache::Key::new(
+                &fetch.tenant_id,
+                &fetch.business_service,
+                &fetch.consumer_codes,
+            )
+        });
+    if let Some(key) = &key
+        && let Some(bills_json) = bill_cache.get(key, clock.now_ms())
+    {
+        return Ok(fetched(
+            body.request_info.as_ref(),
+            clock.now_ms(),
+            &bills_json,
+        ));
+    }
+    let ticket = key.map(|key| bill_cache.ticket(key));
     // Most fetches find a valid bill: answer those from the read pool, and take the write
     // transaction (on SQLite, the single writer) only to make, expire or regenerate one.
     let reused = {
         let mut conn = db.pool().acquire().await?;
         fetch::reuse_existing(&mut conn, &clock, &fetch).await?
     };
+    if let (Some(bills), Some(ticket)) = (&reused, ticket) {
+        let bills_json = bill_cache.put(ticket, bills, clock.now_ms());
+        return Ok(fetched(
+            body.request_info.as_ref(),
+            clock.now_ms(),
+            &bills_json,
+        ));
+    }
     let bills = match reused {
         Some(bills) => bills,
         None => write_tx!(db, |conn| {
@@ -131,7 +163,21 @@ async fn fetch_bill(
             clock.now_ms(),
             &bills,
         )),
-    ))
+    )
+        .into_response())
+}
+
+/// Fetch-bill's answer around bills already serialised: the body [`bills_body`] makes, key
+/// for key.
+fn fetched(request: Option<&kosh_platform::RequestInfo>, now: i64, bills_json: &str) -> Response {
+    let info = wire::response_info(request, wire::CREATED, now);
+    let body = format!(r#"{{"ResposneInfo":{info},"Bill":{bills_json}}}"#);
+    (
+        StatusCode::CREATED,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 /// Search bills by any criterion; the latest bill per consumer code.

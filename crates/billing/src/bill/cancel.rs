@@ -172,20 +172,12 @@ pub async fn cancel(
     let Some(bill) = store::load_one(conn, &request.tenant_id, &id).await? else {
         return Ok(Outcome::NoActiveBill);
     };
-    let mut merged = match bill.additional_details {
+    let mut merged = match bill.additional_details.clone() {
         Some(Value::Object(map)) => map,
         _ => Map::new(),
     };
     merged.extend(request.additional_details.clone());
-    let cancelled = store::cancel(
-        conn,
-        &request.tenant_id,
-        &id,
-        &Value::Object(merged),
-        actor,
-        now_ms,
-    )
-    .await?;
+    let cancelled = store::cancel(conn, &bill, &Value::Object(merged), actor, now_ms).await?;
     Ok(if cancelled {
         Outcome::Cancelled(1)
     } else {

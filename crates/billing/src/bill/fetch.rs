@@ -213,8 +213,7 @@ async fn bill_for(
         }
         store::set_status(
             conn,
-            key.tenant_id,
-            &bill.id,
+            &bill,
             &[BillStatus::Active],
             BillStatus::Expired,
             actor,

@@ -7,6 +7,7 @@
 //! collection applies a payment, and back to ACTIVE or EXPIRED when the payment is reversed.
 
 pub mod api;
+pub mod cache;
 pub mod cancel;
 pub mod expiry;
 pub mod fetch;

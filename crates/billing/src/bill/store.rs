@@ -98,6 +98,7 @@ fn account_from(row: &AnyRow) -> Result<BillAccountDetail, sqlx::Error> {
 /// Inserts `bill` (without its details) as the ACTIVE bill of its consumer code. `false`
 /// when another ACTIVE bill holds that place: the caller reads the winner instead.
 pub async fn claim(conn: &mut AnyConnection, bill: &Bill) -> Result<bool, DigitError> {
+    super::cache::touch_consumer(&bill.business_service, &bill.consumer_code);
     let modes = bill.collection_modes_not_allowed.join(",");
     let inserted = sqlx::query(
         "INSERT INTO egbs_bill (id, tenant_id, consumer_code, business_service, bill_number, bill_date, seq, status, \
@@ -163,6 +164,7 @@ pub async fn next_seq(
 }
 
 pub async fn set_number(conn: &mut AnyConnection, bill: &Bill) -> Result<(), DigitError> {
+    super::cache::touch_consumer(&bill.business_service, &bill.consumer_code);
     sqlx::query("UPDATE egbs_bill SET bill_number = $1 WHERE tenant_id = $2 AND id = $3")
         .bind(&bill.bill_number)
         .bind(&bill.tenant_id)
@@ -174,6 +176,7 @@ pub async fn set_number(conn: &mut AnyConnection, bill: &Bill) -> Result<(), Dig
 
 /// Inserts the details and account details of a claimed bill.
 pub async fn insert_details(conn: &mut AnyConnection, bill: &Bill) -> Result<(), DigitError> {
+    super::cache::touch_consumer(&bill.business_service, &bill.consumer_code);
     for detail in &bill.details {
         sqlx::query(
             "INSERT INTO egbs_bill_detail (id, tenant_id, bill_id, demand_id, from_period, to_period, expiry_date, \
@@ -357,13 +360,13 @@ async fn attach_details(
 /// Moves a bill to `to` if it is in one of `from`; whether it moved.
 pub async fn set_status(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    id: &str,
+    bill: &Bill,
     from: &[BillStatus],
     to: BillStatus,
     actor: &str,
     now_ms: i64,
 ) -> Result<bool, DigitError> {
+    super::cache::touch_consumer(&bill.business_service, &bill.consumer_code);
     let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
     let mut q = SqlBuilder::new("UPDATE egbs_bill SET status = ");
     q.bind(to.as_str())
@@ -372,9 +375,9 @@ pub async fn set_status(
         .push(", last_modified_ms = ")
         .bind(now_ms)
         .push(" WHERE tenant_id = ")
-        .bind(tenant_id)
+        .bind(&bill.tenant_id)
         .push(" AND id = ")
-        .bind(id)
+        .bind(&bill.id)
         .push(" AND status IN ")
         .bind_list(&from);
     Ok(q.build().execute(&mut *conn).await?.rows_affected() == 1)
@@ -391,6 +394,7 @@ pub async fn expire_active(
     actor: &str,
     now_ms: i64,
 ) -> Result<u64, DigitError> {
+    super::cache::touch_consumer(business_service, consumer_code);
     let mut q = SqlBuilder::new("UPDATE egbs_bill SET status = 'EXPIRED', last_modified_by = ");
     q.bind(actor)
         .push(", last_modified_ms = ")
@@ -433,12 +437,12 @@ pub async fn with_active_bill(
 /// Cancels an ACTIVE bill, writing `additional_details` over its own.
 pub async fn cancel(
     conn: &mut AnyConnection,
-    tenant_id: &str,
-    id: &str,
+    bill: &Bill,
     additional_details: &Value,
     actor: &str,
     now_ms: i64,
 ) -> Result<bool, DigitError> {
+    super::cache::touch_consumer(&bill.business_service, &bill.consumer_code);
     let done = sqlx::query(
         "UPDATE egbs_bill SET status = 'CANCELLED', additional_details = $1, last_modified_by = $2, \
          last_modified_ms = $3 WHERE tenant_id = $4 AND id = $5 AND status = 'ACTIVE'",
@@ -446,8 +450,8 @@ pub async fn cancel(
     .bind(additional_details.to_string())
     .bind(actor)
     .bind(now_ms)
-    .bind(tenant_id)
-    .bind(id)
+    .bind(&bill.tenant_id)
+    .bind(&bill.id)
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -456,6 +460,7 @@ pub async fn cancel(
 /// Writes what a payment (or its reversal) did to a bill: status, amounts paid per detail
 /// and per account detail, the payment and its advance.
 pub async fn save_payment(conn: &mut AnyConnection, bill: &Bill) -> Result<(), DigitError> {
+    super::cache::touch_consumer(&bill.business_service, &bill.consumer_code);
     sqlx::query(
         "UPDATE egbs_bill SET status = $1, amount_paid = $2, payment_id = $3, advance_amount = $4, \
          advance_demand_detail_id = $5, last_modified_by = $6, last_modified_ms = $7 \

@@ -117,9 +117,15 @@ pub fn duplicate_error<'a>(consumer_codes: impl IntoIterator<Item = &'a String>)
     )
 }
 
+/// A demand's change may change its consumer code's fetch-bill answer (bill::cache).
+fn touch_cache(d: &Demand) {
+    crate::bill::cache::touch_consumer(&d.business_service, &d.consumer_code);
+}
+
 /// Inserts a new demand and its details. A clash with another ACTIVE demand of the same
 /// period (a concurrent create) is DIGIT's duplicate error.
 pub async fn insert(conn: &mut AnyConnection, d: &Demand) -> Result<(), DigitError> {
+    touch_cache(d);
     let inserted = sqlx::query(
         "INSERT INTO egbs_demand (id, tenant_id, consumer_code, consumer_type, business_service, payer, \
          tax_period_from, tax_period_to, minimum_amount_payable, bill_expiry_time, fixed_bill_expiry_date, \
@@ -182,6 +188,7 @@ async fn insert_detail(conn: &mut AnyConnection, detail: &DemandDetail) -> Resul
 /// Writes every changeable field of a stored demand, updates its details and inserts the
 /// new ones. Consumer code, type, service and tenant never change.
 pub async fn update(conn: &mut AnyConnection, d: &Demand) -> Result<(), DigitError> {
+    touch_cache(d);
     let updated = sqlx::query(
         "UPDATE egbs_demand SET payer = $1, tax_period_from = $2, tax_period_to = $3, minimum_amount_payable = $4, \
          bill_expiry_time = $5, fixed_bill_expiry_date = $6, status = $7, is_payment_completed = $8, \
@@ -414,6 +421,7 @@ async fn attach_details(
 /// path; [`insert`] is the API's). A clash with an ACTIVE demand of the same period is
 /// DIGIT's duplicate error.
 pub async fn insert_many(conn: &mut AnyConnection, demands: &[Demand]) -> Result<(), DigitError> {
+    demands.iter().for_each(touch_cache);
     for chunk in demands.chunks(rows_per_statement(18)) {
         let mut q = SqlBuilder::new(
             "INSERT INTO egbs_demand (id, tenant_id, consumer_code, consumer_type, business_service, payer, \

@@ -1,0 +1,164 @@
+//! A short-lived, in-process copy of fetch-bill answers, so that fetching a bill that is
+//! already valid reads nothing from the database (five statements before it).
+//!
+//! It is a read cache, never an authority: a payment reads its bill from the database in its
+//! own transaction and checks it there, so a copy can at worst show a bill that has just
+//! been paid or replaced, as a database replica would (DESIGN.md: fetch reads may be served
+//! where staleness is acceptable; a payment must read its bill from the primary).
+//!
+//! What it may get wrong, and for how long:
+//! - On THIS instance nothing: every write to a bill or a demand names its consumer code
+//!   ([`touch_consumer`], called by the stores), and a copy whose names were marked after
+//!   it was read is dropped (`kosh_platform::changes`).
+//! - Another kosh instance on the same database (PostgreSQL), or `kosh import` into a
+//!   running instance's database, changes bills this instance has copied without telling
+//!   it: such a copy lives at most the cache's lifetime (`KOSH_BILL_CACHE_SECONDS`, 2 s by
+//!   default; 0 turns the cache off).
+//! - A bill's own expiry is never stretched: a copy is used only while none of its bill
+//!   details has expired by kosh's clock (the injectable one), as the database path checks.
+//!
+//! Only the common fetch is kept: by consumer codes alone (not by demand id, mobile number
+//! or email), answered entirely by bills that already existed. The copy is the bills' JSON,
+//! already serialised, so a hit builds no JSON tree either.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kosh_platform::changes::{self, Stamp};
+
+use super::Bill;
+
+/// What a cached answer is keyed by: the criteria as asked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    tenant_id: String,
+    business_service: String,
+    /// Sorted and without repeats: the answer does not depend on their order.
+    consumer_codes: Vec<String>,
+}
+
+impl Key {
+    pub fn new(tenant_id: &str, business_service: &str, consumer_codes: &[String]) -> Key {
+        let mut codes = consumer_codes.to_vec();
+        codes.sort();
+        codes.dedup();
+        Key {
+            tenant_id: tenant_id.to_string(),
+            business_service: business_service.to_string(),
+            consumer_codes: codes,
+        }
+    }
+
+    /// The change names a read for this key depends on, before it knows the bills.
+    fn slots(&self) -> impl Iterator<Item = usize> + '_ {
+        self.consumer_codes
+            .iter()
+            .map(|code| consumer_slot(&self.business_service, code))
+    }
+}
+
+fn consumer_slot(business_service: &str, consumer_code: &str) -> usize {
+    // Not keyed by tenant: a state-level fetch answers with bills of several cities.
+    changes::slot(&("consumer", business_service, consumer_code))
+}
+
+/// Call when a consumer code's demands or bills change, inside the write transaction.
+/// Every store function that writes a bill or a demand calls it, so that no copy outlives
+/// a change made on this instance.
+pub fn touch_consumer(business_service: &str, consumer_code: &str) {
+    changes::touched(consumer_slot(business_service, consumer_code));
+}
+
+#[derive(Clone)]
+struct Entry {
+    /// `[bill, ...]` as DIGIT's JSON.
+    bills_json: Arc<str>,
+    /// The earliest expiry of the bills' details: the copy is good up to and including it.
+    valid_until_ms: i64,
+    stamp: Stamp,
+    /// kosh's clock when it was read.
+    cached_ms: i64,
+}
+
+/// The cache's state for one read: taken before reading the database.
+pub struct Ticket {
+    key: Key,
+    stamp: Stamp,
+}
+
+pub struct BillCache {
+    lifetime_ms: i64,
+    entries: Option<quick_cache::sync::Cache<Key, Entry>>,
+}
+
+impl std::fmt::Debug for BillCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BillCache")
+            .field("lifetime_ms", &self.lifetime_ms)
+            .field("entries", &self.entries.as_ref().map(|c| c.len()))
+            .finish()
+    }
+}
+
+impl Default for BillCache {
+    fn default() -> Self {
+        BillCache::new(Duration::from_secs(2), 20_000)
+    }
+}
+
+impl BillCache {
+    /// A cache of at most `capacity` answers, each kept `lifetime` (zero: nothing is kept).
+    pub fn new(lifetime: Duration, capacity: usize) -> BillCache {
+        let lifetime_ms = i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX);
+        let on = lifetime_ms > 0 && capacity > 0;
+        BillCache {
+            lifetime_ms,
+            entries: on.then(|| quick_cache::sync::Cache::new(capacity)),
+        }
+    }
+
+    /// The cached bills' JSON array for `key`, when still good at `now_ms`.
+    pub fn get(&self, key: &Key, now_ms: i64) -> Option<Arc<str>> {
+        let entry = self.entries.as_ref()?.get(key)?;
+        let age = now_ms.saturating_sub(entry.cached_ms);
+        let good = (0..self.lifetime_ms).contains(&age)
+            && now_ms <= entry.valid_until_ms
+            && changes::still_current(&entry.stamp);
+        good.then_some(entry.bills_json)
+    }
+
+    /// Taken before reading the bills of `key` from the database.
+    pub fn ticket(&self, key: Key) -> Ticket {
+        let stamp = changes::stamp(key.slots());
+        Ticket { key, stamp }
+    }
+
+    /// Keeps the bills read under `ticket`, serialised, and returns that JSON array. Not
+    /// kept when a consumer code was marked since the ticket: the read may predate a commit.
+    pub fn put(&self, ticket: Ticket, bills: &[Bill], now_ms: i64) -> Arc<str> {
+        let json: Vec<serde_json::Value> = bills.iter().map(Bill::to_json).collect();
+        let bills_json: Arc<str> = serde_json::Value::Array(json).to_string().into();
+        let Some(entries) = &self.entries else {
+            return bills_json;
+        };
+        let Ticket { key, stamp } = ticket;
+        if !changes::still_current(&stamp) {
+            return bills_json;
+        }
+        let valid_until_ms = bills
+            .iter()
+            .flat_map(|b| b.details.iter().map(|d| d.expiry_date))
+            .min()
+            .unwrap_or(i64::MIN);
+        entries.insert(
+            key,
+            Entry {
+                bills_json: bills_json.clone(),
+                valid_until_ms,
+                stamp,
+                cached_ms: now_ms,
+            },
+        );
+        bills_json
+    }
+}
