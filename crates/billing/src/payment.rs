@@ -24,6 +24,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use kosh_mdms::Mdms;
 use kosh_platform::DigitError;
+use kosh_platform::audit_chain::{self, AuditRow};
 use sqlx::AnyConnection;
 
 use crate::bill::{Bill, BillStatus, store as bill_store};
@@ -163,7 +164,8 @@ fn uncollect(demand: &mut Demand, head: &str, amount: i64) -> i64 {
     remaining
 }
 
-/// Writes the demands a payment or reversal changed, with their audit rows.
+/// Writes the demands a payment or reversal changed, and adds their audit rows to `audit`
+/// (the caller inserts them, with its own, in one chain append).
 async fn save_demands(
     conn: &mut AnyConnection,
     demands: HashMap<String, Demand>,
@@ -171,6 +173,7 @@ async fn save_demands(
     change: Change,
     actor: &str,
     now_ms: i64,
+    audit: &mut Vec<AuditRow>,
 ) -> Result<(), DigitError> {
     for id in changed {
         let Some(mut demand) = demands.get(id).cloned() else {
@@ -179,7 +182,7 @@ async fn save_demands(
         demand.is_payment_completed = demand.fully_collected();
         demand.audit = demand.audit.touched(actor, now_ms);
         demand_store::update(conn, &demand).await?;
-        demand_store::audit(conn, &demand, change).await?;
+        audit.extend(demand_store::audit_rows(&demand, change));
     }
     Ok(())
 }
@@ -194,7 +197,37 @@ pub async fn apply_payment(
     actor: &str,
     now_ms: i64,
 ) -> Result<Bill, DigitError> {
-    let mut bill = locked_bill(conn, &payment.tenant_id, &payment.bill_id).await?;
+    let bill = locked_bill(conn, &payment.tenant_id, &payment.bill_id).await?;
+    let mut audit = Vec::new();
+    let bill = apply_payment_locked(conn, mdms, bill, payment, actor, now_ms, &mut audit).await?;
+    audit_chain::insert(conn, &audit).await?;
+    Ok(bill)
+}
+
+/// [`apply_payment`] on a bill the caller has already read in this transaction *after*
+/// taking its consumer code's locks ([`demand_store::lock_consumers_of_bills`]), so the
+/// bill is not read again. The demands' audit rows are added to `audit` for the caller to
+/// insert before its commit (collection inserts them with the payment's own in one chain
+/// append).
+pub async fn apply_payment_locked(
+    conn: &mut AnyConnection,
+    mdms: &Mdms,
+    mut bill: Bill,
+    payment: &BillPayment,
+    actor: &str,
+    now_ms: i64,
+    audit: &mut Vec<AuditRow>,
+) -> Result<Bill, DigitError> {
+    if bill.id != payment.bill_id || bill.tenant_id != payment.tenant_id {
+        return Err(DigitError::new(
+            "EG_BS_BILL_NOT_FOUND",
+            format!(
+                "No bill found with id {} in tenant {}",
+                payment.bill_id, payment.tenant_id
+            ),
+        ));
+    }
+    let was_active = bill.status == BillStatus::Active;
     match bill.status {
         BillStatus::Active | BillStatus::Expired => {}
         BillStatus::Paid | BillStatus::PartiallyPaid => {
@@ -344,7 +377,16 @@ pub async fn apply_payment(
         bill.advance_demand_detail_id = Some(detail_id);
         changed.insert(demand_id);
     }
-    save_demands(conn, demands, &changed, Change::Payment, actor, now_ms).await?;
+    save_demands(
+        conn,
+        demands,
+        &changed,
+        Change::Payment,
+        actor,
+        now_ms,
+        audit,
+    )
+    .await?;
 
     // The bill.
     for detail in &mut bill.details {
@@ -362,16 +404,20 @@ pub async fn apply_payment(
     };
     bill.payment_id = Some(payment.payment_id.clone());
     bill.audit = bill.audit.touched(actor, now_ms);
-    bill_store::expire_active(
-        conn,
-        &bill.tenant_id,
-        &bill.business_service,
-        &bill.consumer_code,
-        Some(&bill.id),
-        actor,
-        now_ms,
-    )
-    .await?;
+    // An ACTIVE bill is its consumer code's only one (the partial unique index): there is
+    // no other to expire. An EXPIRED bill paid late may have a newer ACTIVE one.
+    if !was_active {
+        bill_store::expire_active(
+            conn,
+            &bill.tenant_id,
+            &bill.business_service,
+            &bill.consumer_code,
+            Some(&bill.id),
+            actor,
+            now_ms,
+        )
+        .await?;
+    }
     bill_store::save_payment(conn, &bill).await?;
     Ok(bill)
 }
@@ -452,6 +498,7 @@ pub async fn reverse_payment(
             changed.insert(demand_id);
         }
     }
+    let mut audit = Vec::new();
     save_demands(
         conn,
         demands,
@@ -459,8 +506,10 @@ pub async fn reverse_payment(
         Change::PaymentReversal,
         actor,
         now_ms,
+        &mut audit,
     )
     .await?;
+    audit_chain::insert(conn, &audit).await?;
 
     for detail in &mut bill.details {
         detail.amount_paid = 0;

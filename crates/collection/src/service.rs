@@ -6,11 +6,14 @@
 use std::collections::BTreeMap;
 
 use kosh_billing::bill::{Bill, BillStatus, store as bill_store};
-use kosh_billing::payment::{AccountDetailPayment, AdvancePayment, BillPayment, apply_payment};
+use kosh_billing::demand::store as demand_store;
+use kosh_billing::payment::{
+    AccountDetailPayment, AdvancePayment, BillPayment, apply_payment_locked,
+};
 use kosh_idgen::IdRequest;
 use kosh_mdms::Mdms;
 use kosh_platform::error::ErrorMap;
-use kosh_platform::{AuthUser, Clock, DigitError, RequestInfo, outbox};
+use kosh_platform::{AuthUser, Clock, DigitError, RequestInfo, audit_chain, outbox};
 use serde_json::{Value, json};
 use sqlx::AnyConnection;
 
@@ -75,12 +78,21 @@ fn view(bill: &Bill) -> BillView {
     }
 }
 
+/// Whether [`prepare`] reads the bills for a payment about to be made (under their
+/// consumer codes' locks) or only to check one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Check,
+    Pay,
+}
+
 async fn prepare(
     conn: &mut AnyConnection,
     mdms: &Mdms,
     clock: &Clock,
     request: &PaymentRequest,
     options: &PaymentOptions,
+    purpose: Purpose,
 ) -> Result<Prepared, DigitError> {
     let (input, payer) = wire::parse(request)?;
     validate::check_repeated_bills(&input)?;
@@ -88,6 +100,14 @@ async fn prepare(
         return Err(DigitError::new("INVALID_TENANT_ID", "Invalid Tenant Id"));
     }
     let bill_ids: Vec<String> = input.details.iter().map(|d| d.bill_id.clone()).collect();
+    if purpose == Purpose::Pay {
+        // Locks first, in bill id order (two payments over the same bills lock alike), so
+        // the one read of the bills below is already under them: nothing can change the
+        // bills or their demands between this read and the payment's writes.
+        let mut sorted = bill_ids.clone();
+        sorted.sort();
+        demand_store::lock_consumers_of_bills(conn, &input.tenant_id, &sorted).await?;
+    }
     let bills = bill_store::load(conn, &input.tenant_id, &bill_ids).await?;
     let views: Vec<BillView> = bills.iter().map(view).collect();
     validate::check_bills_found(&input, &views)?;
@@ -133,7 +153,7 @@ pub async fn validate(
     request: &PaymentRequest,
     options: &PaymentOptions,
 ) -> Result<Value, DigitError> {
-    let prepared = prepare(conn, mdms, clock, request, options).await?;
+    let prepared = prepare(conn, mdms, clock, request, options, Purpose::Check).await?;
     let now = clock.now_ms();
     let payment = draft(
         &prepared,
@@ -315,7 +335,7 @@ pub async fn create(
     request: &PaymentRequest,
     options: &PaymentOptions,
 ) -> Result<CreatedPayment, DigitError> {
-    let prepared = prepare(conn, mdms, clock, request, options).await?;
+    let prepared = prepare(conn, mdms, clock, request, options, Purpose::Pay).await?;
     let now = clock.now_ms();
     // Time-ordered, as every row id kosh makes (see kosh_billing::demand::new_id).
     let id = uuid::Uuid::now_v7().to_string();
@@ -323,7 +343,9 @@ pub async fn create(
         .then(|| cash_transaction_number(&prepared.input.tenant_id));
     let mut payment = draft(&prepared, requester, now, options, id.clone(), txn_number);
 
-    // Bills in id order, so two payments over the same bills lock them in the same order.
+    // The demands' audit rows and the payment's, inserted together in one chain append.
+    let mut audit = Vec::new();
+    // Bills in id order, as they were locked.
     let mut order: Vec<usize> = (0..payment.details.len()).collect();
     order.sort_by(|&a, &b| payment.details[a].bill_id.cmp(&payment.details[b].bill_id));
     for i in order {
@@ -363,7 +385,16 @@ pub async fn create(
                     amount,
                 }),
         };
-        let paid_bill = apply_payment(conn, mdms, &bill_payment, &requester.uuid, now).await?;
+        let paid_bill = apply_payment_locked(
+            conn,
+            mdms,
+            bill.clone(),
+            &bill_payment,
+            &requester.uuid,
+            now,
+            &mut audit,
+        )
+        .await?;
         let number = receipt_number(
             conn,
             mdms,
@@ -388,7 +419,8 @@ pub async fn create(
             "Bill has already been paid or is in pending state",
         ));
     }
-    store::audit(conn, &payment, "CREATE", &requester.uuid, now).await?;
+    audit.push(store::audit_row(&payment, "CREATE", &requester.uuid, now));
+    audit_chain::insert_batch(conn, &audit).await?;
     let json = payment.to_json();
     let event = json!({"RequestInfo": request_info(request, requester), "Payment": json});
     outbox::record(

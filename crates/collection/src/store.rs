@@ -146,7 +146,12 @@ pub async fn audit(
     by: &str,
     now_ms: i64,
 ) -> Result<(), DigitError> {
-    let row = AuditRow::new(
+    audit_chain::insert(conn, &[audit_row(p, action, by, now_ms)]).await
+}
+
+/// The row [`audit`] inserts, for a caller that chains it with others in one append.
+pub fn audit_row(p: &Payment, action: &str, by: &str, now_ms: i64) -> AuditRow {
+    AuditRow::new(
         &PAYMENT_AUDIT,
         vec![
             uuid::Uuid::now_v7().to_string().into(),
@@ -157,8 +162,7 @@ pub async fn audit(
             by.into(),
             now_ms.into(),
         ],
-    );
-    audit_chain::insert(conn, &[row]).await
+    )
 }
 
 /// The bills among `bill_ids` that already carry a live payment.

@@ -69,7 +69,7 @@ pub async fn record_many(
 }
 
 /// The audit rows of a demand as it now is: the demand's, then one per detail.
-fn rows_of(d: &Demand, reason: &str) -> Vec<AuditRow> {
+pub(crate) fn rows_of(d: &Demand, reason: &str) -> Vec<AuditRow> {
     let audit_id = new_id();
     let mut rows = Vec::with_capacity(1 + d.details.len());
     rows.push(AuditRow::new(

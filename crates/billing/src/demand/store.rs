@@ -242,6 +242,12 @@ pub async fn audit(conn: &mut AnyConnection, d: &Demand, change: Change) -> Resu
     super::audit::record(conn, d, change.as_str()).await
 }
 
+/// The audit rows [`audit`] would insert, for a caller that inserts them with others in one
+/// chain append (`kosh_platform::audit_chain::insert_batch`).
+pub fn audit_rows(d: &Demand, change: Change) -> Vec<kosh_platform::audit_chain::AuditRow> {
+    super::audit::rows_of(d, change.as_str())
+}
+
 /// [`audit`] for many demands with one change (the bulk importer's path).
 pub async fn audit_many(
     conn: &mut AnyConnection,
@@ -271,6 +277,29 @@ pub async fn lock_consumer(
     .bind(consumer_code)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// [`lock_consumer`] for the consumer code of each of these bills, in the order given (a
+/// payment passes them sorted, so two payments over the same bills lock in one order).
+/// One statement per bill, and no read: the bill's service and code are looked up inside
+/// the UPDATE, so the caller can read the bill afterwards, under the locks, once.
+pub async fn lock_consumers_of_bills(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    bill_ids: &[String],
+) -> Result<(), DigitError> {
+    for bill_id in bill_ids {
+        sqlx::query(
+            "UPDATE egbs_demand SET status = status WHERE tenant_id = $1 AND status = 'ACTIVE' \
+             AND (business_service, consumer_code) IN (SELECT business_service, consumer_code \
+             FROM egbs_bill WHERE tenant_id = $1 AND id = $2)",
+        )
+        .bind(tenant_id)
+        .bind(bill_id)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
