@@ -19,6 +19,9 @@ use sqlx::{AnyConnection, AnyPool, ConnectOptions, Executor};
 use crate::error::DigitError;
 
 mod fault;
+mod group;
+
+pub use group::{Work, WriteSlot};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -33,6 +36,8 @@ pub struct Db {
     read: AnyPool,
     /// On SQLite, the single writer connection; on PostgreSQL the same pool as `read`.
     write: AnyPool,
+    /// On SQLite, the group commit over the writer (see [`group`]).
+    group: Option<std::sync::Arc<group::Group>>,
 }
 
 /// How many times a transaction is tried when the database asks for a retry.
@@ -67,6 +72,7 @@ impl Db {
             Ok(Db {
                 backend: Backend::Sqlite,
                 read,
+                group: Some(std::sync::Arc::new(group::Group::new(write.clone()))),
                 write,
             })
         } else {
@@ -80,6 +86,7 @@ impl Db {
                 backend: Backend::Postgres,
                 read: pool.clone(),
                 write: pool,
+                group: None,
             })
         }
     }
@@ -112,6 +119,26 @@ impl Db {
         Ok(self.write.begin().await?)
     }
 
+    /// A place for one write transaction: on SQLite a member of the shared, group-committed
+    /// transaction, on PostgreSQL a transaction of its own. Use it through
+    /// [`crate::write_tx!`].
+    pub async fn write_slot(&self) -> Result<WriteSlot, DigitError> {
+        match &self.group {
+            Some(group) => WriteSlot::join(group).await,
+            None => WriteSlot::own(&self.write).await,
+        }
+    }
+
+    /// Writes waiting to join SQLite's shared write transaction (0 on PostgreSQL).
+    pub fn queued_writes(&self) -> usize {
+        self.group.as_ref().map_or(0, |g| g.queued())
+    }
+
+    /// Shared write transactions SQLite has committed since start (0 on PostgreSQL).
+    pub fn group_commits(&self) -> u64 {
+        self.group.as_ref().map_or(0, |g| g.commits())
+    }
+
     /// Waits before another attempt of a transaction the database asked to retry; `false`
     /// when the attempts are used up.
     pub async fn pause_before_retry(&self, attempt: u32) -> bool {
@@ -128,14 +155,14 @@ impl Db {
 /// The connection a transaction body works on.
 pub type Conn = AnyConnection;
 
-/// A transaction body's value after its commit. The transaction block must end in a value
-/// rather than `return` one: an early `return Ok(..)` would skip the commit, and
-/// [`write_tx!`] makes it a type error by expecting this wrapper from `return`.
+/// A transaction attempt's value after its commit (what [`write_tx!`]'s attempt yields).
 pub struct Committed<T>(pub T);
 
 /// Runs a block in one write transaction: commits when it evaluates to `Ok`, rolls back on
 /// `Err` (or an early `?`), and runs it again when the database reports a serialization
-/// failure, a deadlock or a busy file. The block must not `return` (see [`Committed`]).
+/// failure, a deadlock or a busy file. On SQLite the transaction is a savepoint in a shared,
+/// group-committed one ([`WriteSlot`], `db/group.rs`); either way the value is returned
+/// only after the COMMIT that makes it durable.
 ///
 /// ```ignore
 /// let ids = write_tx!(db, |conn| {
@@ -154,12 +181,18 @@ macro_rules! write_tx {
                 ::core::result::Result<$crate::db::Committed<_>, $crate::DigitError>,
                 _,
             ) = $crate::changes::collect(async {
-                let mut tx = db.begin_write().await?;
-                let value = {
-                    let $conn: &mut $crate::db::Conn = &mut *tx;
-                    $body
-                }?;
-                tx.commit().await?;
+                let mut slot = db.write_slot().await?;
+                let value: ::core::result::Result<_, $crate::DigitError> = {
+                    let mut work = slot.work().await?;
+                    let value: ::core::result::Result<_, $crate::DigitError> = async {
+                        let $conn: &mut $crate::db::Conn = work.conn();
+                        $body
+                    }
+                    .await;
+                    work.end(value.is_ok()).await?;
+                    value
+                };
+                let value = slot.finish(value).await?;
                 Ok($crate::db::Committed(value))
             })
             .await;
