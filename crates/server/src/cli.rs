@@ -238,13 +238,14 @@ pub struct Settings {
     /// How long, in seconds, this instance keeps a fetch-bill answer (by consumer codes) to
     /// answer the same fetch again without reading the database; 0 turns it off. Writes on
     /// this instance drop the copies they change at once; bills changed by another
-    /// instance or by `kosh import` reach this one within this many seconds. Payments
-    /// always read their bill from the database.
-    #[arg(long, env = "KOSH_BILL_CACHE_SECONDS", default_value_t = 2)]
+    /// instance or by `kosh import` reach this one within this many seconds (lower it when
+    /// several instances share a database). Payments always read their bill from the
+    /// database.
+    #[arg(long, env = "KOSH_BILL_CACHE_SECONDS", default_value_t = 30)]
     pub bill_cache_seconds: u64,
 
     /// How many fetch-bill answers that copy holds at most (the least used go first).
-    #[arg(long, env = "KOSH_BILL_CACHE_ENTRIES", default_value_t = 20000)]
+    #[arg(long, env = "KOSH_BILL_CACHE_ENTRIES", default_value_t = 16000)]
     pub bill_cache_entries: usize,
 
     /// Proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For and X-Real-IP

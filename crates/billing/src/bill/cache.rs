@@ -12,8 +12,9 @@
 //!   it was read is dropped (`kosh_platform::changes`).
 //! - Another kosh instance on the same database (PostgreSQL), or `kosh import` into a
 //!   running instance's database, changes bills this instance has copied without telling
-//!   it: such a copy lives at most the cache's lifetime (`KOSH_BILL_CACHE_SECONDS`, 2 s by
-//!   default; 0 turns the cache off).
+//!   it: such a copy lives at most the cache's lifetime (`KOSH_BILL_CACHE_SECONDS`, 30 s by
+//!   default; 0 turns the cache off). A payment of such a bill is refused by the payment's
+//!   own checks, so the worst is a bill shown as payable that no longer is.
 //! - A bill's own expiry is never stretched: a copy is used only while none of its bill
 //!   details has expired by kosh's clock (the injectable one), as the database path checks.
 //!
@@ -102,7 +103,7 @@ impl std::fmt::Debug for BillCache {
 
 impl Default for BillCache {
     fn default() -> Self {
-        BillCache::new(Duration::from_secs(2), 20_000)
+        BillCache::new(Duration::from_secs(30), 16_000)
     }
 }
 
