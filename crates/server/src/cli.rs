@@ -244,9 +244,10 @@ pub struct Settings {
     #[arg(long, env = "KOSH_BILL_CACHE_SECONDS", default_value_t = 30)]
     pub bill_cache_seconds: u64,
 
-    /// How many fetch-bill answers that copy holds at most (the least used go first).
-    #[arg(long, env = "KOSH_BILL_CACHE_ENTRIES", default_value_t = 16000)]
-    pub bill_cache_entries: usize,
+    /// How much memory, in MiB, that copy of fetch-bill answers takes at most (the least
+    /// used go first; one bill's answer is about 2 kB).
+    #[arg(long, env = "KOSH_BILL_CACHE_MIB", default_value_t = 16)]
+    pub bill_cache_mib: u64,
 
     /// Proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For and X-Real-IP
     /// headers name the client. From any other peer those headers are ignored.

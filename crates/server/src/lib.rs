@@ -178,7 +178,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         bbps,
         bill_cache: Arc::new(kosh_billing::bill::cache::BillCache::new(
             std::time::Duration::from_secs(settings.bill_cache_seconds),
-            settings.bill_cache_entries,
+            settings.bill_cache_mib << 20,
         )),
         max_body_bytes: settings.max_body_bytes,
     };

@@ -3,6 +3,12 @@
 use clap::Parser;
 use kosh_server::cli::{AuditCommand, BbpsCommand, Cli, Command, ImportCommand, UserCommand};
 
+/// mimalloc rather than glibc's malloc: under load glibc kept one arena per thread and gave
+/// little back (kosh's RSS grew by twice what its caches held), and malloc and free took a
+/// fifth of kosh's CPU in the payment profile (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     if let Err(err) = kosh_server::config::apply_config_file() {
         eprintln!("kosh: {err:#}");

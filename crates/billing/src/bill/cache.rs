@@ -89,8 +89,29 @@ pub struct Ticket {
 
 pub struct BillCache {
     lifetime_ms: i64,
-    entries: Option<quick_cache::sync::Cache<Key, Entry>>,
+    entries: Option<quick_cache::sync::Cache<Key, Entry, Size>>,
 }
+
+/// An answer's weight: its bytes, roughly (the JSON, the key, and the bookkeeping around
+/// them), so that the budget bounds the memory the copy takes, whatever the bills' size.
+#[derive(Clone)]
+struct Size;
+
+impl quick_cache::Weighter<Key, Entry> for Size {
+    fn weight(&self, key: &Key, entry: &Entry) -> u64 {
+        let key_bytes: usize = key.tenant_id.len()
+            + key.business_service.len()
+            + key
+                .consumer_codes
+                .iter()
+                .map(|c| c.len() + 24)
+                .sum::<usize>();
+        (entry.bills_json.len() + key_bytes + ENTRY_OVERHEAD) as u64
+    }
+}
+
+/// What an entry costs beyond its strings: the entry, the stamp, the cache's own slot.
+const ENTRY_OVERHEAD: usize = 256;
 
 impl std::fmt::Debug for BillCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,18 +124,24 @@ impl std::fmt::Debug for BillCache {
 
 impl Default for BillCache {
     fn default() -> Self {
-        BillCache::new(Duration::from_secs(30), 16_000)
+        BillCache::new(Duration::from_secs(30), 16 << 20)
     }
 }
 
 impl BillCache {
-    /// A cache of at most `capacity` answers, each kept `lifetime` (zero: nothing is kept).
-    pub fn new(lifetime: Duration, capacity: usize) -> BillCache {
+    /// A cache of answers weighing `budget_bytes` at most (the least used go first), each
+    /// kept `lifetime` (zero: nothing is kept).
+    pub fn new(lifetime: Duration, budget_bytes: u64) -> BillCache {
         let lifetime_ms = i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX);
-        let on = lifetime_ms > 0 && capacity > 0;
+        let on = lifetime_ms > 0 && budget_bytes > 0;
+        // A one-bill answer weighs about 2 kB.
+        let estimated = usize::try_from(budget_bytes / 2048)
+            .unwrap_or(usize::MAX)
+            .max(16);
         BillCache {
             lifetime_ms,
-            entries: on.then(|| quick_cache::sync::Cache::new(capacity)),
+            entries: on
+                .then(|| quick_cache::sync::Cache::with_weighter(estimated, budget_bytes, Size)),
         }
     }
 
