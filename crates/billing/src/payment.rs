@@ -164,6 +164,27 @@ fn uncollect(demand: &mut Demand, head: &str, amount: i64) -> i64 {
     remaining
 }
 
+/// Expires the consumer code's ACTIVE bill other than `bill`: its amounts assumed the money
+/// `bill` has just taken or given back.
+async fn expire_others(
+    conn: &mut AnyConnection,
+    bill: &Bill,
+    actor: &str,
+    now_ms: i64,
+) -> Result<(), DigitError> {
+    bill_store::expire_active(
+        conn,
+        &bill.tenant_id,
+        &bill.business_service,
+        &bill.consumer_code,
+        Some(&bill.id),
+        actor,
+        now_ms,
+    )
+    .await?;
+    Ok(())
+}
+
 /// Writes the demands a payment or reversal changed, and adds their audit rows to `audit`
 /// (the caller inserts them, with its own, in one chain append).
 async fn save_demands(
@@ -407,16 +428,7 @@ pub async fn apply_payment_locked(
     // An ACTIVE bill is its consumer code's only one (the partial unique index): there is
     // no other to expire. An EXPIRED bill paid late may have a newer ACTIVE one.
     if !was_active {
-        bill_store::expire_active(
-            conn,
-            &bill.tenant_id,
-            &bill.business_service,
-            &bill.consumer_code,
-            Some(&bill.id),
-            actor,
-            now_ms,
-        )
-        .await?;
+        expire_others(conn, &bill, actor, now_ms).await?;
     }
     bill_store::save_payment(conn, &bill).await?;
     Ok(bill)
@@ -523,16 +535,7 @@ pub async fn reverse_payment(
     bill.advance_demand_detail_id = None;
     bill.audit = bill.audit.touched(actor, now_ms);
     // Any other ACTIVE bill assumed this money was paid.
-    bill_store::expire_active(
-        conn,
-        &bill.tenant_id,
-        &bill.business_service,
-        &bill.consumer_code,
-        Some(&bill.id),
-        actor,
-        now_ms,
-    )
-    .await?;
+    expire_others(conn, &bill, actor, now_ms).await?;
     let latest = bill_store::latest(
         conn,
         &bill.tenant_id,
