@@ -113,8 +113,9 @@ impl Db {
         sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
     }
 
-    /// Begins a write transaction (on SQLite, on the single writer connection). Use it
-    /// through [`crate::write_tx!`], which commits and retries.
+    /// Begins a write transaction of its own on the writer (on SQLite, the single writer
+    /// connection), outside the group commit: for tests and the benchmark's floor driver.
+    /// Request handlers use [`crate::write_tx!`], which groups, commits and retries.
     pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, DigitError> {
         Ok(self.write.begin().await?)
     }

@@ -117,14 +117,7 @@ async fn fetch_bill(
     };
     // By consumer codes alone, a bill that is still valid may be answered from this
     // instance's copy (bill::cache), with no database read at all.
-    let key = (fetch.demand_id.is_none() && fetch.mobile_number.is_none() && fetch.email.is_none())
-        .then(|| {
-            cache::Key::new(
-                &fetch.tenant_id,
-                &fetch.business_service,
-                &fetch.consumer_codes,
-            )
-        });
+    let key = cache::Key::for_fetch(&fetch);
     if let Some(key) = &key
         && let Some(bills_json) = bill_cache.get(key, clock.now_ms())
     {
@@ -141,34 +134,22 @@ async fn fetch_bill(
         let mut conn = db.pool().acquire().await?;
         fetch::reuse_existing(&mut conn, &clock, &fetch).await?
     };
-    if let (Some(bills), Some(ticket)) = (&reused, ticket) {
-        let bills_json = bill_cache.put(ticket, bills, clock.now_ms());
-        return Ok(fetched(
-            body.request_info.as_ref(),
-            clock.now_ms(),
-            &bills_json,
-        ));
-    }
-    let bills = match reused {
-        Some(bills) => bills,
-        None => write_tx!(db, |conn| {
+    let bills_json = match (reused, ticket) {
+        (Some(bills), Some(ticket)) => bill_cache.put(ticket, &bills, clock.now_ms()),
+        (Some(bills), None) => cache::json_array(&bills),
+        (None, _) => cache::json_array(&write_tx!(db, |conn| {
             fetch::fetch(conn, &mdms, &clock, &fetch, &user.uuid).await
-        })?,
+        })?),
     };
-    Ok((
-        StatusCode::CREATED,
-        Json(bills_body(
-            body.request_info.as_ref(),
-            wire::CREATED,
-            clock.now_ms(),
-            &bills,
-        )),
-    )
-        .into_response())
+    Ok(fetched(
+        body.request_info.as_ref(),
+        clock.now_ms(),
+        &bills_json,
+    ))
 }
 
-/// Fetch-bill's answer around bills already serialised: the body [`bills_body`] makes, key
-/// for key.
+/// Fetch-bill's answer around its bills, already serialised: the envelope [`bills_body`]
+/// makes for search, key for key, with HTTP 201.
 fn fetched(request: Option<&kosh_platform::RequestInfo>, now: i64, bills_json: &str) -> Response {
     let info = wire::response_info(request, wire::CREATED, now);
     let body = format!(r#"{{"ResposneInfo":{info},"Bill":{bills_json}}}"#);

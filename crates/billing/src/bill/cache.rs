@@ -28,6 +28,7 @@ use std::time::Duration;
 use kosh_platform::changes::{self, Stamp};
 
 use super::Bill;
+use super::fetch::FetchCriteria;
 
 /// What a cached answer is keyed by: the criteria as asked.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -39,15 +40,23 @@ pub struct Key {
 }
 
 impl Key {
-    pub fn new(tenant_id: &str, business_service: &str, consumer_codes: &[String]) -> Key {
-        let mut codes = consumer_codes.to_vec();
+    /// The key of a fetch the copy may answer: by consumer codes alone. `None` for a fetch by
+    /// demand id, mobile number or email, which always reads the database.
+    pub fn for_fetch(criteria: &FetchCriteria) -> Option<Key> {
+        let by_codes_alone = criteria.demand_id.is_none()
+            && criteria.mobile_number.is_none()
+            && criteria.email.is_none();
+        if !by_codes_alone {
+            return None;
+        }
+        let mut codes = criteria.consumer_codes.clone();
         codes.sort();
         codes.dedup();
-        Key {
-            tenant_id: tenant_id.to_string(),
-            business_service: business_service.to_string(),
+        Some(Key {
+            tenant_id: criteria.tenant_id.clone(),
+            business_service: criteria.business_service.clone(),
             consumer_codes: codes,
-        }
+        })
     }
 
     /// The change names a read for this key depends on, before it knows the bills.
@@ -164,8 +173,7 @@ impl BillCache {
     /// Keeps the bills read under `ticket`, serialised, and returns that JSON array. Not
     /// kept when a consumer code was marked since the ticket: the read may predate a commit.
     pub fn put(&self, ticket: Ticket, bills: &[Bill], now_ms: i64) -> Arc<str> {
-        let json: Vec<serde_json::Value> = bills.iter().map(Bill::to_json).collect();
-        let bills_json: Arc<str> = serde_json::Value::Array(json).to_string().into();
+        let bills_json = json_array(bills);
         let Some(entries) = &self.entries else {
             return bills_json;
         };
@@ -189,4 +197,10 @@ impl BillCache {
         );
         bills_json
     }
+}
+
+/// Bills as the JSON array of fetch-bill's `Bill`.
+pub fn json_array(bills: &[Bill]) -> Arc<str> {
+    let json: Vec<serde_json::Value> = bills.iter().map(Bill::to_json).collect();
+    serde_json::Value::Array(json).to_string().into()
 }
