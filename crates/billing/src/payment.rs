@@ -553,6 +553,86 @@ pub async fn reverse_payment(
     Ok(bill)
 }
 
+/// Keeps `amount` paise received for a consumer code as its advance (a refund due settled
+/// as ADVANCED): a new ADVANCE_COLLECTION detail with tax = −amount on the consumer code's
+/// latest ACTIVE demand, which its next bills carry as a credit, as an advance paid with a
+/// bill is kept. The consumer code's ACTIVE bill is expired (its amounts assumed no credit).
+/// Returns the new demand detail's id.
+#[allow(clippy::too_many_arguments)]
+pub async fn keep_as_advance(
+    conn: &mut AnyConnection,
+    mdms: &Mdms,
+    tenant_id: &str,
+    business_service: &str,
+    consumer_code: &str,
+    amount: i64,
+    actor: &str,
+    now_ms: i64,
+) -> Result<String, DigitError> {
+    let refused = |why: String| DigitError::new("EG_BS_ADVANCE_NOT_ALLOWED", why);
+    if amount <= 0 {
+        return Err(refused(format!(
+            "An advance of {} cannot be kept",
+            plain(amount)
+        )));
+    }
+    let allowed = masters::business_service(mdms, tenant_id, business_service)
+        .is_some_and(|s| s.is_advance_allowed);
+    if !allowed {
+        return Err(refused(format!(
+            "The business service {business_service} takes no advance"
+        )));
+    }
+    let head = masters::advance_tax_head(mdms, tenant_id, business_service).ok_or_else(|| {
+        refused(format!(
+            "The business service {business_service} has no ADVANCE_COLLECTION tax head"
+        ))
+    })?;
+    demand_store::lock_consumer(conn, tenant_id, business_service, consumer_code).await?;
+    let filter = demand_store::DemandFilter {
+        tenant_id: tenant_id.to_string(),
+        consumer_codes: Some(vec![consumer_code.to_string()]),
+        business_service: Some(business_service.to_string()),
+        status: Some(crate::demand::DemandStatus::Active),
+        ..demand_store::DemandFilter::default()
+    };
+    let mut demand = demand_store::search(conn, &filter)
+        .await?
+        .into_iter()
+        .max_by_key(|d| (d.tax_period_from, d.audit.created_ms))
+        .ok_or_else(|| {
+            refused(format!(
+                "The consumer code {consumer_code} of {business_service} has no active demand to keep an advance on"
+            ))
+        })?;
+    let detail_id = new_id();
+    demand.details.push(DemandDetail {
+        id: detail_id.clone(),
+        demand_id: demand.id.clone(),
+        tenant_id: demand.tenant_id.clone(),
+        tax_head_code: head,
+        tax_amount: -amount,
+        collection_amount: 0,
+        additional_details: None,
+        audit: Audit::new(actor, now_ms),
+    });
+    demand.is_payment_completed = demand.fully_collected();
+    demand.audit = demand.audit.touched(actor, now_ms);
+    demand_store::update(conn, &demand).await?;
+    audit_chain::insert(conn, &demand_store::audit_rows(&demand, Change::Update)).await?;
+    bill_store::expire_active(
+        conn,
+        tenant_id,
+        business_service,
+        consumer_code,
+        None,
+        actor,
+        now_ms,
+    )
+    .await?;
+    Ok(detail_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::refund::{self, RefundSearchCriteria, Settlement};
 use crate::search::{self, PaymentSearchCriteria};
 use crate::service::{self, PaymentOptions};
 use crate::wire::PaymentRequest;
@@ -37,6 +38,8 @@ where
         .routes(routes!(search_module))
         .routes(routes!(workflow_all))
         .routes(routes!(workflow_module))
+        .routes(routes!(refunds_search))
+        .routes(routes!(refunds_settle))
 }
 
 /// Collection answers with Spring's status text.
@@ -213,4 +216,117 @@ async fn workflow_module(
     DigitJson(request): DigitJson<WorkflowRequest>,
 ) -> Result<Json<Value>, DigitError> {
     run_workflow(&db, &clock, &requester, &request).await
+}
+
+/// Search refunds due: money received for a bill another channel had already paid
+/// (criteria as query parameters).
+#[utoipa::path(post, path = "/collection-services/refunds/_search", tag = "collection-services",
+    params(RefundSearchCriteria), request_body = RequestInfoWrapper,
+    responses((status = 200, description = "ResponseInfo and Refunds")))]
+async fn refunds_search(
+    State(db): State<Db>,
+    State(clock): State<Clock>,
+    _requester: AuthUser,
+    DigitQuery(criteria): DigitQuery<RefundSearchCriteria>,
+    DigitJson(body): DigitJson<RequestInfoWrapper>,
+) -> Result<Json<Value>, DigitError> {
+    let mut conn = db.pool().acquire().await?;
+    let refunds = refund::search(&mut conn, &criteria).await?;
+    Ok(Json(json!({
+        "ResponseInfo": response_info(body.request_info.as_ref(), clock.now_ms()),
+        "Refunds": refunds.iter().map(refund::RefundDue::to_json).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+pub struct RefundSettleRequest {
+    #[serde(rename = "RequestInfo")]
+    pub request_info: Option<RequestInfo>,
+    #[serde(rename = "Refund")]
+    pub refund: Option<RefundSettlement>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundSettlement {
+    pub tenant_id: Option<String>,
+    pub id: Option<String>,
+    /// REFUNDED (paid back; `reference` is the bank or cash reference) or ADVANCED (kept
+    /// as the consumer code's advance).
+    pub action: Option<String>,
+    pub reference: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Settle a refund due, once: REFUNDED or ADVANCED. Employees only.
+#[utoipa::path(post, path = "/collection-services/refunds/_settle", tag = "collection-services",
+    request_body = RefundSettleRequest, responses((status = 200, description = "ResponseInfo and Refunds [refund]")))]
+async fn refunds_settle(
+    State(db): State<Db>,
+    State(mdms): State<Arc<Mdms>>,
+    State(clock): State<Clock>,
+    requester: AuthUser,
+    DigitJson(request): DigitJson<RefundSettleRequest>,
+) -> Result<Json<Value>, DigitError> {
+    if !requester.user_type.eq_ignore_ascii_case("EMPLOYEE") {
+        return Err(DigitError::forbidden());
+    }
+    let Some(settlement) = &request.refund else {
+        return Err(DigitError::new(
+            "NotNull.refundSettleRequest.refund",
+            "must not be null",
+        ));
+    };
+    let field = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+    let mut errors = Vec::new();
+    for (name, value) in [("tenantId", &settlement.tenant_id), ("id", &settlement.id), ("action", &settlement.action)] {
+        if field(value).is_none() {
+            errors.push(kosh_platform::ErrorItem::new(
+                format!("NotNull.refundSettleRequest.refund.{name}"),
+                "must not be null",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(DigitError::many(errors));
+    }
+    let tenant_id = field(&settlement.tenant_id).unwrap_or_default();
+    let id = field(&settlement.id).unwrap_or_default();
+    let how = match field(&settlement.action).unwrap_or_default().to_ascii_uppercase().as_str() {
+        "REFUNDED" | "REFUND" => Settlement::Refunded,
+        "ADVANCED" | "ADVANCE" => Settlement::Advanced,
+        other => {
+            return Err(DigitError::new(
+                "REFUND_INVALID_ACTION",
+                format!("Unknown settlement {other}: REFUNDED or ADVANCED"),
+            ));
+        }
+    };
+    let reference = field(&settlement.reference);
+    if how == Settlement::Refunded && reference.is_none() {
+        return Err(DigitError::new(
+            "REFUND_REFERENCE_REQUIRED",
+            "A refund needs the reference of the bank transfer or cash voucher that paid it back",
+        ));
+    }
+    let note = field(&settlement.note);
+    let now = clock.now_ms();
+    let settled = write_tx!(db, |conn| {
+        refund::settle(
+            conn,
+            &mdms,
+            &tenant_id,
+            &id,
+            how,
+            reference.as_deref(),
+            note.as_deref(),
+            &requester.uuid,
+            now,
+        )
+        .await
+    })?;
+    Ok(Json(json!({
+        "ResponseInfo": response_info(request.request_info.as_ref(), now),
+        "Refunds": [settled.to_json()],
+    })))
 }

@@ -4,8 +4,12 @@
 
 pub mod api;
 pub mod apportion;
+pub mod cancel;
+pub mod command;
+pub mod hold;
 pub mod mode;
 pub mod model;
+pub mod refund;
 pub mod search;
 pub mod service;
 pub mod store;

@@ -13,16 +13,19 @@ use kosh_billing::payment::{
 use kosh_idgen::IdRequest;
 use kosh_mdms::Mdms;
 use kosh_platform::error::ErrorMap;
+use kosh_platform::money::Paise;
 use kosh_platform::{AuthUser, Clock, DigitError, RequestInfo, audit_chain, outbox};
 use serde_json::{Value, json};
 use sqlx::AnyConnection;
 
 use crate::apportion::{self, Head, Period};
+use crate::command::{Channel, NewPayment};
+use crate::hold;
 use crate::mode::PaymentMode;
 use crate::model::{Audit, Payment, PaymentDetail};
 use crate::store;
 use crate::validate::{self, BillView, Expiry, PaymentInput};
-use crate::wire::{self, PayerFields, PaymentRequest};
+use crate::wire::{PayerFields, PaymentRequest};
 
 pub const TOPIC_CREATE: &str = "egov.collection.payment-create";
 pub const TOPIC_CANCEL: &str = "egov.collection.payment-cancel";
@@ -60,6 +63,8 @@ struct Prepared {
     input: PaymentInput,
     payer: PayerFields,
     bills: Vec<Bill>,
+    /// The online transactions whose hold on these bills an employee overrode.
+    overridden_holds: Vec<String>,
 }
 
 fn view(bill: &Bill) -> BillView {
@@ -90,11 +95,13 @@ async fn prepare(
     conn: &mut AnyConnection,
     mdms: &Mdms,
     clock: &Clock,
-    request: &PaymentRequest,
+    requester: &AuthUser,
+    payment: &NewPayment,
     options: &PaymentOptions,
     purpose: Purpose,
 ) -> Result<Prepared, DigitError> {
-    let (input, payer) = wire::parse(request)?;
+    let input = payment.input.clone();
+    let payer = payment.payer.clone();
     validate::check_repeated_bills(&input)?;
     if !mdms.is_known_tenant(&input.tenant_id) {
         return Err(DigitError::new("INVALID_TENANT_ID", "Invalid Tenant Id"));
@@ -136,11 +143,47 @@ async fn prepare(
         &mut errors,
     );
     errors.into_result()?;
+    let overridden_holds = check_holds(conn, requester, payment, &bills).await?;
     Ok(Prepared {
         input,
         payer,
         bills,
+        overridden_holds,
     })
+}
+
+/// A counter payment of a bill that an online payment holds is refused, naming the
+/// transaction, unless an employee overrides the hold; the overridden transactions are
+/// returned for the audit. The online transaction's own receipt and BBPS postings are not
+/// held back.
+async fn check_holds(
+    conn: &mut AnyConnection,
+    requester: &AuthUser,
+    payment: &NewPayment,
+    bills: &[Bill],
+) -> Result<Vec<String>, DigitError> {
+    let Channel::Counter { override_hold } = payment.channel else {
+        return Ok(Vec::new());
+    };
+    let bill_ids: Vec<String> = bills.iter().map(|b| b.id.clone()).collect();
+    let holds = hold::on_bills(conn, &payment.input.tenant_id, &bill_ids).await?;
+    let Some(first) = holds.first() else {
+        return Ok(Vec::new());
+    };
+    if override_hold && requester.user_type.eq_ignore_ascii_case("EMPLOYEE") {
+        tracing::warn!(user = %requester.uuid, txns = ?holds.iter().map(|h| &h.holder_ref).collect::<Vec<_>>(),
+            "counter payment overrides a pending online payment");
+        metrics::counter!("kosh_collection_hold_overrides_total").increment(1);
+        let mut refs: Vec<String> = holds.iter().map(|h| h.holder_ref.clone()).collect();
+        refs.dedup();
+        return Ok(refs);
+    }
+    let number = bills
+        .iter()
+        .find(|b| b.id == first.bill_id)
+        .and_then(|b| b.bill_number.clone())
+        .unwrap_or_else(|| first.bill_id.clone());
+    Err(hold::refusal(first, &number))
 }
 
 /// DIGIT's `_validate`: every check of a payment, nothing written. Answers the payment as
@@ -153,7 +196,30 @@ pub async fn validate(
     request: &PaymentRequest,
     options: &PaymentOptions,
 ) -> Result<Value, DigitError> {
-    let prepared = prepare(conn, mdms, clock, request, options, Purpose::Check).await?;
+    let payment = NewPayment::from_request(request)?;
+    validate_payment(conn, mdms, clock, requester, &payment, options).await
+}
+
+/// [`validate`] of a payment another service would make (the payment gateway's provisional
+/// check at `_create`).
+pub async fn validate_payment(
+    conn: &mut AnyConnection,
+    mdms: &Mdms,
+    clock: &Clock,
+    requester: &AuthUser,
+    payment: &NewPayment,
+    options: &PaymentOptions,
+) -> Result<Value, DigitError> {
+    let prepared = prepare(
+        conn,
+        mdms,
+        clock,
+        requester,
+        payment,
+        options,
+        Purpose::Check,
+    )
+    .await?;
     let now = clock.now_ms();
     let payment = draft(
         &prepared,
@@ -162,7 +228,7 @@ pub async fn validate(
         options,
         uuid::Uuid::now_v7().to_string(),
         None,
-    );
+    )?;
     Ok(payment.to_json())
 }
 
@@ -174,7 +240,7 @@ fn draft(
     options: &PaymentOptions,
     id: String,
     txn_number: Option<String>,
-) -> Payment {
+) -> Result<Payment, DigitError> {
     let input = &prepared.input;
     let date = options.receipt_date_ms.unwrap_or(now);
     let actor = requester.uuid.clone();
@@ -210,10 +276,20 @@ fn draft(
         })
         .collect();
     let mode = input.mode;
-    Payment {
+    let total_due = Paise::sum_i64(prepared.bills.iter().map(|b| b.total_amount))
+        .map_err(|e| amount_error(&e))?;
+    let mut additional_details = prepared.payer.additional_details.clone();
+    if !prepared.overridden_holds.is_empty() {
+        let mut object = additional_details
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        object["overriddenOnlineTransactions"] = json!(prepared.overridden_holds);
+        additional_details = Some(object);
+    }
+    Ok(Payment {
         id,
         tenant_id: input.tenant_id.clone(),
-        total_due: prepared.bills.iter().map(|b| b.total_amount).sum(),
+        total_due,
         total_amount_paid: input.total_amount_paid,
         transaction_number: txn_number.or_else(|| input.transaction_number.clone()),
         transaction_date: date,
@@ -226,7 +302,7 @@ fn draft(
         instrument_number: input.instrument_number.clone(),
         instrument_status: mode.initial_instrument_status().into(),
         ifsc_code: prepared.payer.ifsc_code.clone(),
-        additional_details: prepared.payer.additional_details.clone(),
+        additional_details,
         paid_by: prepared.payer.paid_by.clone(),
         mobile_number: prepared.payer.mobile_number.clone(),
         payer_name: prepared.payer.payer_name.clone(),
@@ -237,7 +313,15 @@ fn draft(
         file_store_id: None,
         audit: Audit::new(&actor, now),
         details,
-    }
+    })
+}
+
+/// An amount that cannot be computed is a refusal of the payment, never a wrap.
+fn amount_error(e: &kosh_platform::money::MoneyError) -> DigitError {
+    DigitError::new(
+        "INVALID_PAYMENT_AMOUNT",
+        format!("The payment's amounts cannot be accepted: {e}"),
+    )
 }
 
 /// A citizen pays for themselves; otherwise the payer given, else the bill's payer.
@@ -326,7 +410,7 @@ fn cash_transaction_number(tenant_id: &str) -> String {
     format!("{}{digits}", kosh_platform::tenant::city_part(tenant_id))
 }
 
-/// Makes the payment, inside the caller's transaction.
+/// Makes the payment `payments/_create` asked for, inside the caller's transaction.
 pub async fn create(
     conn: &mut AnyConnection,
     mdms: &Mdms,
@@ -335,13 +419,36 @@ pub async fn create(
     request: &PaymentRequest,
     options: &PaymentOptions,
 ) -> Result<CreatedPayment, DigitError> {
-    let prepared = prepare(conn, mdms, clock, request, options, Purpose::Pay).await?;
+    let payment = NewPayment::from_request(request)?;
+    create_payment(conn, mdms, clock, requester, &payment, options).await
+}
+
+/// Makes a payment, inside the caller's transaction: the counter's, an online
+/// transaction's receipt, a BBPS posting's.
+pub async fn create_payment(
+    conn: &mut AnyConnection,
+    mdms: &Mdms,
+    clock: &Clock,
+    requester: &AuthUser,
+    command: &NewPayment,
+    options: &PaymentOptions,
+) -> Result<CreatedPayment, DigitError> {
+    let prepared = prepare(
+        conn,
+        mdms,
+        clock,
+        requester,
+        command,
+        options,
+        Purpose::Pay,
+    )
+    .await?;
     let now = clock.now_ms();
     // Time-ordered, as every row id kosh makes (see kosh_billing::demand::new_id).
     let id = uuid::Uuid::now_v7().to_string();
     let txn_number = (prepared.input.mode == PaymentMode::Cash)
         .then(|| cash_transaction_number(&prepared.input.tenant_id));
-    let mut payment = draft(&prepared, requester, now, options, id.clone(), txn_number);
+    let mut payment = draft(&prepared, requester, now, options, id.clone(), txn_number)?;
 
     // The demands' audit rows and the payment's, inserted together in one chain append.
     let mut audit = Vec::new();
@@ -365,7 +472,9 @@ pub async fn create(
                 })?;
         let mut per_head: BTreeMap<String, i64> = BTreeMap::new();
         for adjustment in &split.adjustments {
-            *per_head.entry(adjustment.head_id.clone()).or_default() += adjustment.adjusted_now;
+            let head = per_head.entry(adjustment.head_id.clone()).or_default();
+            *head = Paise::sum_i64([*head, adjustment.adjusted_now])
+                .map_err(|e| amount_error(&e))?;
         }
         let bill_payment = BillPayment {
             tenant_id: bill.tenant_id.clone(),
@@ -419,10 +528,19 @@ pub async fn create(
             "Bill has already been paid or is in pending state",
         ));
     }
+    check_books(&payment)?;
     audit.push(store::audit_row(&payment, "CREATE", &requester.uuid, now));
+    if !prepared.overridden_holds.is_empty() {
+        audit.push(store::audit_row(
+            &payment,
+            "OVERRIDE_ONLINE_HOLD",
+            &requester.uuid,
+            now,
+        ));
+    }
     audit_chain::insert_batch(conn, &audit).await?;
     let json = payment.to_json();
-    let event = json!({"RequestInfo": request_info(request, requester), "Payment": json});
+    let event = json!({"RequestInfo": event_request_info(&command.request_info, requester), "Payment": json});
     outbox::record(
         conn,
         &payment.tenant_id,
@@ -443,9 +561,47 @@ pub async fn create(
     })
 }
 
+/// The books of a payment about to be written: every amount within the ceiling, the
+/// details adding up to the payment's total, one receipt number per detail. A failure here
+/// is a bug in kosh, refused rather than written.
+fn check_books(payment: &Payment) -> Result<(), DigitError> {
+    let broken = |why: String| {
+        tracing::error!(payment = %payment.id, %why, "a payment's books do not add up; refused");
+        DigitError::new("PAYMENT_BOOKS_INVALID", format!("The payment cannot be recorded: {why}"))
+    };
+    let total = Paise::sum_i64(payment.details.iter().map(|d| d.amount_paid))
+        .map_err(|e| broken(e.to_string()))?;
+    if total != payment.total_amount_paid {
+        return Err(broken(format!(
+            "its details add up to {total} paise, not its total of {}",
+            payment.total_amount_paid
+        )));
+    }
+    Paise::new(payment.total_amount_paid)
+        .payable()
+        .and_then(Paise::total_within_ceiling)
+        .map_err(|e| broken(e.to_string()))?;
+    for detail in &payment.details {
+        Paise::new(detail.amount_paid)
+            .payable()
+            .map_err(|e| broken(e.to_string()))?;
+        if detail.receipt_number.is_empty() {
+            return Err(broken(format!("bill {} has no receipt number", detail.bill_id)));
+        }
+    }
+    Ok(())
+}
+
 /// The RequestInfo carried by events: the caller's, with the authenticated user.
 pub fn request_info(request: &PaymentRequest, requester: &AuthUser) -> Value {
-    let mut info: RequestInfo = request.request_info.clone().unwrap_or_default();
+    event_request_info(
+        &request.request_info.clone().unwrap_or_default(),
+        requester,
+    )
+}
+
+fn event_request_info(info: &RequestInfo, requester: &AuthUser) -> Value {
+    let mut info = info.clone();
     info.auth_token = None;
     info.user_info = Some(requester.user_info());
     serde_json::to_value(info).unwrap_or(Value::Null)

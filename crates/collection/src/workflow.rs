@@ -6,15 +6,15 @@
 //! DIGIT also publishes REMIT on the cancel topic, which makes billing undo the payment of a
 //! remitted receipt; kosh does not: a remittance changes no demand and publishes nothing.
 
-use kosh_platform::sql::SqlBuilder;
-use kosh_platform::{AuthUser, DigitError, RequestInfo, outbox};
+use kosh_platform::{AuthUser, DigitError, RequestInfo};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
+use crate::cancel;
+use crate::command::{CancelAction, CancelPayment};
 use crate::model::Payment;
-use crate::service::TOPIC_CANCEL;
 use crate::store;
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -55,29 +55,6 @@ fn not_latest() -> DigitError {
         "RECEIPT_WORKFLOW_ACTION_NOT_APPLICABLE",
         "Can only cancel / dishonour latest receipt for a consumer code. Dishonour of receipt possible only after deposited! ",
     )
-}
-
-/// Whether `payment` is the latest live payment for every consumer code it covers.
-async fn is_latest(conn: &mut AnyConnection, payment: &Payment) -> Result<bool, DigitError> {
-    for detail in &payment.details {
-        let mut q = SqlBuilder::new(
-            "SELECT p.id FROM egcl_payment p JOIN egcl_paymentdetail d ON d.tenant_id = p.tenant_id AND d.payment_id = p.id \
-             WHERE d.live = 1 AND d.tenant_id = ",
-        );
-        q.bind(detail.tenant_id.as_str())
-            .push(" AND d.consumer_code = ")
-            .bind(detail.consumer_code.as_str())
-            .push(" AND d.business_service = ")
-            .bind(detail.business_service.as_str())
-            .push(" ORDER BY p.transaction_date DESC, p.created_ms DESC LIMIT 1");
-        let latest = q.build().fetch_optional(&mut *conn).await?;
-        if let Some(row) = latest
-            && row.try_get::<String, _>(0)? != payment.id
-        {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }
 
 /// Runs the workflow items in the caller's transaction; the payments as they end up.
@@ -165,76 +142,60 @@ pub async fn run(
         if !candidate {
             return Err(invalid_receipt(id));
         }
-        if action != Action::Remit && !is_latest(conn, &payment).await? {
-            return Err(not_latest());
-        }
-        let (payment_status, instrument_status, audit_action) = match action {
-            Action::Cancel => ("CANCELLED", "CANCELLED", "CANCEL"),
-            Action::Dishonour => ("DISHONOURED", "DISHONOURED", "DISHONOUR"),
-            Action::Remit => ("DEPOSITED", "REMITTED", "REMIT"),
+        let cancel_action = match action {
+            Action::Cancel => CancelAction::Cancel,
+            Action::Dishonour => CancelAction::Dishonour,
+            Action::Remit => {
+                remit(conn, requester, &mut payment, item, now_ms).await?;
+                out.push(payment.to_json());
+                continue;
+            }
         };
-        payment.payment_status = payment_status.into();
-        payment.instrument_status = instrument_status.into();
-        payment.audit.last_modified_by = requester.uuid.clone();
-        payment.audit.last_modified_ms = now_ms;
-        if let Some(extra) = &item.additional_details {
-            let mut merged = payment
-                .additional_details
-                .clone()
-                .unwrap_or_else(|| json!({}));
-            if let (Some(target), Some(source)) = (merged.as_object_mut(), extra.as_object()) {
-                for (k, v) in source {
-                    target.insert(k.clone(), v.clone());
-                }
+        let command = CancelPayment {
+            tenant_id: payment.tenant_id.clone(),
+            payment_id: payment.id.clone(),
+            action: cancel_action,
+            reason: item.reason.clone(),
+            additional_details: item.additional_details.clone(),
+            request_info: request.request_info.clone().unwrap_or_default(),
+        };
+        let json = match cancel::apply(conn, requester, payment, &command, now_ms).await? {
+            cancel::Outcome::Cancelled(payment) => payment.to_json(),
+            cancel::Outcome::NotLatest => return Err(not_latest()),
+            cancel::Outcome::NotFound | cancel::Outcome::NotLive => {
+                return Err(invalid_receipt(id));
             }
-            payment.additional_details = Some(merged);
-        }
-        if action != Action::Remit {
-            for detail in &mut payment.details {
-                let bill = kosh_billing::payment::reverse_payment(
-                    conn,
-                    &detail.tenant_id,
-                    &detail.bill_id,
-                    &payment.id,
-                    &requester.uuid,
-                    now_ms,
-                )
-                .await?;
-                detail.live = false;
-                let mut snapshot = detail.bill.clone();
-                if let Some(object) = snapshot.as_object_mut() {
-                    object.insert("status".into(), json!("CANCELLED"));
-                    object.insert("isCancelled".into(), json!(true));
-                    object.insert("reasonForCancellation".into(), json!(item.reason));
-                    object.insert(
-                        "billStatusAfterReversal".into(),
-                        json!(bill.status.as_str()),
-                    );
-                }
-                detail.bill = snapshot;
-                detail.audit.last_modified_by = requester.uuid.clone();
-                detail.audit.last_modified_ms = now_ms;
-            }
-        }
-        store::update_status(conn, &payment).await?;
-        store::audit(conn, &payment, audit_action, &requester.uuid, now_ms).await?;
-        let json = payment.to_json();
-        if action != Action::Remit {
-            let mut info = request.request_info.clone().unwrap_or_default();
-            info.auth_token = None;
-            info.user_info = Some(requester.user_info());
-            let event = json!({"RequestInfo": info, "Payment": json});
-            outbox::record(
-                conn,
-                &payment.tenant_id,
-                TOPIC_CANCEL,
-                &payment.id,
-                &event,
-                now_ms,
-            )
-            .await?;
-        }
+        };
         out.push(json);
     }
     Ok(out)
+}
+
+/// REMIT: the cash, cheque or DD reached the bank. No demand changes and no event.
+async fn remit(
+    conn: &mut AnyConnection,
+    requester: &AuthUser,
+    payment: &mut Payment,
+    item: &PaymentWorkflow,
+    now_ms: i64,
+) -> Result<(), DigitError> {
+    payment.payment_status = "DEPOSITED".into();
+    payment.instrument_status = "REMITTED".into();
+    payment.audit.last_modified_by = requester.uuid.clone();
+    payment.audit.last_modified_ms = now_ms;
+    if let Some(extra) = item.additional_details.as_ref().and_then(Value::as_object) {
+        let mut merged = payment
+            .additional_details
+            .clone()
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        if let Some(target) = merged.as_object_mut() {
+            for (k, v) in extra {
+                target.insert(k.clone(), v.clone());
+            }
+        }
+        payment.additional_details = Some(merged);
+    }
+    store::update_status(conn, payment).await?;
+    store::audit(conn, payment, "REMIT", &requester.uuid, now_ms).await
 }
