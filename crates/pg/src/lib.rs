@@ -16,7 +16,8 @@
 //! - [`gateways`]: one [`Gateway`] trait and one module per gateway (AXIS/MIGS, PAYTM, PAYU,
 //!   PHONEPE and kosh's own SANDBOX), each with its own request/response transformers, and a
 //!   [`GatewayRegistry`] built from [`GatewaysConfig`];
-//! - [`money`]: exact conversions between integer paise and the rupee text gateways speak;
+//! - amounts are `kosh_platform::money::Paise`; the rupee text and integer paise gateways
+//!   speak are read and written by `kosh_platform::money::wire`, exactly;
 //! - [`crypto`]: the small set of primitives the gateways sign with (HMAC-SHA256, SHA-256,
 //!   SHA-512, AES-CBC), wrapped around well-kept crates;
 //! - `sim` (cargo feature `sim`): local simulators that speak every gateway's real protocol,
@@ -33,7 +34,6 @@
 pub mod api;
 pub mod crypto;
 pub mod gateways;
-pub mod money;
 pub mod reconcile;
 pub mod sandbox_pages;
 pub mod service;

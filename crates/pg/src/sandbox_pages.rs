@@ -28,9 +28,9 @@ use utoipa_axum::routes;
 
 use crate::gateways::TxnStatus;
 use crate::gateways::sandbox::{self, PayRequest};
-use crate::money::format_rupees;
 use crate::service::PgService;
 use crate::txn::parse_status;
+use kosh_platform::money::{Paise, wire};
 
 pub fn router<S>() -> OpenApiRouter<S>
 where
@@ -256,7 +256,7 @@ async fn pay(
         secret,
         &request.txn_id,
         status,
-        &format_rupees(amount),
+        &wire::rupees_text(Paise::new(amount)),
         &reference,
     );
     let Ok(mut url) = reqwest::Url::parse(&request.callback_url) else {
@@ -307,7 +307,7 @@ async fn status(
             secret,
             &txn_id,
             Some(status),
-            &format_rupees(amount),
+            &wire::rupees_text(Paise::new(amount)),
             &reference,
         ),
         None => sandbox::status_answer(secret, &txn_id, None, "", ""),

@@ -58,7 +58,7 @@ use super::{
     pairs_json, positive_amount, require, require_url,
 };
 use crate::crypto::{hex_eq_ignore_case, hmac_sha256};
-use crate::money::parse_paise;
+use kosh_platform::money::{Paise, wire};
 
 /// Registry name.
 pub const NAME: &str = "AXIS";
@@ -395,8 +395,9 @@ fn map_response(
     status.payment_mode = fields.get("vpc_Card").filter(|v| !v.is_empty()).cloned();
     status.amount_paise = match fields.get("vpc_Amount") {
         Some(text) => Some(
-            parse_paise(text)
-                .ok_or_else(|| malformed(format!("vpc_Amount {text:?} is not paise")))?,
+            wire::parse_paise_text(text)
+                .map(Paise::get)
+                .map_err(|e| malformed(format!("vpc_Amount {text:?} is not paise: {e}")))?,
         ),
         None => None,
     };

@@ -45,7 +45,7 @@ use super::{
     positive_amount, require, require_url,
 };
 use crate::crypto::{AesError, aes_cbc_decrypt, aes_cbc_encrypt, ct_eq, sha256_hex};
-use crate::money::{format_rupees, parse_rupees};
+use kosh_platform::money::{Paise, wire};
 
 /// Registry name.
 pub const NAME: &str = "PAYTM";
@@ -244,7 +244,10 @@ impl Gateway for PaytmGateway {
             ("CUST_ID", txn.payer_user_name.clone()),
             ("INDUSTRY_TYPE_ID", self.config.industry_type_id.clone()),
             ("CHANNEL_ID", self.config.channel_id.clone()),
-            ("TXN_AMOUNT", format_rupees(txn.amount_paise)),
+            (
+                "TXN_AMOUNT",
+                wire::rupees_text(Paise::new(txn.amount_paise)),
+            ),
             ("WEBSITE", self.config.website.clone()),
             ("EMAIL", txn.payer_email.clone().unwrap_or_default()),
             ("MOBILE_NO", txn.payer_mobile.clone()),
@@ -345,8 +348,9 @@ pub fn map_status(txn: &GatewayTxn, json: Value) -> Result<GatewayStatus, Gatewa
     }
     out.amount_paise = match text("TXNAMOUNT") {
         Some(a) => Some(
-            parse_rupees(&a)
-                .ok_or_else(|| malformed(format!("TXNAMOUNT {a:?} is not a rupee amount")))?,
+            wire::parse_rupees_text(&a)
+                .map(Paise::get)
+                .map_err(|e| malformed(format!("TXNAMOUNT {a:?} is not a rupee amount: {e}")))?,
         ),
         None => None,
     };

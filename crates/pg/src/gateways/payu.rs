@@ -53,7 +53,7 @@ use super::{
     pairs_json, positive_amount, require, require_url,
 };
 use crate::crypto::{hex_eq_ignore_case, sha512_hex};
-use crate::money::{format_rupees, parse_rupees};
+use kosh_platform::money::{Paise, wire};
 
 /// Registry name.
 pub const NAME: &str = "PAYU";
@@ -262,7 +262,7 @@ impl PayuGateway {
             _ => return None,
         };
         let mut out = GatewayStatus::new(status, StatusSource::Callback, pairs_json(callback));
-        out.amount_paise = parse_rupees(amount);
+        out.amount_paise = wire::parse_rupees_text(amount).ok().map(Paise::get);
         fill_details(&mut out, |name| get(name));
         Some(out)
     }
@@ -342,8 +342,9 @@ pub fn read_verify_payment(txn: &GatewayTxn, body: &str) -> Result<GatewayStatus
     let amount = text("transaction_amount").or_else(|| text("amt"));
     out.amount_paise = match amount {
         Some(a) => Some(
-            parse_rupees(&a)
-                .ok_or_else(|| malformed(format!("amount {a:?} is not a rupee amount")))?,
+            wire::parse_rupees_text(&a)
+                .map(Paise::get)
+                .map_err(|e| malformed(format!("amount {a:?} is not a rupee amount: {e}")))?,
         ),
         None => None,
     };
@@ -412,7 +413,7 @@ impl Gateway for PayuGateway {
     async fn redirect(&self, txn: &GatewayTxn) -> Result<Redirect, GatewayError> {
         positive_amount(NAME, txn)?;
         let key = self.config.merchant_key.as_str();
-        let amount = format_rupees(txn.amount_paise);
+        let amount = wire::rupees_text(Paise::new(txn.amount_paise));
         let email = txn.payer_email.as_deref().unwrap_or("");
         let hash = request_hash(
             key,

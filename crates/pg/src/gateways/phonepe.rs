@@ -48,7 +48,7 @@ use super::{
     positive_amount, require, require_url,
 };
 use crate::crypto::sha256_hex;
-use crate::money::paise_from_json;
+use kosh_platform::money::{Paise, wire};
 
 /// Registry name.
 pub const NAME: &str = "PHONEPE";
@@ -291,8 +291,9 @@ pub fn map_status(txn: &GatewayTxn, json: Value) -> Result<GatewayStatus, Gatewa
     out.amount_paise = match data.get("amount") {
         None | Some(Value::Null) => None,
         Some(amount) => Some(
-            paise_from_json(amount)
-                .ok_or_else(|| malformed(format!("amount {amount} is not paise")))?,
+            wire::paise_from_json(amount)
+                .map(Paise::get)
+                .map_err(|e| malformed(format!("amount {amount} is not paise: {e}")))?,
         ),
     };
     if out.status == TxnStatus::Success && out.amount_paise.is_none() {

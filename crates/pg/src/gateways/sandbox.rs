@@ -38,7 +38,7 @@ use super::{
     pairs_json, positive_amount, require, require_url,
 };
 use crate::crypto::{hex_eq_ignore_case, hmac_sha256};
-use crate::money::{format_rupees, parse_rupees};
+use kosh_platform::money::{Paise, wire};
 
 /// Registry name.
 pub const NAME: &str = "SANDBOX";
@@ -143,7 +143,9 @@ pub fn parse_pay_request(
     if !hex_eq_ignore_case(&get("signature")?, &expected) {
         return Err("signature does not verify".to_string());
     }
-    let amount_paise = parse_rupees(&request.amount).ok_or("amount is not rupees")?;
+    let amount_paise = wire::parse_rupees_text(&request.amount)
+        .map_err(|e| format!("amount is not rupees: {e}"))?
+        .get();
     Ok(PayRequest {
         amount_paise,
         ..request
@@ -266,7 +268,7 @@ impl SandboxGateway {
             _ => return None,
         };
         let mut out = GatewayStatus::new(status, StatusSource::Callback, pairs_json(callback));
-        out.amount_paise = parse_rupees(amount);
+        out.amount_paise = wire::parse_rupees_text(amount).ok().map(Paise::get);
         out.gateway_txn_id = callback
             .get("sandbox_ref")
             .filter(|s| !s.is_empty())
@@ -341,8 +343,9 @@ impl SandboxGateway {
         }
         if !amount.is_empty() {
             out.amount_paise = Some(
-                parse_rupees(&amount)
-                    .ok_or_else(|| malformed(format!("amount {amount:?} is not rupees")))?,
+                wire::parse_rupees_text(&amount)
+                    .map(Paise::get)
+                    .map_err(|e| malformed(format!("amount {amount:?} is not rupees: {e}")))?,
             );
         }
         if out.status == TxnStatus::Success && out.amount_paise.is_none() {
@@ -372,7 +375,7 @@ impl Gateway for SandboxGateway {
 
     async fn redirect(&self, txn: &GatewayTxn) -> Result<Redirect, GatewayError> {
         positive_amount(NAME, txn)?;
-        let amount = format_rupees(txn.amount_paise);
+        let amount = wire::rupees_text(Paise::new(txn.amount_paise));
         let signature = pay_signature(
             self.config.secret.expose(),
             &txn.txn_id,

@@ -36,7 +36,7 @@ use crate::gateways::{
     AxisConfig, GatewaysConfig, PaytmConfig, PayuConfig, PhonepeConfig, SandboxConfig, Secret,
     TxnStatus, axis, paytm, payu, sandbox,
 };
-use crate::money::{format_rupees, parse_paise, parse_rupees};
+use kosh_platform::money::{Paise, wire};
 
 /// The credentials the simulators expect; [`GatewaySim::config`] hands them to kosh.
 pub mod creds {
@@ -466,7 +466,8 @@ impl GatewaySim {
         let txn_id = query.get("vpc_MerchTxnRef").ok_or("no vpc_MerchTxnRef")?;
         let amount = query
             .get("vpc_Amount")
-            .and_then(|a| parse_paise(a))
+            .and_then(|a| wire::parse_paise_text(a).ok())
+            .map(Paise::get)
             .ok_or("vpc_Amount is not paise")?;
         let return_url = query.get("vpc_ReturnURL").ok_or("no vpc_ReturnURL")?;
         let txn = self.record_paid(
@@ -512,7 +513,8 @@ impl GatewaySim {
         let txn_id = query.get("ORDER_ID").ok_or("no ORDER_ID")?;
         let amount = query
             .get("TXN_AMOUNT")
-            .and_then(|a| parse_rupees(a))
+            .and_then(|a| wire::parse_rupees_text(a).ok())
+            .map(Paise::get)
             .ok_or("TXN_AMOUNT is not rupees")?;
         let callback_url = query.get("CALLBACK_URL").ok_or("no CALLBACK_URL")?;
         let txn = self.record_paid(
@@ -548,7 +550,7 @@ impl GatewaySim {
             creds::SANDBOX_SECRET,
             &txn.txn_id,
             outcome.status(),
-            &format_rupees(txn.reported_amount_paise),
+            &wire::rupees_text(Paise::new(txn.reported_amount_paise)),
             &txn.gateway_ref,
         );
         callback_get(SimGateway::Sandbox, &request.callback_url, fields)

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::{Shared, SimCall, SimCallKind, SimGateway, SimMode, SimOutcome, SimTxn, creds};
 use crate::crypto::{hex_eq_ignore_case, sha256_hex};
 use crate::gateways::{TxnStatus, paytm, payu, sandbox};
-use crate::money::{format_rupees, parse_rupees};
+use kosh_platform::money::{Paise, wire};
 
 type Shared_ = Arc<Shared>;
 
@@ -226,7 +226,7 @@ pub(super) fn paytm_fields(txn: &SimTxn) -> BTreeMap<String, String> {
         ("ORDERID".to_string(), txn.txn_id.clone()),
         (
             "TXNAMOUNT".to_string(),
-            format_rupees(txn.reported_amount_paise),
+            wire::rupees_text(Paise::new(txn.reported_amount_paise)),
         ),
         ("TXNID".to_string(), txn.gateway_ref.clone()),
     ])
@@ -301,7 +301,7 @@ fn payu_status_text(
 /// The fields PayU reports about a transaction (callback body or `transaction_details`).
 pub(super) fn payu_details(txn: &SimTxn) -> BTreeMap<String, String> {
     let (status, unmapped, error_code, error_message) = payu_status_text(txn.outcome);
-    let amount = format_rupees(txn.reported_amount_paise);
+    let amount = wire::rupees_text(Paise::new(txn.reported_amount_paise));
     let mut fields: BTreeMap<String, String> = [
         ("additional_charges", "0.00"),
         ("addedon", "2026-11-21 11:12:13"),
@@ -376,7 +376,7 @@ async fn payu_payment(State(shared): State<Shared_>, body: String) -> Response {
     if !hex_eq_ignore_case(get("hash"), &expected) {
         return error_page("Transaction failed due to incorrectly calculated hash parameter.");
     }
-    let Some(amount) = parse_rupees(get("amount")) else {
+    let Some(amount) = wire::parse_rupees_text(get("amount")).ok().map(Paise::get) else {
         return error_page("Invalid amount");
     };
     if get("txnid").is_empty()
@@ -695,7 +695,7 @@ async fn sandbox_status(
             creds::SANDBOX_SECRET,
             &txn_id,
             Some(txn.outcome.map_or(TxnStatus::Pending, SimOutcome::status)),
-            &format_rupees(txn.reported_amount_paise),
+            &wire::rupees_text(Paise::new(txn.reported_amount_paise)),
             &txn.gateway_ref,
         ),
     };

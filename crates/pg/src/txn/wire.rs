@@ -2,8 +2,14 @@
 //! bound case-insensitively, with DIGIT's bean validation (`NotNull.transactionRequest.
 //! transaction.x`, "must not be null"), amounts read exactly into paise whether they come as
 //! JSON numbers (the web UI) or strings (the Swagger contract).
+//!
+//! Every amount is refused here, before anything is read or written, when it is negative or
+//! above kosh's ceilings: `txnAmount` and a `taxAmount` (a bill's total) within the total
+//! ceiling, each `amountPaid` within the single-amount ceiling, and the sum of the
+//! `amountPaid`s computed exactly and within the total ceiling (`INVALID_TXN_AMOUNT`,
+//! `TXN_CREATE_INVALID_TXN_AMT`).
 
-use kosh_platform::money::paise_from_json;
+use kosh_platform::money::{MoneyError, Paise};
 use kosh_platform::{DigitError, ErrorItem, RequestInfo};
 use serde::Deserialize;
 use serde_json::Value;
@@ -98,18 +104,48 @@ fn text(s: &Option<String>) -> Option<String> {
         .map(str::to_string)
 }
 
-fn invalid_amount(path: &str) -> ErrorItem {
+fn invalid_amount(path: &str, why: &MoneyError) -> ErrorItem {
     ErrorItem::new(
         "INVALID_TXN_AMOUNT",
-        format!("{path} must be a non-negative number of rupees with at most two decimals"),
+        match why {
+            MoneyError::Overflow
+            | MoneyError::OverCeiling { .. }
+            | MoneyError::TotalOverCeiling { .. } => format!("{path}: {why}"),
+            _ => {
+                format!("{path} must be a non-negative number of rupees with at most two decimals")
+            }
+        },
     )
 }
 
-/// An amount in paise: `Err(())` when present but not an exact non-negative rupee amount.
-fn amount(value: &Option<Value>) -> Option<Result<i64, ()>> {
+/// DIGIT's answer when the parts do not make the whole; also when their sum cannot be
+/// computed or passes the total ceiling, since no accepted `txnAmount` can then equal it.
+pub fn parts_do_not_add_up() -> ErrorItem {
+    ErrorItem::new(
+        "TXN_CREATE_INVALID_TXN_AMT",
+        "Transaction amount should be equal to sum of all  amountPaids in taxAndPayments",
+    )
+}
+
+/// Which ceiling an amount answers to.
+#[derive(Clone, Copy)]
+enum Ceiling {
+    /// One bill's share.
+    Amount,
+    /// A total over bills, or a bill's total.
+    Total,
+}
+
+/// An amount in paise: `None` when absent, else the exact non-negative amount within its
+/// ceiling, or why not.
+fn amount(value: &Option<Value>, ceiling: Ceiling) -> Option<Result<Paise, MoneyError>> {
     match value {
         None | Some(Value::Null) => None,
-        Some(v) => Some(paise_from_json(v).filter(|p| *p >= 0).ok_or(())),
+        Some(v) => Some(Paise::from_json(v).and_then(|p| match ceiling {
+            Ceiling::Amount => p.payable(),
+            Ceiling::Total if p.is_negative() => Err(MoneyError::Negative(p)),
+            Ceiling::Total => p.total_within_ceiling(),
+        })),
     }
 }
 
@@ -128,15 +164,15 @@ pub fn parse(request: &TransactionRequest) -> Result<NewTransaction, DigitError>
         Some(v) if v.len() < 2 || v.len() > 50 => errors.push(size("tenantId", 2, 50)),
         _ => {}
     }
-    let txn_amount = match amount(&t.txn_amount) {
+    let txn_amount = match amount(&t.txn_amount, Ceiling::Total) {
         None => {
             errors.push(not_null("txnAmount"));
-            0
+            Paise::ZERO
         }
         Some(Ok(p)) => p,
-        Some(Err(())) => {
-            errors.push(invalid_amount("txnAmount"));
-            0
+        Some(Err(e)) => {
+            errors.push(invalid_amount("txnAmount", &e));
+            Paise::ZERO
         }
     };
     let bill_id = text(&t.bill_id);
@@ -154,26 +190,35 @@ pub fn parse(request: &TransactionRequest) -> Result<NewTransaction, DigitError>
         None => errors.push(not_null("taxAndPayments")),
         Some(list) if list.is_empty() => errors.push(size("taxAndPayments", 1, i32::MAX as usize)),
         Some(list) => {
+            let mut all_read = true;
             for (i, tp) in list.iter().enumerate() {
                 let bill = text(&tp.bill_id);
                 if bill.is_none() {
                     errors.push(not_null(&format!("taxAndPayments[{i}].billId")));
                 }
-                let paid = match amount(&tp.amount_paid) {
+                let paid = match amount(&tp.amount_paid, Ceiling::Amount) {
                     None => {
                         errors.push(not_null(&format!("taxAndPayments[{i}].amountPaid")));
-                        0
+                        all_read = false;
+                        Paise::ZERO
                     }
                     Some(Ok(p)) => p,
-                    Some(Err(())) => {
-                        errors.push(invalid_amount(&format!("taxAndPayments[{i}].amountPaid")));
-                        0
+                    Some(Err(e)) => {
+                        errors.push(invalid_amount(
+                            &format!("taxAndPayments[{i}].amountPaid"),
+                            &e,
+                        ));
+                        all_read = false;
+                        Paise::ZERO
                     }
                 };
-                let tax = match amount(&tp.tax_amount) {
-                    Some(Ok(p)) => Some(p),
-                    Some(Err(())) => {
-                        errors.push(invalid_amount(&format!("taxAndPayments[{i}].taxAmount")));
+                let tax = match amount(&tp.tax_amount, Ceiling::Total) {
+                    Some(Ok(p)) => Some(p.get()),
+                    Some(Err(e)) => {
+                        errors.push(invalid_amount(
+                            &format!("taxAndPayments[{i}].taxAmount"),
+                            &e,
+                        ));
                         None
                     }
                     None => None,
@@ -181,8 +226,17 @@ pub fn parse(request: &TransactionRequest) -> Result<NewTransaction, DigitError>
                 tax_and_payments.push(TaxAndPayment {
                     bill_id: bill.unwrap_or_default(),
                     tax_amount: tax,
-                    amount_paid: paid,
+                    amount_paid: paid.get(),
                 });
+            }
+            // Whether the parts equal txnAmount is the service's check, in DIGIT's order;
+            // a sum that cannot be computed, or passes the total ceiling, never reaches it.
+            if all_read
+                && Paise::sum(tax_and_payments.iter().map(|tp| Paise::new(tp.amount_paid)))
+                    .and_then(Paise::total_within_ceiling)
+                    .is_err()
+            {
+                errors.push(parts_do_not_add_up());
             }
         }
     }
@@ -233,7 +287,7 @@ pub fn parse(request: &TransactionRequest) -> Result<NewTransaction, DigitError>
     }
     Ok(NewTransaction {
         tenant_id: tenant_id.unwrap_or_default(),
-        amount: txn_amount,
+        amount: txn_amount.get(),
         bill_id: bill_id.unwrap_or_default(),
         module: text(&t.module),
         consumer_code: consumer_code.unwrap_or_default(),
@@ -314,6 +368,79 @@ mod tests {
         assert!(err.errors.iter().any(|e| e.code == "INVALID_TXN_AMOUNT"));
         let err = parse(&request(json!({"txnAmount": -1}))).unwrap_err();
         assert!(err.errors.iter().any(|e| e.code == "INVALID_TXN_AMOUNT"));
+    }
+
+    fn codes(v: Value) -> Vec<(String, String)> {
+        match parse(&request(v)) {
+            Ok(_) => vec![],
+            Err(e) => e.errors.into_iter().map(|e| (e.code, e.message)).collect(),
+        }
+    }
+
+    #[test]
+    fn amounts_at_and_beyond_the_limits_are_refused() {
+        let ceiling = kosh_platform::money::limits().max_amount;
+        let total_ceiling = kosh_platform::money::limits().max_total;
+        // The reported wrap: 92233720368547758 + 92233720368547758 + 100 rupees is 99.84
+        // rupees in wrapping i64 paise.
+        let mut wrap = valid();
+        wrap["txnAmount"] = json!("99.84");
+        wrap["taxAndPayments"] = json!([
+            {"billId": "b1", "amountPaid": "92233720368547758"},
+            {"billId": "b2", "amountPaid": "92233720368547758"},
+            {"billId": "b3", "amountPaid": "100"}]);
+        let errs = codes(wrap);
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs.iter().all(|(c, m)| c == "INVALID_TXN_AMOUNT"
+            && m.contains("above the largest amount kosh accepts")));
+        for (txn, part, code) in [
+            (json!(i64::MAX), json!(1), "INVALID_TXN_AMOUNT"),
+            (json!(i64::MIN), json!(1), "INVALID_TXN_AMOUNT"),
+            (json!("1e30"), json!(1), "INVALID_TXN_AMOUNT"),
+            (json!(1e30), json!(1), "INVALID_TXN_AMOUNT"),
+            (json!("-0.01"), json!(1), "INVALID_TXN_AMOUNT"),
+            (json!(1), json!("-0.01"), "INVALID_TXN_AMOUNT"),
+            (json!(1), json!(0.001), "INVALID_TXN_AMOUNT"),
+            (json!(1), json!(ceiling.rupees()), ""),
+            (
+                json!(1),
+                json!(Paise::new(ceiling.get() + 1).rupees()),
+                "INVALID_TXN_AMOUNT",
+            ),
+            (json!(total_ceiling.rupees()), json!(1), ""),
+            (
+                json!(Paise::new(total_ceiling.get() + 1).rupees()),
+                json!(1),
+                "INVALID_TXN_AMOUNT",
+            ),
+        ] {
+            let mut v = valid();
+            v["txnAmount"] = txn.clone();
+            v["taxAndPayments"][0]["amountPaid"] = part.clone();
+            let errs = codes(v);
+            if code.is_empty() {
+                assert!(errs.is_empty(), "{txn} {part}: {errs:?}");
+            } else {
+                assert_eq!(errs.len(), 1, "{txn} {part}: {errs:?}");
+                assert_eq!(errs[0].0, code, "{txn} {part}: {errs:?}");
+            }
+        }
+        // Each part within the ceiling, their sum past the total ceiling.
+        let mut many = valid();
+        many["txnAmount"] = json!(total_ceiling.rupees());
+        many["taxAndPayments"] = Value::Array(
+            (0..11)
+                .map(|i| json!({"billId": format!("b{i}"), "amountPaid": ceiling.rupees()}))
+                .collect(),
+        );
+        assert_eq!(
+            codes(many),
+            vec![(
+                "TXN_CREATE_INVALID_TXN_AMT".to_string(),
+                "Transaction amount should be equal to sum of all  amountPaids in taxAndPayments"
+                    .to_string()
+            )]
+        );
     }
 
     #[test]
