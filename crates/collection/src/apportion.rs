@@ -16,7 +16,10 @@
 //!   overpayment.
 //!
 //! DIGIT does this over BigDecimal in a separate service; kosh does it in integers inside the
-//! payment's transaction.
+//! payment's transaction, every sum and difference checked: an amount that cannot be
+//! computed is [`ApportionError::Money`], a refusal of the payment, never a wrap.
+
+use kosh_platform::money::{MoneyError, Paise};
 
 /// One account detail of a bill: a tax head's amount within one bill detail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +75,21 @@ pub enum ApportionError {
     Negative,
     #[error("an advance needs a bill detail to sit on")]
     NoPeriod,
+    #[error("{0}")]
+    Money(#[from] MoneyError),
+}
+
+fn add(a: i64, b: i64) -> Result<i64, MoneyError> {
+    Paise::new(a).checked_add(Paise::new(b)).map(Paise::get)
+}
+
+fn sub(a: i64, b: i64) -> Result<i64, MoneyError> {
+    Paise::new(a).checked_sub(Paise::new(b)).map(Paise::get)
+}
+
+/// What is still due on a head (negative for an unconsumed rebate or advance).
+fn due(head: &Head) -> Result<i64, MoneyError> {
+    sub(head.amount, head.adjusted)
 }
 
 /// Spreads `paid` paise over `periods`.
@@ -88,15 +106,12 @@ pub fn apportion(
     let mut remaining = paid;
 
     // DIGIT's special case: nothing paid on a bill of nothing settles every head as it stands.
-    let total_due: i64 = periods
-        .iter()
-        .flat_map(|p| &p.heads)
-        .map(|h| h.amount - h.adjusted)
-        .sum();
+    let heads = || periods.iter().flat_map(|p| &p.heads);
+    let total_due = Paise::sum_i64(heads().map(due).collect::<Result<Vec<_>, _>>()?)?;
     if paid == 0 && total_due == 0 {
         for period in periods {
             for head in &period.heads {
-                adjustments.push(adjust(period, head, head.amount - head.adjusted));
+                adjustments.push(adjust(period, head, due(head)?));
             }
         }
         return Ok(Apportionment {
@@ -107,20 +122,20 @@ pub fn apportion(
     }
 
     if advance_allowed {
-        let positive_due: i64 = periods
-            .iter()
-            .flat_map(|p| &p.heads)
-            .filter(|h| !h.is_advance)
-            .map(|h| (h.amount - h.adjusted).max(0))
-            .sum();
+        let positive_due = Paise::sum_i64(
+            heads()
+                .filter(|h| !h.is_advance)
+                .map(|h| due(h).map(|d| d.max(0)))
+                .collect::<Result<Vec<_>, _>>()?,
+        )?;
         let mut usable = positive_due;
         for period in periods {
             for head in period.heads.iter().filter(|h| h.is_advance) {
-                let unconsumed = -(head.amount - head.adjusted).min(0);
+                let unconsumed = sub(0, due(head)?.min(0))?;
                 let take = unconsumed.min(usable);
                 if take > 0 {
-                    usable -= take;
-                    remaining += take;
+                    usable = sub(usable, take)?;
+                    remaining = add(remaining, take)?;
                     adjustments.push(adjust(period, head, -take));
                 }
             }
@@ -130,9 +145,9 @@ pub fn apportion(
     // Rebates and exemptions first: each is adjusted in full and adds to the money available.
     for period in periods {
         for head in period.heads.iter().filter(|h| !h.is_advance) {
-            let due = head.amount - head.adjusted;
+            let due = due(head)?;
             if due < 0 {
-                remaining += -due;
+                remaining = sub(remaining, due)?;
                 adjustments.push(adjust(period, head, due));
             }
         }
@@ -141,16 +156,18 @@ pub fn apportion(
     order.sort_by_key(|&i| periods[i].from_period);
     for &pi in &order {
         let period = &periods[pi];
-        let mut heads: Vec<&Head> = period
-            .heads
-            .iter()
-            .filter(|h| !h.is_advance && h.amount - h.adjusted >= 0)
-            .collect();
-        heads.sort_by_key(|h| (h.amount, h.order));
-        for head in heads {
-            let take = (head.amount - head.adjusted).min(remaining);
-            remaining -= take;
-            paid_now[pi].1 += take;
+        let mut heads: Vec<(&Head, i64)> = Vec::new();
+        for head in period.heads.iter().filter(|h| !h.is_advance) {
+            let due = due(head)?;
+            if due >= 0 {
+                heads.push((head, due));
+            }
+        }
+        heads.sort_by_key(|(h, _)| (h.amount, h.order));
+        for (head, due) in heads {
+            let take = due.min(remaining);
+            remaining = sub(remaining, take)?;
+            paid_now[pi].1 = add(paid_now[pi].1, take)?;
             adjustments.push(adjust(period, head, take));
         }
     }
@@ -159,7 +176,7 @@ pub fn apportion(
         if !advance_allowed {
             return Err(ApportionError::Overpaid {
                 paid,
-                owed: paid - remaining,
+                owed: sub(paid, remaining)?,
             });
         }
         let latest = order.last().ok_or(ApportionError::NoPeriod)?;
@@ -301,6 +318,40 @@ mod tests {
         let a = apportion(&bill, 0, false).unwrap();
         assert_eq!(taken(&a, "tax"), 100_00);
         assert_eq!(taken(&a, "rebate"), -100_00);
+    }
+
+    #[test]
+    fn amounts_at_the_ends_of_i64_are_refused_not_wrapped() {
+        let bill = vec![period(
+            "p",
+            1,
+            vec![
+                head("tax", "PT_TAX", i64::MAX, 1),
+                head("cess", "PT_FIRE_CESS", i64::MAX, 2),
+            ],
+        )];
+        assert!(matches!(
+            apportion(&bill, 100, false),
+            Err(ApportionError::Money(MoneyError::Overflow))
+        ));
+        let mut odd = head("tax", "PT_TAX", i64::MIN, 1);
+        odd.adjusted = 1;
+        assert!(matches!(
+            apportion(&[period("p", 1, vec![odd])], 0, true),
+            Err(ApportionError::Money(MoneyError::Overflow))
+        ));
+        let rebate = vec![period(
+            "p",
+            1,
+            vec![
+                head("tax", "PT_TAX", 100, 1),
+                head("rebate", "PT_TIME_REBATE", -i64::MAX, 2),
+            ],
+        )];
+        assert!(matches!(
+            apportion(&rebate, i64::MAX, true),
+            Err(ApportionError::Money(MoneyError::Overflow))
+        ));
     }
 
     proptest! {

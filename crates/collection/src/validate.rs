@@ -4,8 +4,13 @@
 //!
 //! DIGIT collects these failures in a map keyed by code, so several rules that share
 //! `INVALID_PAYMENTDETAIL` leave only the last one standing; [`ErrorMap`] keeps that.
+//!
+//! kosh's ceilings on amounts apply to every payment, whichever service made it: no amount
+//! paid for a bill above the single-amount ceiling, no payment total that is negative or
+//! above the total ceiling, and every sum computed exactly (`kosh_platform::money`).
 
 use kosh_platform::error::ErrorMap;
+use kosh_platform::money::{MoneyError, Paise};
 use kosh_platform::{DigitError, ErrorItem};
 
 use crate::mode::PaymentMode;
@@ -67,6 +72,48 @@ fn is_whole_rupees(paise: i64) -> bool {
     paise % 100 == 0
 }
 
+/// Why a payment's `totalAmountPaid` cannot be accepted whatever its bills: it is negative
+/// or above the total ceiling.
+pub fn total_paid_refusal(total: i64) -> Option<ErrorItem> {
+    let total = Paise::new(total);
+    if total.is_negative() {
+        return Some(ErrorItem::new(
+            "INVALID_PAYMENT_AMOUNT",
+            "Payment totalAmountPaid cannot be negative",
+        ));
+    }
+    total
+        .total_within_ceiling()
+        .err()
+        .map(|e| total_paid_too_large(&e))
+}
+
+pub fn total_paid_too_large(why: &MoneyError) -> ErrorItem {
+    ErrorItem::new(
+        "INVALID_PAYMENT_AMOUNT",
+        format!("Payment totalAmountPaid cannot be accepted: {why}"),
+    )
+}
+
+/// A paymentDetail's amount above the single-amount ceiling (or too large to compute);
+/// `bill` names the bill (its id before the bill is read, its number after).
+pub fn detail_paid_refusal(bill: &str, why: &MoneyError) -> ErrorItem {
+    ErrorItem::new(
+        "INVALID_PAYMENTDETAIL",
+        format!("The amount paid for the paymentDetail with bill {bill} cannot be accepted: {why}"),
+    )
+}
+
+/// DIGIT's answer when a paymentDetail's totalDue is not its bill's total.
+pub fn due_mismatch(bill_id: &str) -> ErrorItem {
+    ErrorItem::new(
+        "INVALID_PAYMENTDETAIL",
+        format!(
+            "The amount to be paid is mismatching with bill for paymentDetial with bill id: {bill_id}"
+        ),
+    )
+}
+
 /// The rules on the payment itself and its instrument.
 pub fn check_instrument(input: &PaymentInput, now_ms: i64, errors: &mut ErrorMap) {
     let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
@@ -94,7 +141,8 @@ pub fn check_instrument(input: &PaymentInput, now_ms: i64, errors: &mut ErrorMap
                                 "Cheque/DD date should not be greater than Manual Receipt Date ",
                             );
                         }
-                        if receipt - instrument > 90 * DAY_MS {
+                        // Saturating: the dates are the client's and may be anything.
+                        if receipt.saturating_sub(instrument) > 90 * DAY_MS {
                             errors.put(
                                 "CHEQUE_DD_DATE_WITH_MANUAL_RECEIPT_DATE",
                                 "Cheque/DD date should be less than and within 90 days of Manual Receipt Date",
@@ -102,7 +150,7 @@ pub fn check_instrument(input: &PaymentInput, now_ms: i64, errors: &mut ErrorMap
                         }
                     }
                     None => {
-                        if now_ms - instrument > 90 * DAY_MS {
+                        if now_ms.saturating_sub(instrument) > 90 * DAY_MS {
                             errors.put(
                                 "CHEQUE_DD_DATE_WITH_RECEIPT_DATE",
                                 "Cheque/DD date should be less than and within 90 days of Current Date",
@@ -192,12 +240,12 @@ pub fn check_against_bills(
     expiry: Expiry,
     errors: &mut ErrorMap,
 ) {
-    let mut total_paid = 0i64;
+    let mut total_paid = Ok(Paise::ZERO);
     for detail in &input.details {
         let Some(bill) = bills.iter().find(|b| b.id == detail.bill_id) else {
             continue;
         };
-        total_paid += detail.total_amount_paid;
+        total_paid = total_paid.and_then(|t| t.checked_add(Paise::new(detail.total_amount_paid)));
         if paid_bill_ids.contains(&bill.id) || bill.status == "PAID" {
             errors.put(
                 "BILL_ALREADY_PAID",
@@ -226,10 +274,8 @@ pub fn check_against_bills(
         if let Some(given_due) = detail.total_due
             && given_due != due
         {
-            errors.put(
-                "INVALID_PAYMENTDETAIL",
-                format!("The amount to be paid is mismatching with bill for paymentDetial with bill id: {}", bill.id),
-            );
+            let e = due_mismatch(&bill.id);
+            errors.put(e.code, e.message);
         }
         if !bill.advance_allowed && (due < 0 || !is_whole_rupees(due)) {
             errors.put(
@@ -291,16 +337,29 @@ pub fn check_against_bills(
                 "The amount paid cannot be fractional",
             );
         }
+        // Last of the paymentDetail rules, so that it is the one that stands.
+        if let Err(e) = Paise::new(paid).within_ceiling() {
+            let e = detail_paid_refusal(&bill.bill_number, &e);
+            errors.put(e.code, e.message);
+        }
         let expired = bill.status == "EXPIRED" || bill.expiry.is_none_or(|e| e <= now_ms);
         if expiry == Expiry::Enforced && expired {
             errors.put("BILL_EXPIRED", "Bill expired or invalid, regenerate bill!");
         }
     }
-    if total_paid != input.total_amount_paid {
-        errors.put(
+    match total_paid {
+        Ok(sum) if sum.get() == input.total_amount_paid => {}
+        Ok(_) => errors.put(
             "INVALID_PAYMENT_AMOUNT",
             "Payment totalAmountPaid must equal the sum of totalAmountPaid of its paymentDetails",
-        );
+        ),
+        Err(e) => {
+            let e = total_paid_too_large(&e);
+            errors.put(e.code, e.message);
+        }
+    }
+    if let Some(e) = total_paid_refusal(input.total_amount_paid) {
+        errors.put(e.code, e.message);
     }
 }
 
@@ -370,6 +429,88 @@ mod tests {
             &mut errors,
         );
         codes(errors)
+    }
+
+    #[test]
+    fn amounts_beyond_the_limits_are_refused_whoever_made_the_payment() {
+        let ceiling = kosh_platform::money::limits().max_amount.get();
+        let mut advance = bill(500_00);
+        advance.advance_allowed = true;
+        // Two huge shares whose i64 sum wraps to -16 paise.
+        let huge = 9_223_372_036_854_775_800;
+        let mut wrap = input(PaymentMode::Cash, -16);
+        wrap.details = vec![
+            DetailInput {
+                bill_id: "b1".into(),
+                total_due: None,
+                total_amount_paid: huge,
+                sub_paise: false,
+            },
+            DetailInput {
+                bill_id: "b2".into(),
+                total_due: None,
+                total_amount_paid: huge,
+                sub_paise: false,
+            },
+        ];
+        let second = BillView {
+            id: "b2".into(),
+            bill_number: "BILL-2".into(),
+            ..advance.clone()
+        };
+        let mut errors = ErrorMap::new();
+        check_against_bills(
+            &wrap,
+            &[advance.clone(), second],
+            &[],
+            1_000,
+            Expiry::Enforced,
+            &mut errors,
+        );
+        let errs = codes(errors);
+        assert!(
+            errs.iter()
+                .any(|(c, m)| c == "INVALID_PAYMENTDETAIL" && m.contains("largest amount")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter().any(|(c, _)| c == "INVALID_PAYMENT_AMOUNT"),
+            "{errs:?}"
+        );
+        // Negative: DIGIT's message, with the bill number.
+        let errs = run(&input(PaymentMode::Cash, -100), &advance, 1_000);
+        assert!(
+            errs.contains(&(
+                "INVALID_PAYMENTDETAIL".into(),
+                "The amount paid for the paymentDetail with bill number: BILL-1".into()
+            )),
+            "{errs:?}"
+        );
+        assert!(
+            errs.contains(&(
+                "INVALID_PAYMENT_AMOUNT".into(),
+                "Payment totalAmountPaid cannot be negative".into()
+            )),
+            "{errs:?}"
+        );
+        // At the ceiling it passes; a paisa over (whole rupees over) it does not.
+        let mut at = bill(ceiling);
+        at.advance_allowed = true;
+        assert!(run(&input(PaymentMode::Cash, ceiling), &at, 1_000).is_empty());
+        let errs = run(&input(PaymentMode::Cash, ceiling + 100), &at, 1_000);
+        assert!(
+            errs.iter()
+                .any(|(c, m)| c == "INVALID_PAYMENTDETAIL" && m.contains("largest amount")),
+            "{errs:?}"
+        );
+        // Client dates at the ends of i64 do not overflow.
+        let mut cheque = input(PaymentMode::Cheque, 500_00);
+        cheque.instrument_number = Some("1".into());
+        cheque.instrument_date = Some(i64::MIN);
+        cheque.transaction_date = Some(i64::MAX);
+        assert!(!run(&cheque, &bill(500_00), 1_000).is_empty());
+        cheque.transaction_date = None;
+        assert!(!run(&cheque, &bill(500_00), 1_000).is_empty());
     }
 
     #[test]

@@ -2,14 +2,22 @@
 //! case-insensitively, and turned into a [`PaymentInput`] with amounts in paise. Bean
 //! validation failures come back in DIGIT's form (`NotNull.paymentRequest.payment.x`,
 //! "must not be null"; `Pattern...`, "must match ...").
+//!
+//! Amounts are refused here, before any bill is read, when they cannot be an amount paid:
+//! a negative `totalAmountPaid` or one above the total ceiling (`INVALID_PAYMENT_AMOUNT`), a
+//! paymentDetail's `totalAmountPaid` above the single-amount ceiling
+//! (`INVALID_PAYMENTDETAIL`), and any amount too large to compute. A negative paymentDetail
+//! amount is DIGIT's own rule, answered with the bill number once the bill is read
+//! ([`crate::validate::check_against_bills`]).
 
+use kosh_platform::money::{MoneyError, Paise};
 use kosh_platform::{DigitError, ErrorItem, RequestInfo};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::mode::PaymentMode;
-use crate::validate::{DetailInput, PaymentInput, not_null};
+use crate::validate::{self, DetailInput, PaymentInput, not_null};
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct PaymentRequest {
@@ -80,32 +88,39 @@ pub struct DetailExtras {
     pub additional_details: Option<Value>,
 }
 
-const NAME_PATTERN: &str = r"^[a-zA-Z]+(([_\-'`\. ][a-zA-Z ])?[a-zA-Z]*)*$";
-const MOBILE_PATTERN: &str = "^[6-9][0-9]{9}$";
+pub(crate) const NAME_PATTERN: &str = r"^[a-zA-Z]+(([_\-'`\. ][a-zA-Z ])?[a-zA-Z]*)*$";
+pub(crate) const MOBILE_PATTERN: &str = "^[6-9][0-9]{9}$";
 
 enum Amount {
     Missing,
     Paise(i64),
     /// More than two decimal places: a fraction of a paisa, which DIGIT calls fractional.
     SubPaise,
+    /// A number too large for any amount kosh can compute.
+    TooLarge,
     NotANumber,
 }
 
 fn amount(value: &Option<Value>) -> Amount {
     match value {
         None | Some(Value::Null) => Amount::Missing,
-        Some(v) => match kosh_platform::money::paise_from_json(v) {
-            Some(p) => Amount::Paise(p),
-            None => {
+        Some(v) => match Paise::from_json(v) {
+            Ok(p) => Amount::Paise(p.get()),
+            Err(MoneyError::SubPaise(_)) => Amount::SubPaise,
+            Err(MoneyError::Overflow) => Amount::TooLarge,
+            Err(_) => {
+                // DIGIT binds amounts to BigDecimal, which also takes exponents ("1e3").
                 let text = match v {
                     Value::String(s) => s.clone(),
                     Value::Number(n) => n.to_string(),
                     _ => return Amount::NotANumber,
                 };
-                if text.trim().parse::<f64>().is_ok_and(f64::is_finite) {
-                    Amount::SubPaise
-                } else {
-                    Amount::NotANumber
+                match text.trim().parse::<f64>() {
+                    Ok(f) if f.is_finite() && (f * 100.0).abs() >= i64::MAX as f64 => {
+                        Amount::TooLarge
+                    }
+                    Ok(f) if f.is_finite() => Amount::SubPaise,
+                    _ => Amount::NotANumber,
                 }
             }
         },
@@ -152,8 +167,17 @@ pub fn parse(request: &PaymentRequest) -> Result<(PaymentInput, PayerFields), Di
             errors.push(not_null("totalAmountPaid"));
             0
         }
-        Amount::Paise(p) => p,
+        Amount::Paise(p) => {
+            if let Some(refusal) = validate::total_paid_refusal(p) {
+                errors.push(refusal);
+            }
+            p
+        }
         Amount::SubPaise => 1,
+        Amount::TooLarge => {
+            errors.push(validate::total_paid_too_large(&MoneyError::Overflow));
+            0
+        }
         Amount::NotANumber => return Err(mapping_error()),
     };
     let total_due = match amount(&payment.total_due) {
@@ -226,22 +250,40 @@ pub fn parse(request: &PaymentRequest) -> Result<(PaymentInput, PayerFields), Di
         if blank(&d.bill_id) {
             errors.push(not_null(&format!("paymentDetails[{i}].billId")));
         }
+        let bill_id = text(&d.bill_id).unwrap_or_default();
         let (paid, sub_paise) = match amount(&d.total_amount_paid) {
             Amount::Missing => {
                 errors.push(not_null(&format!("paymentDetails[{i}].totalAmountPaid")));
                 (0, false)
             }
-            Amount::Paise(p) => (p, false),
+            Amount::Paise(p) => {
+                if let Err(e) = Paise::new(p).within_ceiling() {
+                    errors.push(validate::detail_paid_refusal(&bill_id, &e));
+                }
+                (p, false)
+            }
             Amount::SubPaise => (1, true),
+            Amount::TooLarge => {
+                errors.push(validate::detail_paid_refusal(
+                    &bill_id,
+                    &MoneyError::Overflow,
+                ));
+                (0, false)
+            }
             Amount::NotANumber => return Err(mapping_error()),
         };
         let due = match amount(&d.total_due) {
             Amount::Paise(p) => Some(p),
             Amount::NotANumber => return Err(mapping_error()),
+            // No bill's total is that large.
+            Amount::TooLarge => {
+                errors.push(validate::due_mismatch(&bill_id));
+                None
+            }
             _ => None,
         };
         details.push(DetailInput {
-            bill_id: text(&d.bill_id).unwrap_or_default(),
+            bill_id,
             total_due: due,
             total_amount_paid: paid,
             sub_paise,
@@ -343,5 +385,84 @@ mod tests {
             "paymentDetails": [{"billId": "b", "totalAmountPaid": 100.005}]}),
         );
         assert!(parse(&r).unwrap().0.details[0].sub_paise);
+    }
+
+    fn cash(total: Value, details: &[Value]) -> PaymentRequest {
+        request(
+            json!({"tenantId": "pb.amritsar", "totalAmountPaid": total, "paymentMode": "CASH",
+            "paidBy": "Asha", "paymentDetails": details.iter().enumerate()
+                .map(|(i, a)| json!({"billId": format!("b{i}"), "totalAmountPaid": a}))
+                .collect::<Vec<_>>()}),
+        )
+    }
+
+    fn refusal(r: &PaymentRequest) -> Vec<(String, String)> {
+        match parse(r) {
+            Ok(_) => vec![],
+            Err(e) => e.errors.into_iter().map(|e| (e.code, e.message)).collect(),
+        }
+    }
+
+    #[test]
+    fn negative_and_huge_amounts_are_refused_before_any_bill_is_read() {
+        let ceiling = kosh_platform::money::limits().max_amount;
+        let total_ceiling = kosh_platform::money::limits().max_total;
+        // The reported wrap: two advance-allowed bills paid 92233720368547758 rupees each
+        // add up to -0.16 rupees in wrapping i64 paise.
+        let errs = refusal(&cash(
+            json!("-0.16"),
+            &[json!("92233720368547758"), json!("92233720368547758")],
+        ));
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert_eq!(errs[0].0, "INVALID_PAYMENT_AMOUNT");
+        assert!(errs[1..].iter().all(|(c, m)| c == "INVALID_PAYMENTDETAIL"
+            && m.contains("above the largest amount kosh accepts")));
+        for (total, detail, codes) in [
+            (json!(-1), json!(-1), vec!["INVALID_PAYMENT_AMOUNT"]),
+            (json!(i64::MAX), json!(1), vec!["INVALID_PAYMENT_AMOUNT"]),
+            (json!(i64::MIN), json!(1), vec!["INVALID_PAYMENT_AMOUNT"]),
+            (json!("1e30"), json!(1), vec!["INVALID_PAYMENT_AMOUNT"]),
+            (
+                json!(1e30),
+                json!(1e30),
+                vec!["INVALID_PAYMENT_AMOUNT", "INVALID_PAYMENTDETAIL"],
+            ),
+            (json!(1), json!(i64::MIN), vec!["INVALID_PAYMENTDETAIL"]),
+            (
+                json!(1),
+                json!(i64::MAX / 100),
+                vec!["INVALID_PAYMENTDETAIL"],
+            ),
+            (json!(ceiling.rupees()), json!(ceiling.rupees()), vec![]),
+            (
+                json!(1),
+                json!(Paise::new(ceiling.get() + 1).rupees()),
+                vec!["INVALID_PAYMENTDETAIL"],
+            ),
+            (
+                json!(Paise::new(total_ceiling.get() + 1).rupees()),
+                json!(1),
+                vec!["INVALID_PAYMENT_AMOUNT"],
+            ),
+            // A negative detail is DIGIT's rule, answered with the bill's number.
+            (json!(0), json!(-1), vec![]),
+            (json!(0), json!(0), vec![]),
+        ] {
+            let errs = refusal(&cash(total.clone(), &[detail.clone()]));
+            let got: Vec<&str> = errs.iter().map(|(c, _)| c.as_str()).collect();
+            assert_eq!(got, codes, "{total} {detail}: {errs:?}");
+        }
+        let r = request(
+            json!({"tenantId": "pb", "totalAmountPaid": 1, "paymentMode": "CASH",
+            "paidBy": "A", "paymentDetails": [{"billId": "b", "totalAmountPaid": 1, "totalDue": 1e30}]}),
+        );
+        assert_eq!(
+            refusal(&r),
+            vec![(
+                "INVALID_PAYMENTDETAIL".into(),
+                "The amount to be paid is mismatching with bill for paymentDetial with bill id: b"
+                    .into()
+            )]
+        );
     }
 }
