@@ -270,7 +270,7 @@ async fn bill_for(
         tz,
         actor,
     };
-    let Some(mut bill) = generate::make(&demands, &context) else {
+    let Some(mut bill) = generate::make(&demands, &context)? else {
         return Ok(None);
     };
     bill.seq =

@@ -7,12 +7,16 @@
 //! - no bill when the total is negative (more advance than dues), as DIGIT;
 //! - the part-payment rules of the business service, and a minimum: the larger of the
 //!   service's `minAmountPayable` and the demands' `minimumAmountPayable`, never more than
-//!   the bill (the whole bill when part payment is not allowed).
+//!   the bill (the whole bill when part payment is not allowed);
+//! - every sum checked, and the bill's total within kosh's total ceiling: an amount that
+//!   cannot be computed, or a total above the ceiling, refuses the bill
+//!   ([`kosh_platform::money::MoneyError`]) rather than making a wrong one.
 
 use std::collections::BTreeMap;
 
 use chrono_tz::Tz;
 use kosh_identity::users::User;
+use kosh_platform::money::{MoneyError, Paise};
 
 use super::expiry::expiry_date;
 use super::{Bill, BillAccountDetail, BillDetail, BillStatus};
@@ -32,9 +36,12 @@ pub struct BillContext<'a> {
 }
 
 /// The bill of one consumer code and service from `demands`; `None` when there are none or
-/// they owe less than nothing.
-pub fn make(demands: &[Demand], ctx: &BillContext<'_>) -> Option<Bill> {
-    let first = demands.first()?;
+/// they owe less than nothing; an error when an amount cannot be computed or the total is
+/// above the total ceiling.
+pub fn make(demands: &[Demand], ctx: &BillContext<'_>) -> Result<Option<Bill>, MoneyError> {
+    let Some(first) = demands.first() else {
+        return Ok(None);
+    };
     let mut demands: Vec<&Demand> = demands.iter().collect();
     demands.sort_by(|a, b| {
         (a.tax_period_from, a.tax_period_to, &a.id).cmp(&(
@@ -44,15 +51,16 @@ pub fn make(demands: &[Demand], ctx: &BillContext<'_>) -> Option<Bill> {
         ))
     });
     let bill_id = new_id();
-    let details: Vec<BillDetail> = demands
+    let details = demands
         .iter()
         .map(|d| detail_for(d, &bill_id, ctx))
-        .collect();
-    let total: i64 = details.iter().map(|d| d.amount).sum();
+        .collect::<Result<Vec<BillDetail>, MoneyError>>()?;
+    let total = Paise::sum_i64(details.iter().map(|d| d.amount))?;
     if total < 0 {
-        return None;
+        return Ok(None);
     }
-    let demanded_minimum: i64 = demands.iter().map(|d| d.minimum_amount_payable).sum();
+    Paise::new(total).total_within_ceiling()?;
+    let demanded_minimum = Paise::sum_i64(demands.iter().map(|d| d.minimum_amount_payable))?;
     let minimum = if ctx.business.part_payment_allowed {
         ctx.business
             .min_amount_payable
@@ -62,7 +70,7 @@ pub fn make(demands: &[Demand], ctx: &BillContext<'_>) -> Option<Bill> {
         total
     };
     let payer = ctx.payer;
-    Some(Bill {
+    Ok(Some(Bill {
         id: bill_id,
         tenant_id: ctx.tenant_id.to_string(),
         consumer_code: first.consumer_code.clone(),
@@ -89,18 +97,27 @@ pub fn make(demands: &[Demand], ctx: &BillContext<'_>) -> Option<Bill> {
         advance_demand_detail_id: None,
         audit: Audit::new(ctx.actor, ctx.now_ms),
         details,
-    })
+    }))
 }
 
-fn detail_for(demand: &Demand, bill_id: &str, ctx: &BillContext<'_>) -> BillDetail {
+fn detail_for(
+    demand: &Demand,
+    bill_id: &str,
+    ctx: &BillContext<'_>,
+) -> Result<BillDetail, MoneyError> {
     let detail_id = new_id();
     let mut by_head: BTreeMap<&str, BillAccountDetail> = BTreeMap::new();
+    let mut outstanding = Paise::ZERO;
     for dd in &demand.details {
-        let due = dd.tax_amount - dd.collection_amount;
-        by_head
-            .entry(dd.tax_head_code.as_str())
-            .and_modify(|a| a.amount += due)
-            .or_insert_with(|| BillAccountDetail {
+        let due = Paise::new(dd.tax_amount).checked_sub(Paise::new(dd.collection_amount))?;
+        outstanding = outstanding.checked_add(due)?;
+        if let Some(a) = by_head.get_mut(dd.tax_head_code.as_str()) {
+            a.amount = Paise::new(a.amount).checked_add(due)?.get();
+            continue;
+        }
+        by_head.insert(
+            dd.tax_head_code.as_str(),
+            BillAccountDetail {
                 id: new_id(),
                 tenant_id: demand.tenant_id.clone(),
                 bill_detail_id: detail_id.clone(),
@@ -112,14 +129,15 @@ fn detail_for(demand: &Demand, bill_id: &str, ctx: &BillContext<'_>) -> BillDeta
                     .find(|h| h.code == dd.tax_head_code)
                     .map(|h| h.order)
                     .unwrap_or(0),
-                amount: due,
+                amount: due.get(),
                 adjusted_amount: 0,
                 additional_details: None,
-            });
+            },
+        );
     }
     let mut account_details: Vec<BillAccountDetail> = by_head.into_values().collect();
     account_details.sort_by(|a, b| (a.order, &a.tax_head_code).cmp(&(b.order, &b.tax_head_code)));
-    BillDetail {
+    Ok(BillDetail {
         id: detail_id,
         tenant_id: demand.tenant_id.clone(),
         bill_id: bill_id.to_string(),
@@ -127,11 +145,11 @@ fn detail_for(demand: &Demand, bill_id: &str, ctx: &BillContext<'_>) -> BillDeta
         from_period: demand.tax_period_from,
         to_period: demand.tax_period_to,
         expiry_date: expiry_date(demand, ctx.now_ms, ctx.tz),
-        amount: demand.outstanding(),
+        amount: outstanding.get(),
         amount_paid: 0,
         additional_details: demand.additional_details.clone(),
         account_details,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -231,7 +249,9 @@ mod tests {
                 ],
             ),
         ];
-        let bill = make(&demands, &ctx(&business, &heads)).expect("a bill");
+        let bill = make(&demands, &ctx(&business, &heads))
+            .unwrap()
+            .expect("a bill");
         assert_eq!(bill.total_amount, 51000 + 23000);
         // Oldest period first.
         assert_eq!(bill.details[0].from_period, 1000);
@@ -254,12 +274,14 @@ mod tests {
         assert_eq!(
             make(&d, &ctx(&business, &heads))
                 .unwrap()
+                .unwrap()
                 .minimum_amount_to_be_paid,
             25000
         );
         let d = vec![demand(1000, 0, vec![detail("PT_TAX", 5000, 0)])];
         assert_eq!(
             make(&d, &ctx(&business, &heads))
+                .unwrap()
                 .unwrap()
                 .minimum_amount_to_be_paid,
             5000
@@ -268,6 +290,7 @@ mod tests {
         let d = vec![demand(1000, 0, vec![detail("PT_TAX", 50000, 0)])];
         assert_eq!(
             make(&d, &ctx(&whole, &heads))
+                .unwrap()
                 .unwrap()
                 .minimum_amount_to_be_paid,
             50000
@@ -279,7 +302,58 @@ mod tests {
         let heads = heads();
         let business = service(true, 0);
         let d = vec![demand(1000, 0, vec![detail("PT_TIME_REBATE", -100, 0)])];
-        assert!(make(&d, &ctx(&business, &heads)).is_none());
-        assert!(make(&[], &ctx(&business, &heads)).is_none());
+        assert!(make(&d, &ctx(&business, &heads)).unwrap().is_none());
+        assert!(make(&[], &ctx(&business, &heads)).unwrap().is_none());
+    }
+
+    #[test]
+    fn totals_that_cannot_be_computed_or_pass_the_ceiling_make_no_bill() {
+        let heads = heads();
+        let business = service(true, 0);
+        let two_huge = vec![demand(
+            1000,
+            0,
+            vec![
+                detail("PT_TAX", i64::MAX, 0),
+                detail("PT_TAX", i64::MAX, 0),
+            ],
+        )];
+        assert_eq!(
+            make(&two_huge, &ctx(&business, &heads)).unwrap_err(),
+            MoneyError::Overflow
+        );
+        let underflow = vec![demand(1000, 0, vec![detail("PT_TAX", i64::MIN, 1)])];
+        assert_eq!(
+            make(&underflow, &ctx(&business, &heads)).unwrap_err(),
+            MoneyError::Overflow
+        );
+        let ceiling = kosh_platform::money::limits().max_total.get();
+        let at = vec![
+            demand(1000, 0, vec![detail("PT_TAX", ceiling - 1, 0)]),
+            demand(2000, 0, vec![detail("PT_TAX", 1, 0)]),
+        ];
+        assert_eq!(
+            make(&at, &ctx(&business, &heads))
+                .unwrap()
+                .unwrap()
+                .total_amount,
+            ceiling
+        );
+        let over = vec![
+            demand(1000, 0, vec![detail("PT_TAX", ceiling, 0)]),
+            demand(2000, 0, vec![detail("PT_TAX", 1, 0)]),
+        ];
+        assert!(matches!(
+            make(&over, &ctx(&business, &heads)).unwrap_err(),
+            MoneyError::TotalOverCeiling { .. }
+        ));
+        let minimums = vec![
+            demand(1000, i64::MAX, vec![detail("PT_TAX", 100, 0)]),
+            demand(2000, i64::MAX, vec![detail("PT_TAX", 100, 0)]),
+        ];
+        assert_eq!(
+            make(&minimums, &ctx(&business, &heads)).unwrap_err(),
+            MoneyError::Overflow
+        );
     }
 }
