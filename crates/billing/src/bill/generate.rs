@@ -313,10 +313,7 @@ mod tests {
         let two_huge = vec![demand(
             1000,
             0,
-            vec![
-                detail("PT_TAX", i64::MAX, 0),
-                detail("PT_TAX", i64::MAX, 0),
-            ],
+            vec![detail("PT_TAX", i64::MAX, 0), detail("PT_TAX", i64::MAX, 0)],
         )];
         assert_eq!(
             make(&two_huge, &ctx(&business, &heads)).unwrap_err(),
