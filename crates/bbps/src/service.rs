@@ -15,11 +15,11 @@
 
 use kosh_billing::bill::Bill;
 use kosh_billing::bill::search::{self as bill_search, BillSearchCriteria};
+use kosh_collection::command::{BillShare, Channel, NewPayment, Payer};
 use kosh_collection::service::{self as collection, PaymentOptions};
-use kosh_collection::wire::PaymentRequest;
 use kosh_mdms::Mdms;
-use kosh_platform::money::rupees_json;
-use kosh_platform::{AuthUser, Clock, Db, DigitError, write_tx};
+use kosh_platform::money::Paise;
+use kosh_platform::{AuthUser, Clock, Db, DigitError, RequestInfo, write_tx};
 use serde_json::{Value, json};
 use sqlx::{AnyConnection, Connection};
 
@@ -394,7 +394,12 @@ async fn apply(
         lookup::current_bills(conn, ctx.mdms, ctx.clock, biller, &lookup, &ctx.user.uuid).await?;
     let mut targets: Vec<(Bill, i64)> = Vec::new();
     if !posting.bills.is_empty() {
-        let total: i64 = posting.bills.iter().map(|b| b.amount).sum();
+        let total = Paise::sum_i64(posting.bills.iter().map(|b| b.amount)).map_err(|e| {
+            Refusal::new(
+                BillerFault::AmountMismatch,
+                format!("the bill amounts cannot be added up: {e}"),
+            )
+        })?;
         if total != posting.amount {
             return Err(Refusal::new(
                 BillerFault::AmountMismatch,
@@ -455,18 +460,27 @@ async fn apply(
         .as_deref()
         .map(str::trim)
         .filter(|m| is_mobile(m));
-    let request = json!({
-        "RequestInfo": {"apiId": "bbps", "ver": "1.0", "msgId": posting.txn_reference_id},
-        "Payment": {
-            "tenantId": lookup.tenant_id,
-            "totalAmountPaid": rupees_json(posting.amount),
-            "paymentMode": "ONLINE",
-            "transactionNumber": posting.txn_reference_id,
-            "instrumentNumber": posting.txn_reference_id,
-            "paidBy": payer.unwrap_or("BBPS"),
-            "payerName": payer,
-            "mobileNumber": mobile,
-            "additionalDetails": {"bbps": {
+    let shares: Vec<BillShare> = targets
+        .iter()
+        .map(|(b, amount)| BillShare {
+            bill_id: b.id.clone(),
+            amount: Paise::new(*amount),
+            total_due: Some(Paise::new(b.total_amount)),
+        })
+        .collect();
+    let command = NewPayment::online(
+        &lookup.tenant_id,
+        Channel::Bbps {
+            txn_reference_id: posting.txn_reference_id.clone(),
+        },
+        Paise::new(posting.amount),
+        &shares,
+        Payer {
+            paid_by: Some(payer.unwrap_or("BBPS").to_string()),
+            payer_name: payer.map(str::to_string),
+            mobile_number: mobile.map(str::to_string),
+            payer_email: None,
+            additional_details: Some(json!({"bbps": {
                 "txnReferenceId": posting.txn_reference_id,
                 "billerId": biller.biller_id,
                 "refId": posting.ref_id,
@@ -477,22 +491,22 @@ async fn apply(
                 "agentId": posting.agent_id,
                 "txnTs": posting.txn_ts,
                 "profile": posting.profile,
-            }},
-            "paymentDetails": targets.iter().map(|(b, amount)| json!({
-                "billId": b.id,
-                "totalDue": rupees_json(b.total_amount),
-                "totalAmountPaid": rupees_json(*amount),
-                "businessService": b.business_service,
-            })).collect::<Vec<_>>(),
-        }
-    });
-    let request: PaymentRequest = kosh_platform::extract::bind(request)?;
-    let created = match collection::create(
+            }})),
+        },
+        None,
+        RequestInfo {
+            api_id: Some("bbps".into()),
+            ver: Some("1.0".into()),
+            msg_id: Some(posting.txn_reference_id.clone()),
+            ..RequestInfo::default()
+        },
+    );
+    let created = match collection::create_payment(
         conn,
         ctx.mdms,
         ctx.clock,
         ctx.user,
-        &request,
+        &command,
         &PaymentOptions::default(),
     )
     .await
@@ -635,6 +649,29 @@ async fn reverse_in_tx(
             let status = if cancelled {
                 TxnStatus::Reversed
             } else {
+                // The receipt stands, so the money BBPS takes back is owed by the city: a
+                // refund due, searchable beside every other channel's.
+                let why = format!(
+                    "BBPS reversed transaction {reference} ({reason}); its receipt is not the latest of its consumer code and stands"
+                );
+                kosh_collection::refund::record(
+                    conn,
+                    &kosh_collection::refund::NewRefund {
+                        tenant_id: &bill.bill_tenant_id,
+                        source: kosh_collection::refund::Source::Bbps,
+                        source_ref: reference,
+                        bill_id: &bill.bill_id,
+                        consumer_code: &bill.consumer_code,
+                        business_service: &row.business_service,
+                        amount: Paise::new(row.amount),
+                        reason: why,
+                        payer_name: bill.customer_name.as_deref(),
+                        mobile_number: row.customer_mobile.as_deref(),
+                        created_by: &ctx.user.uuid,
+                    },
+                    now,
+                )
+                .await?;
                 TxnStatus::RefundPending
             };
             store::set_reversal(

@@ -124,6 +124,41 @@ impl NewPayment {
     }
 }
 
+impl NewPayment {
+    /// DIGIT's bean validation of the payer fields, for a command that did not come through
+    /// `payments/_create` (the payment gateway's payer name and mobile number): the same
+    /// patterns and the same error codes.
+    pub fn check_payer(&self) -> Result<(), DigitError> {
+        let mut errors = Vec::new();
+        let name = regex::Regex::new(wire::NAME_PATTERN).expect("name pattern");
+        for (field, value) in [
+            ("paidBy", &self.payer.paid_by),
+            ("payerName", &self.payer.payer_name),
+        ] {
+            if value.as_deref().is_some_and(|v| !name.is_match(v.trim())) {
+                errors.push(kosh_platform::ErrorItem::new(
+                    format!("Pattern.paymentRequest.payment.{field}"),
+                    format!("must match \"{}\"", wire::NAME_PATTERN),
+                ));
+            }
+        }
+        let mobile = regex::Regex::new(wire::MOBILE_PATTERN).expect("mobile pattern");
+        if let Some(m) = &self.payer.mobile_number
+            && !mobile.is_match(m.trim())
+        {
+            errors.push(kosh_platform::ErrorItem::new(
+                "Pattern.paymentRequest.payment.mobileNumber",
+                format!("must match \"{}\"", wire::MOBILE_PATTERN),
+            ));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(DigitError::many(errors))
+        }
+    }
+}
+
 /// What cancelling does to a payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelAction {

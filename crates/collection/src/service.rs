@@ -102,6 +102,9 @@ async fn prepare(
 ) -> Result<Prepared, DigitError> {
     let input = payment.input.clone();
     let payer = payment.payer.clone();
+    if !matches!(payment.channel, Channel::Counter { .. }) {
+        payment.check_payer()?;
+    }
     validate::check_repeated_bills(&input)?;
     if !mdms.is_known_tenant(&input.tenant_id) {
         return Err(DigitError::new("INVALID_TENANT_ID", "Invalid Tenant Id"));

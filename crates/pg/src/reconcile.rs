@@ -145,6 +145,7 @@ async fn pass(
             clock.now_ms(),
             config.reconcile_after_ms,
             config.reconcile_sweep_ms,
+            config.late_success_ms,
             BATCH,
         )
         .await?

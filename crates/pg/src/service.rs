@@ -12,22 +12,33 @@
 //!   for the amount locked at create even if the bill expired meanwhile; SUCCESS and FAILURE
 //!   are final, and a later update answers the settled transaction unchanged.
 //! - A PENDING answer, a gateway that cannot be reached, or an amount that does not match keep
-//!   the transaction PENDING: money a gateway took is never marked FAILURE. A transaction the
-//!   gateway has no record of fails once it is twice the reconciliation age (the time DIGIT's
-//!   TXN_ABRUPTLY_DISCARDED message asks the payer to wait).
+//!   the transaction PENDING: money a gateway took is never marked FAILURE; only the
+//!   gateway's own failure is. A transaction the gateway has no record of once it is twice
+//!   the reconciliation age (the time DIGIT's TXN_ABRUPTLY_DISCARDED message asks the payer
+//!   to wait) is closed, not failed: it stays PENDING, its bills are freed, and a SUCCESS the
+//!   gateway reports later (callback, `_update`, or reconciliation, which keeps asking for
+//!   the late-success window) still settles it.
+//! - One bill, one collection: a PENDING transaction holds its bills against counter
+//!   payments (collection's bill holds). A SUCCESS whose bills were paid meanwhile by another
+//!   channel (BBPS, an overridden counter payment, another payer's transaction) makes no
+//!   second receipt: its money becomes a refund due, which its status message names.
+//! - No payer blocks another: a user's PENDING transaction refuses only that user's next
+//!   one for the same bill (DIGIT's TXN_ABRUPTLY_DISCARDED); another user may start their
+//!   own, and whichever confirms second becomes a refund due.
 
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
+use kosh_collection::command::{BillShare, Channel, NewPayment, Payer};
+use kosh_collection::refund::{self, NewRefund, Source};
 use kosh_collection::service::PaymentOptions;
 use kosh_collection::validate::Expiry;
-use kosh_collection::wire::PaymentRequest;
 use kosh_idgen::IdRequest;
 use kosh_mdms::Mdms;
 use kosh_platform::error::ErrorMap;
-use kosh_platform::money::format_rupees;
-use kosh_platform::{AuthUser, Clock, Db, DigitError, ErrorItem, outbox, write_tx};
-use serde_json::{Value, json};
+use kosh_platform::money::{Paise, format_rupees};
+use kosh_platform::{AuthUser, Clock, Db, DigitError, ErrorItem, RequestInfo, outbox, write_tx};
+use serde_json::json;
 use sqlx::AnyConnection;
 
 use crate::gateways::{
@@ -56,6 +67,9 @@ pub struct PgConfig {
     /// After its first day, a PENDING transaction is re-queried at this interval (DIGIT's
     /// twice-daily sweep).
     pub reconcile_sweep_ms: i64,
+    /// A transaction closed because the gateway had no record of it is still re-queried
+    /// until it is this old, so that a late SUCCESS is still receipted or refunded.
+    pub late_success_ms: i64,
 }
 
 impl Default for PgConfig {
@@ -63,6 +77,7 @@ impl Default for PgConfig {
         PgConfig {
             reconcile_after_ms: 15 * 60 * 1000,
             reconcile_sweep_ms: 12 * 60 * 60 * 1000,
+            late_success_ms: 3 * 24 * 60 * 60 * 1000,
         }
     }
 }
@@ -115,6 +130,8 @@ enum Outcome {
     Success,
     Failure(&'static str),
     Pending(String),
+    /// The gateway has no record of it, long after it should have: close it, do not fail it.
+    Close,
 }
 
 impl PgService {
@@ -202,11 +219,14 @@ impl PgService {
             .map(|tp| tp.bill_id.clone())
             .collect();
         let mut conn = db.pool().acquire().await?;
-        for (_, status) in store::live_for_bills(&mut conn, &new.tenant_id, &bill_ids).await? {
-            match status {
-                TxnStatus::Pending => {
+        for live in store::live_for_bills(&mut conn, &new.tenant_id, &bill_ids).await? {
+            match live.status {
+                // The payer's own earlier attempt may still complete; another payer's
+                // does not block this one (whichever confirms second is refunded).
+                TxnStatus::Pending if live.user_uuid == requester.uuid => {
                     errors.put("TXN_ABRUPTLY_DISCARDED", self.discarded_message());
                 }
+                TxnStatus::Pending => {}
                 TxnStatus::Success => errors.put(
                     "TXN_CREATE_BILL_ALREADY_PAID",
                     "Bill has already been paid or is in pending state",
@@ -214,8 +234,8 @@ impl PgService {
                 TxnStatus::Failure => {}
             }
         }
-        let paid: i64 = new.tax_and_payments.iter().map(|tp| tp.amount_paid).sum();
-        if paid != new.amount {
+        let paid = Paise::sum_i64(new.tax_and_payments.iter().map(|tp| tp.amount_paid));
+        if paid != Ok(new.amount) {
             errors.put(
                 "TXN_CREATE_INVALID_TXN_AMT",
                 "Transaction amount should be equal to sum of all  amountPaids in taxAndPayments",
@@ -224,8 +244,8 @@ impl PgService {
         errors.into_result()?;
 
         let draft = draft(&new, requester, clock.now_ms());
-        let provisional = payment_request(&draft, PROVISIONAL_INSTRUMENT, false)?;
-        kosh_collection::service::validate(
+        let provisional = payment_command(&draft, PROVISIONAL_INSTRUMENT, false);
+        kosh_collection::service::validate_payment(
             &mut conn,
             mdms,
             clock,
@@ -311,6 +331,21 @@ impl PgService {
             return Err(self.discarded());
         }
         store::insert_dump(conn, &txn, None).await?;
+        let bill_ids: Vec<String> = txn
+            .tax_and_payments
+            .iter()
+            .map(|tp| tp.bill_id.clone())
+            .collect();
+        kosh_collection::hold::place(
+            conn,
+            &txn.tenant_id,
+            &bill_ids,
+            &txn.txn_id,
+            &txn.user.uuid,
+            txn.created_time,
+            txn.created_time + 2 * self.config.reconcile_after_ms,
+        )
+        .await?;
         record_event(conn, TOPIC_SAVE, &txn, txn.created_time).await?;
         if txn.amount == 0 {
             return self
@@ -396,34 +431,10 @@ impl PgService {
                 return Ok(txn);
             }
         };
-        let result = write_tx!(*db, |conn| {
+        write_tx!(*db, |conn| {
             self.settle_in(conn, mdms, clock, &txn.txn_id, Some(&answer), actor)
                 .await
-        });
-        match result {
-            Err(e) if answer.status == TxnStatus::Success && e.status.is_client_error() => {
-                // The gateway confirmed the money, but no receipt could be made (the bill was
-                // paid or cancelled meanwhile, ...). The transaction stays PENDING and says so;
-                // an operator must look at it.
-                tracing::error!(txn_id = %txn.txn_id, error = %e, "gateway confirmed payment but the receipt was refused");
-                metrics::counter!("kosh_pg_receipt_failures_total").increment(1);
-                let fields = GatewayFields::from(&answer);
-                let now = clock.now_ms();
-                write_tx!(*db, |conn| {
-                    store::note_pending(
-                        conn,
-                        &txn.tenant_id,
-                        &txn.txn_id,
-                        msg::RECEIPT_FAILED,
-                        Some(&fields),
-                        now,
-                    )
-                    .await
-                })?;
-                Err(e)
-            }
-            other => other,
-        }
+        })
     }
 
     /// Applies a gateway's answer (`None`: a zero amount, SUCCESS without a gateway) to the
@@ -463,29 +474,9 @@ impl PgService {
                 if !store::settle(conn, tenant_id, txn_id, &change).await? {
                     return reload(conn, txn_id).await;
                 }
-                let request = payment_request(&current, &current.txn_id, true)?;
-                let created = kosh_collection::service::create(
-                    conn,
-                    mdms,
-                    clock,
-                    &current.creator(),
-                    &request,
-                    &PaymentOptions {
-                        expiry: Expiry::Waived,
-                        receipt_date_ms: Some(current.created_time),
-                    },
-                )
-                .await?;
-                store::record_payment(
-                    conn,
-                    tenant_id,
-                    txn_id,
-                    &created.id,
-                    &created.receipt_numbers,
-                    current.created_time,
-                    now,
-                )
-                .await?;
+                kosh_collection::hold::release(conn, tenant_id, txn_id).await?;
+                self.receipt_or_refund(conn, mdms, clock, &current, now)
+                    .await?;
                 self.finish(conn, &current, answer, actor, now).await
             }
             Outcome::Failure(status_msg) => {
@@ -493,7 +484,26 @@ impl PgService {
                     .await?;
                 self.finish(conn, &current, answer, actor, now).await
             }
+            Outcome::Close => {
+                if store::close(conn, tenant_id, txn_id, msg::CLOSED_NO_RECORD, now).await? {
+                    kosh_collection::hold::release(conn, tenant_id, txn_id).await?;
+                    tracing::warn!(%txn_id, "the gateway has no record of the transaction; closed, its bills freed");
+                    metrics::counter!("kosh_pg_transactions_closed_total").increment(1);
+                    let closed = reload(conn, txn_id).await?;
+                    record_event(conn, TOPIC_UPDATE, &closed, now).await?;
+                }
+                if let Some(answer) = answer {
+                    store::dump_response(conn, tenant_id, txn_id, &answer.raw, None, now).await?;
+                }
+                reload(conn, txn_id).await
+            }
             Outcome::Pending(status_msg) => {
+                // A closed transaction keeps saying why it was closed.
+                let status_msg = if current.closed_time.is_some() {
+                    msg::CLOSED_NO_RECORD.to_string()
+                } else {
+                    status_msg
+                };
                 store::note_pending(conn, tenant_id, txn_id, &status_msg, fields.as_ref(), now)
                     .await?;
                 if let Some(answer) = answer {
@@ -525,6 +535,7 @@ impl PgService {
         let failed = store::settle(conn, &txn.tenant_id, &txn.txn_id, &change).await?;
         if failed {
             store::release_bills(conn, &txn.tenant_id, &txn.txn_id).await?;
+            kosh_collection::hold::release(conn, &txn.tenant_id, &txn.txn_id).await?;
             if matches!(actor, Actor::Create(_)) {
                 let settled = reload(conn, &txn.txn_id).await?;
                 record_event(conn, TOPIC_UPDATE, &settled, now).await?;
@@ -565,6 +576,95 @@ impl PgService {
         Ok(settled)
     }
 
+    /// The receipt of a transaction the gateway confirmed, in the caller's transaction; or,
+    /// when its bills can no longer take it (paid meanwhile by another channel, cancelled),
+    /// a refund due for the whole amount, named in the transaction's status message. The
+    /// money is never dropped and never makes a second receipt.
+    async fn receipt_or_refund(
+        &self,
+        conn: &mut AnyConnection,
+        mdms: &Mdms,
+        clock: &Clock,
+        txn: &Transaction,
+        now: i64,
+    ) -> Result<(), DigitError> {
+        let command = payment_command(txn, &txn.txn_id, true);
+        let options = PaymentOptions {
+            expiry: Expiry::Waived,
+            receipt_date_ms: Some(txn.created_time),
+        };
+        let refused = {
+            let mut savepoint = sqlx::Connection::begin(&mut *conn).await?;
+            match kosh_collection::service::create_payment(
+                &mut savepoint,
+                mdms,
+                clock,
+                &txn.creator(),
+                &command,
+                &options,
+            )
+            .await
+            {
+                Ok(created) => {
+                    savepoint.commit().await?;
+                    store::record_payment(
+                        conn,
+                        &txn.tenant_id,
+                        &txn.txn_id,
+                        &created.id,
+                        &created.receipt_numbers,
+                        txn.created_time,
+                        now,
+                    )
+                    .await?;
+                    return Ok(());
+                }
+                Err(e) if e.status.is_client_error() && !e.retryable => {
+                    savepoint.rollback().await?;
+                    e
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let bill = kosh_billing::bill::store::load_one(conn, &txn.tenant_id, &txn.bill_id).await?;
+        let (consumer_code, business_service) = match &bill {
+            Some(b) => (b.consumer_code.clone(), b.business_service.clone()),
+            None => (
+                txn.consumer_code.clone(),
+                txn.module.clone().unwrap_or_default(),
+            ),
+        };
+        let why = refused
+            .errors
+            .first()
+            .map(|i| format!("{}: {}", i.code, i.message))
+            .unwrap_or_default();
+        let due = refund::record(
+            conn,
+            &NewRefund {
+                tenant_id: &txn.tenant_id,
+                source: Source::Online,
+                source_ref: &txn.txn_id,
+                bill_id: &txn.bill_id,
+                consumer_code: &consumer_code,
+                business_service: &business_service,
+                amount: Paise::new(txn.amount),
+                reason: format!(
+                    "The gateway confirmed the payment of transaction {} but its bills could not take it ({why})",
+                    txn.txn_id
+                ),
+                payer_name: Some(&txn.user.name),
+                mobile_number: Some(&txn.user.mobile_number),
+                created_by: &txn.user.uuid,
+            },
+            now,
+        )
+        .await?;
+        let status_msg = format!("{} {}", msg::REFUND_DUE, due.notice());
+        store::record_refund(conn, &txn.tenant_id, &txn.txn_id, &due.id, &status_msg).await?;
+        Ok(())
+    }
+
     fn decide(&self, txn: &Transaction, answer: &GatewayStatus, now: i64) -> Outcome {
         match answer.status {
             TxnStatus::Success if answer.amount_paise == Some(txn.amount) => Outcome::Success,
@@ -585,7 +685,7 @@ impl PgService {
                 if !answer.found_at_gateway
                     && now - txn.created_time >= 2 * self.config.reconcile_after_ms =>
             {
-                Outcome::Failure(msg::ABANDONED)
+                Outcome::Close
             }
             TxnStatus::Pending => Outcome::Pending(msg::PENDING_AT_GATEWAY.to_string()),
         }
@@ -653,44 +753,46 @@ fn draft(new: &NewTransaction, requester: &AuthUser, now: i64) -> Transaction {
         last_modified_time: now,
         settled_by: None,
         settled_time: None,
+        closed_time: None,
+        refund_id: None,
     }
 }
 
-/// The payment DIGIT's pg sends to collection (BEHAVIOUR.md §3.1): mode ONLINE, instrument and
-/// transaction number the txn id (or the provisional marker), paid by the payer, one payment
-/// detail per bill. `register` adds the instrument date and additional details.
-fn payment_request(
-    txn: &Transaction,
-    instrument: &str,
-    register: bool,
-) -> Result<PaymentRequest, DigitError> {
-    let details: Vec<Value> = txn
+/// The payment DIGIT's pg sends to collection (BEHAVIOUR.md §3.1), as collection's typed
+/// command: mode ONLINE, instrument and transaction number the txn id (or the provisional
+/// marker), paid by the payer, one payment detail per bill. `register` adds the instrument
+/// date and additional details.
+fn payment_command(txn: &Transaction, instrument: &str, register: bool) -> NewPayment {
+    let shares: Vec<BillShare> = txn
         .tax_and_payments
         .iter()
-        .map(|tp| {
-            json!({"billId": tp.bill_id, "totalAmountPaid": format_rupees(tp.amount_paid),
-                "tenantId": txn.tenant_id})
+        .map(|tp| BillShare {
+            bill_id: tp.bill_id.clone(),
+            amount: Paise::new(tp.amount_paid),
+            total_due: None,
         })
         .collect();
-    let mut payment = json!({
-        "tenantId": txn.tenant_id,
-        "totalAmountPaid": format_rupees(txn.amount),
-        "paymentMode": "ONLINE",
-        "instrumentNumber": instrument,
-        "transactionNumber": instrument,
-        "paidBy": txn.user.name,
-        "payerName": txn.user.name,
-        "mobileNumber": txn.user.mobile_number,
-        "paymentDetails": details,
-    });
-    if register {
-        payment["instrumentDate"] = json!(txn.created_time);
-        payment["additionalDetails"] = txn.additional_details_json();
-    }
-    kosh_platform::extract::bind(json!({
-        "RequestInfo": {"userInfo": txn.creator().user_info()},
-        "Payment": payment,
-    }))
+    let payer = Payer {
+        paid_by: Some(txn.user.name.clone()).filter(|n| !n.trim().is_empty()),
+        payer_name: Some(txn.user.name.clone()).filter(|n| !n.trim().is_empty()),
+        mobile_number: Some(txn.user.mobile_number.clone()).filter(|m| !m.trim().is_empty()),
+        payer_email: None,
+        additional_details: register.then(|| txn.additional_details_json()),
+    };
+    NewPayment::online(
+        &txn.tenant_id,
+        Channel::Online {
+            txn_id: instrument.to_string(),
+        },
+        Paise::new(txn.amount),
+        &shares,
+        payer,
+        register.then_some(txn.created_time),
+        RequestInfo {
+            user_info: Some(txn.creator().user_info()),
+            ..RequestInfo::default()
+        },
+    )
 }
 
 /// A gateway that could not start the payment.

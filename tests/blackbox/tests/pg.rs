@@ -22,7 +22,9 @@ on_both_databases!(
     gateway_timeout_stays_pending_until_reconciliation_settles_it,
     failure_is_final,
     pending_answers_and_amount_mismatches_stay_pending,
-    abandoned_transactions_fail_once_twice_the_reconcile_age,
+    unknown_transactions_are_closed_not_failed_and_a_late_success_is_receipted,
+    a_late_success_after_the_bill_was_paid_becomes_a_refund_due,
+    another_payer_is_not_blocked_and_the_second_success_is_refunded,
     zero_amount_settles_at_once,
     several_bills_in_one_transaction,
     every_gateway_settles_through_its_callback,
@@ -32,7 +34,7 @@ on_both_databases!(
     reconciliation_lease_admits_one_holder,
     concurrent_creates_for_one_bill_admit_one,
     a_refused_redirect_fails_the_transaction,
-    confirmed_money_without_a_receipt_stays_pending,
+    a_counter_payment_waits_for_a_pending_online_one_unless_overridden,
 );
 
 /// 2019-06-15 10:00 IST, inside PT's 2019-20 tax period.
@@ -671,29 +673,217 @@ async fn pending_answers_and_amount_mismatches_stay_pending(backend: Backend) {
     env.stop().await;
 }
 
-async fn abandoned_transactions_fail_once_twice_the_reconcile_age(backend: Backend) {
-    let env = start(backend, |_| {}).await;
-    let bill = bill(&env, "PT-208-001", 350).await;
-    // The payer never reaches the gateway.
-    let txn = create_ok(&env, txn_request(&bill, "SANDBOX")).await;
+const CLOSED_MSG: &str = "Transaction closed, the gateway has no record of it; a payment the gateway confirms later will still be receipted or refunded";
+
+/// A transaction the payer never paid, closed by reconciliation at twice the reconcile age.
+async fn closed_transaction(env: &Env, bill: &Value) -> Value {
+    let txn = create_ok(env, txn_request(bill, "SANDBOX")).await;
     env.kosh.advance_clock(16 * MINUTE).await;
-    let body = reconcile(&env).await;
+    let body = reconcile(env).await;
     assert_eq!(body["Reconciliation"]["examined"], 1, "{body}");
     assert_eq!(body["Transaction"][0]["txnStatus"], "PENDING", "{body}");
     // Asked again only after another 15 minutes; by then it is 31 minutes old.
     env.kosh.advance_clock(5 * MINUTE).await;
-    assert_eq!(reconcile(&env).await["Reconciliation"]["examined"], 0);
+    assert_eq!(reconcile(env).await["Reconciliation"]["examined"], 0);
     env.kosh.advance_clock(10 * MINUTE).await;
+    let body = reconcile(env).await;
+    assert_eq!(body["Reconciliation"]["examined"], 1, "{body}");
+    assert_eq!(body["Reconciliation"]["failed"], 0, "{body}");
+    let closed = txn_now(env, &txn).await;
+    assert_eq!(closed["txnStatus"], "PENDING", "never FAILURE: {closed}");
+    assert_eq!(closed["txnStatusMsg"], CLOSED_MSG);
+    txn
+}
+
+async fn unknown_transactions_are_closed_not_failed_and_a_late_success_is_receipted(
+    backend: Backend,
+) {
+    let env = start(backend, |_| {}).await;
+    let bill = bill(&env, "PT-208-001", 350).await;
+    let txn = closed_transaction(&env, &bill).await;
+    // Its bill is free again: the payer may start over (the bill still unpaid).
+    let again = create_ok(&env, txn_request(&bill, "SANDBOX")).await;
+    assert_eq!(again["txnStatus"], "PENDING");
+    // The payer had paid on the first transaction's still-open page after all: the gateway
+    // confirms it late, and it is receipted (the bill was still payable).
+    let cb = pay(&env, &txn, SimOutcome::Success);
+    let (status, body) = callback(&env.kosh, &cb.params).await;
+    let settled = updated(status, &body);
+    assert_success_with_receipt(&settled);
+    assert_eq!(receipts(&env.kosh, &txn_id(&txn)).await.len(), 1);
+    assert_eq!(bill_status(&env, &id(&bill)).await, "PAID");
+    // The second transaction, confirmed too, finds the bill paid: its money is a refund due.
+    let cb = pay(&env, &again, SimOutcome::Success);
+    let (status, body) = callback(&env.kosh, &cb.params).await;
+    let refunded = updated(status, &body);
+    assert_refund_due(&env, &refunded, 350).await;
+    // Reconciliation keeps asking about a closed transaction only within the late window.
+    let other = bill_of_other(&env, "PT-208-002", 120).await;
+    let stale = closed_transaction(&env, &other).await;
+    env.kosh.advance_clock(3 * 24 * 60 * MINUTE).await;
     let body = reconcile(&env).await;
-    assert_eq!(body["Reconciliation"]["failed"], 1, "{body}");
-    let failed = txn_now(&env, &txn).await;
-    assert_eq!(failed["txnStatus"], "FAILURE");
-    assert_eq!(
-        failed["txnStatusMsg"],
-        "Transaction failed, the gateway has no record of it"
+    assert_eq!(body["Reconciliation"]["examined"], 0, "{body}");
+    assert_eq!(txn_now(&env, &stale).await["txnStatus"], "PENDING");
+    env.stop().await;
+}
+
+/// A second PT bill (another consumer code) for the same citizen.
+async fn bill_of_other(env: &Env, code: &str, rupees: i64) -> Value {
+    bill(env, code, rupees).await
+}
+
+/// The transaction is SUCCESS (the gateway took the money) with no receipt, and names the
+/// refund due of `rupees` that its money became; the refund is searchable.
+async fn assert_refund_due(env: &Env, txn: &Value, rupees: i64) -> Value {
+    assert_eq!(txn["txnStatus"], "SUCCESS", "{txn}");
+    assert_eq!(txn["receipt"], Value::Null, "{txn}");
+    let msg = txn["txnStatusMsg"].as_str().unwrap_or_default();
+    assert!(msg.contains("refund due"), "{txn}");
+    assert!(receipts(&env.kosh, &txn_id(txn)).await.is_empty());
+    let (status, body) = env
+        .kosh
+        .post(
+            &format!(
+                "/collection-services/refunds/_search?tenantId={TENANT}&channel=ONLINE&sourceReference={}",
+                txn_id(txn)
+            ),
+            json!({"RequestInfo": {}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let refunds = body["Refunds"].as_array().expect("Refunds");
+    assert_eq!(refunds.len(), 1, "{body}");
+    let refund = refunds[0].clone();
+    assert_eq!(refund["amount"], json!(rupees), "{refund}");
+    assert_eq!(refund["status"], "DUE");
+    assert!(
+        msg.contains(refund["id"].as_str().expect("id")),
+        "the status message names the refund: {msg}"
     );
-    // The bill may be paid again.
-    create_ok(&env, txn_request(&bill, "SANDBOX")).await;
+    // The same answer from a search.
+    let found = txn_now(env, txn).await;
+    assert_eq!(found["txnStatusMsg"], txn["txnStatusMsg"]);
+    refund
+}
+
+async fn a_late_success_after_the_bill_was_paid_becomes_a_refund_due(backend: Backend) {
+    let env = start(backend, |_| {}).await;
+    let bill = bill(&env, "PT-218-001", 420).await;
+    let txn = closed_transaction(&env, &bill).await;
+    // Closed, the transaction no longer holds the bill: the counter collects it.
+    let (status, body) = env
+        .kosh
+        .post(
+            "/collection-services/payments/_create",
+            json!({"RequestInfo": {}, "Payment": {"tenantId": TENANT, "totalAmountPaid": 420,
+                "paymentMode": "CASH", "paidBy": "Asha", "payerName": "Asha", "mobileNumber": MOBILE,
+                "paymentDetails": [{"billId": id(&bill), "totalAmountPaid": 420}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The gateway then reports the money taken: no second receipt, never FAILURE, and the
+    // money is owed back.
+    let cb = pay(&env, &txn, SimOutcome::Success);
+    let (status, body) = callback(&env.kosh, &cb.params).await;
+    let settled = updated(status, &body);
+    let refund = assert_refund_due(&env, &settled, 420).await;
+    // A repeated callback changes nothing.
+    let (status, body) = callback(&env.kosh, &cb.params).await;
+    assert_eq!(updated(status, &body), settled);
+    // An employee settles it once.
+    let settle = |action: &str, reference: Option<&str>| {
+        json!({"RequestInfo": {}, "Refund": {"tenantId": TENANT, "id": refund["id"],
+            "action": action, "reference": reference}})
+    };
+    let (status, body) = env
+        .kosh
+        .post_as(
+            &env.citizen,
+            "/collection-services/refunds/_settle",
+            settle("REFUNDED", Some("NEFT-1")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = env
+        .kosh
+        .post(
+            "/collection-services/refunds/_settle",
+            settle("REFUNDED", None),
+        )
+        .await;
+    assert_digit_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "REFUND_REFERENCE_REQUIRED",
+        None,
+    );
+    let (status, body) = env
+        .kosh
+        .post(
+            "/collection-services/refunds/_settle",
+            settle("REFUNDED", Some("NEFT-1")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["Refunds"][0]["status"], "REFUNDED", "{body}");
+    assert_eq!(body["Refunds"][0]["settlementReference"], "NEFT-1");
+    let (status, body) = env
+        .kosh
+        .post(
+            "/collection-services/refunds/_settle",
+            settle("ADVANCED", None),
+        )
+        .await;
+    assert_digit_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "REFUND_ALREADY_SETTLED",
+        None,
+    );
+    let events: i64 = sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM kosh_outbox WHERE topic IN ('kosh.collection.refund-due', 'kosh.collection.refund-settled')",
+    )
+    .fetch_one(env.kosh.state().db.pool())
+    .await
+    .unwrap();
+    assert_eq!(events, 2);
+    env.stop().await;
+}
+
+async fn another_payer_is_not_blocked_and_the_second_success_is_refunded(backend: Backend) {
+    let env = start(backend, |_| {}).await;
+    let bill = bill(&env, "PT-219-001", 510).await;
+    let first = create_ok(&env, txn_request(&bill, "SANDBOX")).await;
+    // The same payer's retry waits for their own pending transaction (DIGIT's rule)...
+    let (status, body) = create(&env, &env.citizen, txn_request(&bill, "SANDBOX")).await;
+    assert_digit_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "TXN_ABRUPTLY_DISCARDED",
+        None,
+    );
+    // ... but another payer is not blocked by it.
+    let (status, body) = create(&env, &env.other, txn_request(&bill, "SANDBOX")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let second = body["Transaction"].clone();
+    // Both pay; the first confirmed is receipted, the second becomes a refund due.
+    let cb_second = pay(&env, &second, SimOutcome::Success);
+    let cb_first = pay(&env, &first, SimOutcome::Success);
+    let (status, body) = callback(&env.kosh, &cb_second.params).await;
+    assert_success_with_receipt(&updated(status, &body));
+    let (status, body) = callback(&env.kosh, &cb_first.params).await;
+    assert_refund_due(&env, &updated(status, &body), 510).await;
+    let live: i64 = sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM egcl_paymentdetail WHERE bill_id = $1 AND live = 1",
+    )
+    .bind(id(&bill))
+    .fetch_one(env.kosh.state().db.pool())
+    .await
+    .unwrap();
+    assert_eq!(live, 1, "one bill, one receipt");
     env.stop().await;
 }
 
@@ -1133,35 +1323,65 @@ async fn a_refused_redirect_fails_the_transaction(backend: Backend) {
     env.stop().await;
 }
 
-async fn confirmed_money_without_a_receipt_stays_pending(backend: Backend) {
+async fn a_counter_payment_waits_for_a_pending_online_one_unless_overridden(backend: Backend) {
     let env = start(backend, |_| {}).await;
     let bill = bill(&env, "PT-217-001", 900).await;
     let txn = create_ok(&env, txn_request(&bill, "SANDBOX")).await;
     let cb = pay(&env, &txn, SimOutcome::Success);
-    // The bill is paid in cash at the counter before the gateway's answer arrives.
+    let cash = |extra: Value| {
+        json!({"RequestInfo": {}, "Payment": {"tenantId": TENANT, "totalAmountPaid": 900,
+            "paymentMode": "CASH", "paidBy": "Asha", "payerName": "Asha", "mobileNumber": MOBILE,
+            "additionalDetails": extra,
+            "paymentDetails": [{"billId": id(&bill), "totalAmountPaid": 900}]}})
+    };
+    // The counter is told the bill is being paid online, by which transaction, and until when.
     let (status, body) = env
         .kosh
-        .post(
-            "/collection-services/payments/_create",
-            json!({"RequestInfo": {}, "Payment": {"tenantId": TENANT, "totalAmountPaid": 900,
-                "paymentMode": "CASH", "paidBy": "Asha", "payerName": "Asha", "mobileNumber": MOBILE,
-                "paymentDetails": [{"billId": id(&bill), "totalAmountPaid": 900}]}}),
-        )
+        .post("/collection-services/payments/_create", cash(json!({})))
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    // The gateway took the money too: no second receipt, and never FAILURE.
-    let (status, body) = callback(&env.kosh, &cb.params).await;
     assert_digit_error(
         status,
         &body,
         StatusCode::BAD_REQUEST,
-        "BILL_ALREADY_PAID",
+        "BILL_ONLINE_PAYMENT_PENDING",
         None,
     );
-    let held = txn_now(&env, &txn).await;
-    assert_eq!(held["txnStatus"], "PENDING", "{held}");
-    assert_eq!(held["txnStatusMsg"], "Receipt generation failed");
-    assert!(held["gatewayTxnId"].is_string(), "{held}");
-    assert!(receipts(&env.kosh, &txn_id(&txn)).await.is_empty());
+    let message = body["Errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&txn_id(&txn)), "{message}");
+    assert!(message.contains("IST"), "{message}");
+    // A citizen cannot override the hold; an employee can, and the override is audited.
+    let (status, body) = env
+        .kosh
+        .post_as(
+            &env.citizen,
+            "/collection-services/payments/_create",
+            cash(json!({"overridePendingOnlinePayment": true})),
+        )
+        .await;
+    assert_ne!(status, StatusCode::OK, "{body}");
+    let (status, body) = env
+        .kosh
+        .post(
+            "/collection-services/payments/_create",
+            cash(json!({"overridePendingOnlinePayment": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["Payments"][0]["additionalDetails"]["overriddenOnlineTransactions"][0],
+        json!(txn_id(&txn))
+    );
+    let audited: i64 = sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM egcl_payment_audit WHERE action = 'OVERRIDE_ONLINE_HOLD'",
+    )
+    .fetch_one(env.kosh.state().db.pool())
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+    // The gateway took the money too: no second receipt, never FAILURE, a refund due.
+    let (status, body) = callback(&env.kosh, &cb.params).await;
+    let settled = updated(status, &body);
+    assert_refund_due(&env, &settled, 900).await;
+    assert!(settled["gatewayTxnId"].is_string(), "{settled}");
     env.stop().await;
 }

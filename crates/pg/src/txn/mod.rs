@@ -18,8 +18,12 @@ pub mod msg {
     pub const INITIATED: &str = "Transaction initiated";
     pub const SUCCESSFUL: &str = "Transaction successful";
     pub const FAILED_AT_GATEWAY: &str = "Transaction failed at gateway";
-    /// kosh: the gateway has no record of a transaction old enough to have reached it.
-    pub const ABANDONED: &str = "Transaction failed, the gateway has no record of it";
+    /// kosh: the gateway has no record of a transaction old enough to have reached it. It is
+    /// closed (its bills freed) but not failed: a later confirmation still settles it.
+    pub const CLOSED_NO_RECORD: &str = "Transaction closed, the gateway has no record of it; a payment the gateway confirms later will still be receipted or refunded";
+    /// kosh: the gateway confirmed the money after the bills had been paid by another
+    /// channel; followed by the refund due's notice.
+    pub const REFUND_DUE: &str = "Transaction successful, but the bill had already been paid by another channel: the money is a";
     /// kosh: no redirect could be obtained, so the payer never reached the gateway.
     pub const REDIRECT_FAILED: &str = "Transaction failed, the gateway could not be reached";
     /// DIGIT defines it and never uses it; kosh records it when the gateway confirmed the money
@@ -118,6 +122,11 @@ pub struct Transaction {
     pub last_modified_time: i64,
     pub settled_by: Option<String>,
     pub settled_time: Option<i64>,
+    /// When it was closed because the gateway had no record of it: still PENDING on the
+    /// wire, its bills freed, and still settled by a later SUCCESS or FAILURE.
+    pub closed_time: Option<i64>,
+    /// The refund due its money became (a SUCCESS whose bills had been paid meanwhile).
+    pub refund_id: Option<String>,
 }
 
 impl Transaction {
@@ -292,6 +301,8 @@ mod tests {
             last_modified_time: 1,
             settled_by: None,
             settled_time: None,
+            closed_time: None,
+            refund_id: None,
         }
     }
 

@@ -15,7 +15,7 @@ const COLUMNS: &str = "txn_id, tenant_id, txn_amount, txn_status, txn_status_msg
      consumer_code, product_info, callback_url, redirect_url, user_uuid, user_id, user_type, user_name, \
      user_tenant_id, name, mobile_number, email_id, gateway_txn_id, gateway_payment_mode, \
      gateway_status_code, gateway_status_msg, receipt, payment_id, tax_and_payments, additional_details, \
-     created_by, created_time, last_modified_by, last_modified_time, settled_by, settled_time";
+     created_by, created_time, last_modified_by, last_modified_time, settled_by, settled_time, closed_time, refund_id";
 
 fn from_row(row: &AnyRow) -> Result<Transaction, sqlx::Error> {
     let status: String = row.try_get("txn_status")?;
@@ -58,6 +58,8 @@ fn from_row(row: &AnyRow) -> Result<Transaction, sqlx::Error> {
         last_modified_time: row.try_get("last_modified_time")?,
         settled_by: row.try_get("settled_by")?,
         settled_time: row.try_get("settled_time")?,
+        closed_time: row.try_get("closed_time")?,
+        refund_id: row.try_get("refund_id")?,
     })
 }
 
@@ -111,12 +113,13 @@ pub async fn insert(conn: &mut AnyConnection, t: &Transaction) -> Result<(), Dig
 pub async fn insert_bills(conn: &mut AnyConnection, t: &Transaction) -> Result<bool, DigitError> {
     for tp in &t.tax_and_payments {
         let result = sqlx::query(
-            "INSERT INTO eg_pg_txn_bills (tenant_id, txn_id, bill_id, amount_paid, live) VALUES ($1, $2, $3, $4, 1)",
+            "INSERT INTO eg_pg_txn_bills (tenant_id, txn_id, bill_id, amount_paid, live, user_uuid) VALUES ($1, $2, $3, $4, 1, $5)",
         )
         .bind(&t.tenant_id)
         .bind(&t.txn_id)
         .bind(&tp.bill_id)
         .bind(tp.amount_paid)
+        .bind(&t.user.uuid)
         .execute(&mut *conn)
         .await;
         match result {
@@ -133,9 +136,9 @@ pub async fn live_for_bills(
     conn: &mut AnyConnection,
     tenant_id: &str,
     bill_ids: &[String],
-) -> Result<Vec<(String, TxnStatus)>, DigitError> {
+) -> Result<Vec<LiveTxn>, DigitError> {
     let mut q = SqlBuilder::new(
-        "SELECT t.txn_id, t.txn_status FROM eg_pg_txn_bills b JOIN eg_pg_transactions t \
+        "SELECT t.txn_id, t.txn_status, t.user_uuid FROM eg_pg_txn_bills b JOIN eg_pg_transactions t \
          ON t.tenant_id = b.tenant_id AND t.txn_id = b.txn_id WHERE b.live = 1 AND b.tenant_id = ",
     );
     q.bind(tenant_id)
@@ -146,9 +149,66 @@ pub async fn live_for_bills(
     let mut out = Vec::new();
     for row in &rows {
         let status: String = row.try_get(1)?;
-        out.push((row.try_get(0)?, parse_status(&status)));
+        out.push(LiveTxn {
+            txn_id: row.try_get(0)?,
+            status: parse_status(&status),
+            user_uuid: row.try_get(2)?,
+        });
     }
     Ok(out)
+}
+
+/// A PENDING or SUCCESS transaction that pays a bill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveTxn {
+    pub txn_id: String,
+    pub status: TxnStatus,
+    pub user_uuid: String,
+}
+
+/// Closes a PENDING transaction the gateway has no record of: it stays PENDING, with
+/// `status_msg`, and frees its bills. `false` when it was settled or closed already.
+pub async fn close(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    txn_id: &str,
+    status_msg: &str,
+    now_ms: i64,
+) -> Result<bool, DigitError> {
+    let closed = sqlx::query(
+        "UPDATE eg_pg_transactions SET closed_time = $1, txn_status_msg = $2, last_modified_time = $1 \
+         WHERE tenant_id = $3 AND txn_id = $4 AND txn_status = 'PENDING' AND closed_time IS NULL",
+    )
+    .bind(now_ms)
+    .bind(status_msg)
+    .bind(tenant_id)
+    .bind(txn_id)
+    .execute(&mut *conn)
+    .await?;
+    if closed.rows_affected() == 1 {
+        release_bills(conn, tenant_id, txn_id).await?;
+    }
+    Ok(closed.rows_affected() == 1)
+}
+
+/// Records the refund due a SUCCESS became, with the status message that names it.
+pub async fn record_refund(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    txn_id: &str,
+    refund_id: &str,
+    status_msg: &str,
+) -> Result<(), DigitError> {
+    sqlx::query(
+        "UPDATE eg_pg_transactions SET refund_id = $1, txn_status_msg = $2 WHERE tenant_id = $3 AND txn_id = $4",
+    )
+    .bind(refund_id)
+    .bind(status_msg)
+    .bind(tenant_id)
+    .bind(txn_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// The transaction with this id, in any tenant (a gateway's callback names the id alone).
@@ -435,11 +495,13 @@ pub async fn search(
 
 /// PENDING transactions reconciliation should ask about now: at least `after_ms` old, and not
 /// asked about within the last `after_ms` (during their first day) or `sweep_ms` (after it).
+/// A closed one (the gateway had no record of it) is asked about until it is `late_ms` old.
 pub async fn due_for_reconciliation(
     conn: &mut AnyConnection,
     now_ms: i64,
     after_ms: i64,
     sweep_ms: i64,
+    late_ms: i64,
     limit: i64,
 ) -> Result<Vec<Transaction>, DigitError> {
     const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -447,6 +509,9 @@ pub async fn due_for_reconciliation(
     q.push(COLUMNS)
         .push(" FROM eg_pg_transactions WHERE txn_status = 'PENDING' AND created_time <= ")
         .bind(now_ms - after_ms)
+        .push(" AND (closed_time IS NULL OR created_time > ")
+        .bind(now_ms - late_ms)
+        .push(")")
         .push(" AND (reconciled_time IS NULL OR (created_time > ")
         .bind(now_ms - DAY_MS)
         .push(" AND reconciled_time <= ")
