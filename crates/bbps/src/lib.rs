@@ -3,10 +3,12 @@
 //!
 //! Two layers live here:
 //!
-//! - **The protocol layer** ([`amount`], [`c14n`], [`codec`], [`codes`], [`dom`], [`sig`],
+//! - **The protocol layer** ([`c14n`], [`codec`], [`codes`], [`dom`], [`sig`],
 //!   [`xml`]): the NPCI BBPS XML messages a biller exchanges with the Bharat Bill Payment
 //!   central unit (or a biller operating unit that forwards NPCI's messages), their
-//!   validation, their XML signatures, the response codes, and amounts in paise. No HTTP
+//!   validation, their XML signatures and the response codes; amounts are
+//!   `kosh_platform::money::Paise`, written on the wire as integers of paise
+//!   (`kosh_platform::money::wire`). No HTTP
 //!   and no database: it turns bytes into checked, typed messages and back.
 //! - **The adapter** ([`master`] the billers from MDMS, [`lookup`] customer parameters to
 //!   bills, [`service`] fetch, validation, posting, status and reversal ([`reversal`]
@@ -41,7 +43,7 @@
 //!
 //! The biller-side JSON API of kosh's generic profile (NOTES.md §7.2) is synchronous: the
 //! same checks and codes apply, answered in the HTTP response. This crate serves both — the
-//! typed messages, [`codes`] and [`amount`] are the same; only the XML profile needs
+//! typed messages, [`codes`] and the amounts are the same; only the XML profile needs
 //! [`sig`] and the Ack.
 //!
 //! # What a future HTTP layer calls
@@ -58,7 +60,7 @@
 //!   [`xml::BillPaymentResponse::for_request`] or [`xml::TxnStatusResponse::for_request`],
 //!   a [`xml::Reason`] ([`xml::Reason::success`] with the approval reference, or
 //!   [`xml::Reason::failure`] with a [`codes::ComplianceCode`] chosen through
-//!   [`codes::BillerFault`]), amounts from [`amount::Paise`]; then
+//!   [`codes::BillerFault`]), amounts from [`Paise`]; then
 //!   [`codec::encode_response`] with kosh's [`sig::SigningKey`], POST it to
 //!   [`codec::Response::path`] on the peer, and read its Ack with [`codec::decode_ack`].
 //! - Times for `ts` attributes: [`codec::timestamp`]; new ids: [`codec::new_ref_id`].
@@ -101,7 +103,6 @@
 //! No system package is needed to build or run this crate. The cross-check tests use the
 //! Debian packages `xmlsec1` and `libxml2-utils` (`xmllint`) when installed.
 
-pub mod amount;
 pub mod api;
 pub mod biller;
 pub mod c14n;
@@ -121,6 +122,6 @@ pub mod sig;
 pub mod store;
 pub mod xml;
 
-pub use amount::Paise;
 pub use codes::{BillerFault, ComplianceCode, ResponseCode};
 pub use config::{Bbps, BbpsSettings};
+pub use kosh_platform::money::Paise;

@@ -30,10 +30,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use kosh_platform::money::wire;
 use kosh_platform::{Db, DigitError};
 use serde_json::{Value, json};
 
-use crate::amount::Paise;
 use crate::store::{self, TxnRow, TxnStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,8 +253,8 @@ pub fn parse(text: &str) -> Result<(Vec<Line>, Vec<Mismatch>), String> {
             bad.push(fail("no transaction reference".into()));
             continue;
         }
-        let amount = match Paise::parse(get(amount)) {
-            Ok(p) => p.as_i64(),
+        let amount = match wire::parse_paise_digits(get(amount)) {
+            Ok(p) => p.get(),
             Err(e) => {
                 bad.push(fail(format!("amount: {e}")));
                 continue;

@@ -4,6 +4,7 @@
 //! (NOTES.md §7.5); `kosh bbps reconcile` reads this CSV back as a settlement file too.
 
 use chrono::NaiveDate;
+use kosh_platform::money::{MoneyError, Paise};
 use serde_json::{Value, json};
 
 use crate::store::{TxnRow, TxnStatus};
@@ -116,29 +117,29 @@ pub fn csv(transactions: &[TxnRow]) -> String {
     out
 }
 
-/// The totals of a day.
-pub fn summary(transactions: &[TxnRow]) -> Value {
+/// The totals of a day, each sum computed exactly (or refused).
+pub fn summary(transactions: &[TxnRow]) -> Result<Value, MoneyError> {
     let of = |status: TxnStatus| transactions.iter().filter(move |t| t.status == status);
-    json!({
+    Ok(json!({
         "count": transactions.len(),
         "successCount": of(TxnStatus::Success).count(),
-        "successAmount": of(TxnStatus::Success).map(|t| t.amount).sum::<i64>(),
+        "successAmount": Paise::sum_i64(of(TxnStatus::Success).map(|t| t.amount))?,
         "failedCount": of(TxnStatus::Failed).count(),
         "reversedCount": of(TxnStatus::Reversed).count(),
-        "reversedAmount": of(TxnStatus::Reversed).filter(|t| t.payment_id.is_some()).map(|t| t.amount).sum::<i64>(),
+        "reversedAmount": Paise::sum_i64(of(TxnStatus::Reversed).filter(|t| t.payment_id.is_some()).map(|t| t.amount))?,
         "refundPendingCount": of(TxnStatus::RefundPending).count(),
-        "refundDueAmount": transactions.iter().map(refund_due).sum::<i64>(),
-    })
+        "refundDueAmount": Paise::sum_i64(transactions.iter().map(refund_due))?,
+    }))
 }
 
 /// The report as JSON.
-pub fn json(tenant_id: &str, date: &str, transactions: &[TxnRow]) -> Value {
-    json!({
+pub fn json(tenant_id: &str, date: &str, transactions: &[TxnRow]) -> Result<Value, MoneyError> {
+    Ok(json!({
         "tenantId": tenant_id,
         "businessDate": date,
-        "summary": summary(transactions),
+        "summary": summary(transactions)?,
         "transactions": transactions.iter().map(TxnRow::to_json).collect::<Vec<_>>(),
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -4,9 +4,10 @@
 mod common;
 
 use common::{fixture, normalize};
+use kosh_bbps::Paise;
 use kosh_bbps::codes::{BillerFault, ComplianceCode, ResponseCode, Stage};
 use kosh_bbps::xml::{self, *};
-use kosh_bbps::{Paise, amount::AmountError};
+use kosh_platform::money::{MoneyError, wire};
 
 /// Reads the sample, writes it, compares the data, reads the output again.
 fn round_trip<M: BbpsMessage + PartialEq + std::fmt::Debug>(sample: &str) -> M {
@@ -51,10 +52,15 @@ fn bill_fetch_response_round_trips() {
     assert_eq!(m.reason.code(), Some(ResponseCode::Success));
     let bill = &m.biller_responses[0];
     assert_eq!(bill.customer_name.as_deref(), Some("Harpreet Kaur & Sons"));
-    assert_eq!(Paise::parse(&bill.amount).unwrap().as_i64(), 1_234_500);
     assert_eq!(
-        Paise::parse(&bill.amount).unwrap().whole_rupees(),
-        Ok(12_345)
+        wire::parse_paise_digits(&bill.amount).unwrap().get(),
+        1_234_500
+    );
+    assert_eq!(
+        wire::parse_paise_digits(&bill.amount)
+            .unwrap()
+            .whole_rupees(),
+        Some(12_345)
     );
     assert_eq!(bill.tags[0].name, "Early Payment Amount");
     assert_eq!(m.additional_info.unwrap().tags.len(), 3);
@@ -83,8 +89,8 @@ fn bill_payment_request_round_trips() {
     assert_eq!(m.payment_method.quick_pay, Some(YesNo::No));
     assert_eq!(m.payment_method.off_us_pay, Some(YesNo::Yes));
     assert_eq!(m.payment_method.payment_mode.as_deref(), Some("UPI"));
-    let paid = Paise::parse(m.amount.amt.amount.as_deref().unwrap()).unwrap();
-    assert_eq!(paid.as_i64(), 1_172_800);
+    let paid = wire::parse_paise_digits(m.amount.amt.amount.as_deref().unwrap()).unwrap();
+    assert_eq!(paid.get(), 1_172_800);
     assert_eq!(m.amount.amt.currency.as_deref(), Some("356"));
     assert_eq!(m.amount.split_pay_amount, "");
     assert_eq!(m.amount.tags[0].value, "1172800");
@@ -332,7 +338,7 @@ fn kosh_refuses_to_write_an_invalid_message() {
         ..BillerResponse::default()
     });
     assert!(to_xml(&resp).unwrap_err().to_string().contains("@amount"));
-    resp.biller_responses[0] = BillerResponse::new(Paise::new(1_234_500).unwrap());
+    resp.biller_responses[0] = BillerResponse::new(Paise::new(1_234_500));
     to_xml(&resp).unwrap();
 }
 
@@ -398,7 +404,7 @@ fn responses_are_built_from_their_requests() {
         "2026-05-05T11:20:02+05:30",
         Reason::success("PT/107/2026-27/000123"),
         pay.bill_details.clone(),
-        vec![BillerResponse::new(Paise::new(1_172_800).unwrap())],
+        vec![BillerResponse::new(Paise::new(1_172_800))],
     );
     let back: TxnStatusResponse = from_xml(&to_xml(&resp).unwrap()).unwrap();
     assert_eq!(
@@ -438,8 +444,8 @@ fn responses_are_built_from_their_requests() {
 #[test]
 fn paise_errors_are_plain() {
     assert_eq!(
-        Paise::parse("1,000").unwrap_err(),
-        AmountError::NotAnInteger("1,000".into())
+        wire::parse_paise_digits("1,000").unwrap_err(),
+        MoneyError::NotAnAmount("1,000".into())
     );
     assert_eq!(xml::PREFIX, "ns2");
 }

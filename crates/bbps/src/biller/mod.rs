@@ -270,30 +270,34 @@ async fn validate(
     let biller_id = wire::required(&request.biller_id, "billerId")?;
     let params = wire::params(&request.customer_params)?;
     let amount = match &request.amount {
-        Some(v) => Some(wire::paise(v, "amount")?),
+        Some(v) => Some(wire::payable(v, "amount", false)?),
         None => None,
     };
     let ctx = env.ctx();
     let biller = ctx.biller(&biller_id)?;
     let info = env.info(request.request_info.as_ref());
-    Ok(Json(
-        match service::validate(ctx, biller, &params, amount).await? {
-            Ok(bills) => json!({
-                "ResponseInfo": info,
-                "reason": reason_ok(&fetch_approval(&bills)),
-                "billerId": biller.biller_id,
-                "customer": customer_json(&bills),
-                "bills": bills_json(&bills),
-            }),
-            Err(refusal) => json!({
-                "ResponseInfo": info,
-                "reason": reason_failed(code_of(&refusal, Stage::Validation)),
-                "detail": refusal.detail,
-                "billerId": biller.biller_id,
-                "bills": [],
-            }),
-        },
-    ))
+    let answer = match amount {
+        // An amount no bill can take: refused before the bills are looked up.
+        Some(Err(e)) => Err(wire::amount_refusal("amount", &e)),
+        Some(Ok(p)) => service::validate(ctx, biller, &params, Some(p.get())).await?,
+        None => service::validate(ctx, biller, &params, None).await?,
+    };
+    Ok(Json(match answer {
+        Ok(bills) => json!({
+            "ResponseInfo": info,
+            "reason": reason_ok(&fetch_approval(&bills)),
+            "billerId": biller.biller_id,
+            "customer": customer_json(&bills),
+            "bills": bills_json(&bills),
+        }),
+        Err(refusal) => json!({
+            "ResponseInfo": info,
+            "reason": reason_failed(code_of(&refusal, Stage::Validation)),
+            "detail": refusal.detail,
+            "billerId": biller.biller_id,
+            "bills": [],
+        }),
+    }))
 }
 
 /// The answer to a posting, a status query or a reversal that found its transaction.
@@ -311,7 +315,9 @@ fn txn_answer(info: &ResponseInfo, t: &TxnRow) -> Value {
 /// Payment posting: the payment becomes a DIGIT payment (mode ONLINE, transaction number
 /// = `txnReferenceId`, a receipt per bill) and the receipt number comes back as the
 /// approval reference. Exactly once per `txnReferenceId`: a repeat gets the first answer,
-/// another payment under the same reference BPR007.
+/// another payment under the same reference BPR007. An amount that cannot be paid
+/// (negative, above kosh's ceilings, shares whose sum cannot be computed) is refused with
+/// BPR011 and nothing is recorded.
 #[utoipa::path(post, path = "/bbps/v1/payments", tag = "bbps", request_body = PaymentWire,
     responses((status = 200, description = "reason and transaction; or reason with a BPR code")))]
 async fn pay(
@@ -323,16 +329,23 @@ async fn pay(
     let ctx = env.ctx();
     let biller = ctx.biller(&biller_id)?;
     let info = env.info(request.request_info.as_ref());
-    Ok(Json(match service::post(ctx, biller, &posting).await? {
-        Answer::Txn(t) => txn_answer(&info, &t),
-        Answer::Refused(refusal) => json!({
+    let refused = |refusal: Refusal| {
+        json!({
             "ResponseInfo": info,
             "reason": reason_failed(code_of(&refusal, Stage::Payment)),
             "detail": refusal.detail,
-            "txnReferenceId": posting.txn_reference_id,
+            "txnReferenceId": request.txn_reference_id.as_deref().map(str::trim),
             "status": "REFUSED",
             "transaction": null,
-        }),
+        })
+    };
+    let posting = match posting {
+        Ok(posting) => posting,
+        Err(refusal) => return Ok(Json(refused(refusal))),
+    };
+    Ok(Json(match service::post(ctx, biller, &posting).await? {
+        Answer::Txn(t) => txn_answer(&info, &t),
+        Answer::Refused(refusal) => refused(refusal),
     }))
 }
 
@@ -505,7 +518,7 @@ async fn daily_report(
         )
             .into_response());
     }
-    let mut body = report::json(&state, &date, &transactions);
+    let mut body = report::json(&state, &date, &transactions)?;
     body["ResponseInfo"] = json!(ResponseInfo::from_request(
         None,
         "successful",

@@ -1,14 +1,23 @@
 //! The JSON profile's request bodies (bound case-insensitively, unknown fields ignored) and
 //! the checks on their shape. A malformed request is a 400 with a DIGIT error body; a
 //! well-formed request that BBPS refuses gets a BBPS `reason` instead (see `super`).
+//!
+//! An amount is an integer of paise: a JSON integer or a string of digits. One written
+//! that way but out of range (negative, above kosh's ceilings, too large to compute) is a
+//! well-formed request BBPS refuses: a posting's amount and each bill's share are checked
+//! here ([`PaymentWire::posting`]) and refused with the amount code (BPR011) before anything
+//! is read or written. A posting's `amount` is within the total ceiling, and within the
+//! single-amount ceiling when it pays one bill; each bill's share within the single-amount
+//! ceiling; the shares' sum computed exactly and within the total ceiling.
 
+use kosh_platform::money::{MoneyError, Paise, wire};
 use kosh_platform::{DigitError, ErrorItem, RequestInfo};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::amount::Paise;
-use crate::lookup::Param;
+use crate::codes::BillerFault;
+use crate::lookup::{Param, Refusal};
 use crate::service::{BillAmount, Posting, Reversal};
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -178,8 +187,10 @@ pub fn id(v: &Option<String>, field: &str) -> Result<Option<String>, DigitError>
     }
 }
 
-/// An amount in paise: a whole non-negative JSON number, or a string of digits.
-pub fn paise(v: &Value, field: &str) -> Result<i64, DigitError> {
+/// An amount in paise, read: `Err` when it is not written as an integer of paise (a 400);
+/// `Ok(Err(_))` when it is, but is too large to compute. The sign and the ceilings are the
+/// caller's to check ([`payable`], [`Paise::payable`]).
+pub fn paise(v: &Value, field: &str) -> Result<Result<Paise, MoneyError>, DigitError> {
     let bad = || {
         invalid(
             field,
@@ -187,10 +198,53 @@ pub fn paise(v: &Value, field: &str) -> Result<i64, DigitError> {
         )
     };
     match v {
-        Value::Number(n) => n.as_i64().filter(|p| *p >= 0).ok_or_else(bad),
-        Value::String(s) => Paise::parse(s.trim()).map(Paise::as_i64).map_err(|_| bad()),
+        Value::Number(n) => match n.as_i64() {
+            Some(p) => Ok(Ok(Paise::new(p))),
+            None if n.is_u64() => Ok(Err(MoneyError::Overflow)),
+            // A whole number beyond any integer (1e30).
+            None => match n.as_f64() {
+                Some(f) if f.is_finite() && f.fract() == 0.0 => Ok(Err(MoneyError::Overflow)),
+                _ => Err(bad()),
+            },
+        },
+        Value::String(s) => {
+            let s = s.trim();
+            let (negative, digits) = match s.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, s),
+            };
+            match wire::parse_paise_digits(digits) {
+                Ok(p) if negative => Ok(p.checked_neg()),
+                Ok(p) => Ok(Ok(p)),
+                Err(MoneyError::Overflow) => Ok(Err(MoneyError::Overflow)),
+                Err(_) => Err(bad()),
+            }
+        }
         _ => Err(bad()),
     }
+}
+
+/// An amount that may be paid: read, not negative, and within the single-amount ceiling
+/// (or, for a total over several bills, the total ceiling).
+pub fn payable(
+    v: &Value,
+    field: &str,
+    total: bool,
+) -> Result<Result<Paise, MoneyError>, DigitError> {
+    Ok(paise(v, field)?.and_then(|p| {
+        if p.is_negative() {
+            Err(MoneyError::Negative(p))
+        } else if total {
+            p.total_within_ceiling()
+        } else {
+            p.payable()
+        }
+    }))
+}
+
+/// BBPS's refusal of an amount that cannot be paid: the amount code, with the reason.
+pub fn amount_refusal(field: &str, why: &MoneyError) -> Refusal {
+    Refusal::new(BillerFault::AmountMismatch, format!("{field}: {why}"))
 }
 
 pub fn params(list: &Option<Vec<ParamWire>>) -> Result<Vec<Param>, DigitError> {
@@ -219,49 +273,73 @@ fn short(v: &Option<String>, field: &str, max: usize) -> Result<Option<String>, 
 }
 
 impl PaymentWire {
-    /// The posting, or why the request is malformed.
-    pub fn posting(&self) -> Result<(String, Posting), DigitError> {
+    /// The biller id and the posting; `Err` when the request is malformed (a 400), the
+    /// posting `Err` when its amounts cannot be paid (answered with BPR011, nothing written).
+    pub fn posting(&self) -> Result<(String, Result<Posting, Refusal>), DigitError> {
         let biller_id = required(&self.biller_id, "billerId")?;
         let txn_reference_id = id(&self.txn_reference_id, "txnReferenceId")?
             .ok_or_else(|| invalid("txnReferenceId", "txnReferenceId is required"))?;
-        let amount = paise(
+        let split = self.bills.as_ref().is_some_and(|b| !b.is_empty());
+        let amount = payable(
             self.amount
                 .as_ref()
                 .ok_or_else(|| invalid("amount", "amount is required"))?,
             "amount",
+            split,
         )?;
+        let mut refusal = amount.as_ref().err().map(|e| amount_refusal("amount", e));
         let mut bills = Vec::new();
+        let mut shares: Result<Paise, MoneyError> = Ok(Paise::ZERO);
         for (i, b) in self.bills.iter().flatten().enumerate() {
+            let field = format!("bills[{i}].amount");
+            let share = payable(
+                b.amount
+                    .as_ref()
+                    .ok_or_else(|| invalid(&field, format!("bills[{i}].amount is required")))?,
+                &field,
+                false,
+            )?;
+            shares = match (shares, &share) {
+                (Ok(sum), Ok(p)) => sum.checked_add(*p),
+                (Err(e), _) => Err(e),
+                (_, Err(e)) => Err(e.clone()),
+            };
+            if let (None, Err(e)) = (&refusal, &share) {
+                refusal = Some(amount_refusal(&field, e));
+            }
             bills.push(BillAmount {
                 bill_number: required(&b.biller_bill_id, &format!("bills[{i}].billerBillId"))?,
-                amount: paise(
-                    b.amount.as_ref().ok_or_else(|| {
-                        invalid(
-                            &format!("bills[{i}].amount"),
-                            format!("bills[{i}].amount is required"),
-                        )
-                    })?,
-                    &format!("bills[{i}].amount"),
-                )?,
+                amount: share.map(Paise::get).unwrap_or_default(),
             });
         }
+        // Whether the shares make the amount is the posting's check (a recorded refusal);
+        // a sum that cannot be computed, or passes the total ceiling, never reaches it.
+        if refusal.is_none()
+            && let Err(e) = shares.and_then(Paise::total_within_ceiling)
+        {
+            refusal = Some(amount_refusal("bills", &e));
+        }
+        let posting = Posting {
+            profile: "JSON",
+            txn_reference_id,
+            ref_id: id(&self.ref_id, "refId")?,
+            msg_id: id(&self.msg_id, "msgId")?,
+            payment_ref_id: short(&self.payment_ref_id, "paymentRefId", 128)?,
+            params: params(&self.customer_params)?,
+            customer_mobile: short(&self.customer_mobile, "customerMobile", 32)?,
+            amount: amount.map(Paise::get).unwrap_or_default(),
+            bill_number: short(&self.biller_bill_id, "billerBillId", 256)?,
+            bills,
+            payment_mode: short(&self.payment_mode, "paymentMode", 64)?,
+            payment_channel: short(&self.payment_channel, "paymentChannel", 32)?,
+            agent_id: short(&self.agent_id, "agentId", 64)?,
+            txn_ts: short(&self.txn_timestamp, "txnTimestamp", 64)?,
+        };
         Ok((
             biller_id,
-            Posting {
-                profile: "JSON",
-                txn_reference_id,
-                ref_id: id(&self.ref_id, "refId")?,
-                msg_id: id(&self.msg_id, "msgId")?,
-                payment_ref_id: short(&self.payment_ref_id, "paymentRefId", 128)?,
-                params: params(&self.customer_params)?,
-                customer_mobile: short(&self.customer_mobile, "customerMobile", 32)?,
-                amount,
-                bill_number: short(&self.biller_bill_id, "billerBillId", 256)?,
-                bills,
-                payment_mode: short(&self.payment_mode, "paymentMode", 64)?,
-                payment_channel: short(&self.payment_channel, "paymentChannel", 32)?,
-                agent_id: short(&self.agent_id, "agentId", 64)?,
-                txn_ts: short(&self.txn_timestamp, "txnTimestamp", 64)?,
+            match refusal {
+                Some(r) => Err(r),
+                None => Ok(posting),
             },
         ))
     }
@@ -275,10 +353,153 @@ impl ReverseRequest {
             biller_id: text(&self.biller_id),
             reason: short(&self.reason, "reason", 1024)?,
             amount: match &self.amount {
-                Some(v) => Some(paise(v, "amount")?),
+                Some(v) => Some(
+                    payable(v, "amount", true)?
+                        .map_err(|e| invalid("amount", format!("amount: {e}")))?
+                        .get(),
+                ),
                 None => None,
             },
             params: Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn wire(amount: Value, bills: Option<Value>) -> PaymentWire {
+        let mut v = json!({"billerId": "PBMT00000PUN01", "txnReferenceId": "AU01KOSH1",
+            "customerParams": [{"name": "Property ID", "value": "PT-1"}], "amount": amount});
+        if let Some(b) = bills {
+            v["bills"] = b;
+        }
+        kosh_platform::extract::bind(v).unwrap()
+    }
+
+    /// `Ok(Ok(paise))` accepted, `Ok(Err(detail))` refused with BPR011, `Err(code)` a 400.
+    fn verdict(amount: Value, bills: Option<Value>) -> Result<Result<i64, String>, String> {
+        match wire(amount, bills).posting() {
+            Ok((_, Ok(p))) => Ok(Ok(p.amount)),
+            Ok((_, Err(r))) => {
+                assert_eq!(r.fault, BillerFault::AmountMismatch);
+                Ok(Err(r.detail))
+            }
+            Err(e) => Err(e.first_code().unwrap_or_default().to_string()),
+        }
+    }
+
+    fn shares(amounts: &[Value]) -> Option<Value> {
+        Some(Value::Array(
+            amounts
+                .iter()
+                .enumerate()
+                .map(|(i, a)| json!({"billerBillId": format!("B{i}"), "amount": a}))
+                .collect(),
+        ))
+    }
+
+    #[test]
+    fn the_reported_wrapping_split_is_refused() {
+        for split in [
+            [
+                json!("92233720368547758"),
+                json!("92233720368547758"),
+                json!("100"),
+            ],
+            // The same split in paise that wraps i64 to 9984.
+            [
+                json!("9223372036854775800"),
+                json!("9223372036854775800"),
+                json!(10000),
+            ],
+        ] {
+            let v = verdict(json!(9984), shares(&split));
+            assert!(
+                matches!(&v, Ok(Err(d)) if d.contains("bills[0].amount")),
+                "{v:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn amounts_are_read_or_refused_at_and_around_the_limits() {
+        let ceiling = kosh_platform::money::limits().max_amount.get();
+        let total = kosh_platform::money::limits().max_total.get();
+        assert_eq!(verdict(json!(100000), None), Ok(Ok(100000)));
+        assert_eq!(verdict(json!("0100000"), None), Ok(Ok(100000)));
+        assert_eq!(verdict(json!(0), None), Ok(Ok(0)));
+        assert_eq!(verdict(json!(ceiling), None), Ok(Ok(ceiling)));
+        for refused in [
+            json!(-1),
+            json!("-1"),
+            json!(ceiling + 1),
+            json!(i64::MAX),
+            json!(i64::MIN),
+            json!(u64::MAX),
+            json!("-9223372036854775808"),
+            json!("92233720368547758080"),
+            json!(1e30),
+        ] {
+            assert!(
+                matches!(verdict(refused.clone(), None), Ok(Err(_))),
+                "{refused}"
+            );
+        }
+        for malformed in [
+            json!(1.5),
+            json!("1.00"),
+            json!("1e3"),
+            json!("abc"),
+            json!(true),
+        ] {
+            assert_eq!(
+                verdict(malformed.clone(), None),
+                Err("BBPS_INVALID_REQUEST".into()),
+                "{malformed}"
+            );
+        }
+        // A total over several bills answers to the total ceiling, each share to the
+        // single-amount one, their sum to the total one.
+        assert_eq!(
+            verdict(
+                json!(2 * ceiling),
+                shares(&[json!(ceiling), json!(ceiling)])
+            ),
+            Ok(Ok(2 * ceiling))
+        );
+        assert!(matches!(
+            verdict(json!(total + 1), shares(&[json!(1)])),
+            Ok(Err(_))
+        ));
+        let eleven = vec![json!(ceiling); 11];
+        let v = verdict(json!(total), shares(&eleven));
+        assert!(matches!(&v, Ok(Err(d)) if d.starts_with("bills:")), "{v:?}");
+        // A malformed share is a 400 even when the amount is refused.
+        assert_eq!(
+            verdict(json!(-1), shares(&[json!("x")])),
+            Err("BBPS_INVALID_REQUEST".into())
+        );
+    }
+
+    #[test]
+    fn a_reversal_amount_must_be_payable() {
+        let reverse = |amount: Value| {
+            kosh_platform::extract::bind::<ReverseRequest>(
+                json!({"txnReferenceId": "AU01KOSH1", "amount": amount}),
+            )
+            .unwrap()
+            .reversal()
+        };
+        assert_eq!(reverse(json!(100)).unwrap().amount, Some(100));
+        for bad in [json!(-1), json!(i64::MAX), json!("1e3")] {
+            assert_eq!(
+                reverse(bad.clone()).unwrap_err().first_code(),
+                Some("BBPS_INVALID_REQUEST"),
+                "{bad}"
+            );
+        }
     }
 }

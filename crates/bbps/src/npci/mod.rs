@@ -16,7 +16,9 @@
 //! answer with `KOSH_BBPS_SIGNING_KEY`. A request kosh cannot take — unsigned, tampered,
 //! invalid, for an unknown biller, or whose `Head@refId` differs from the URL's — is
 //! answered with an unsigned `Ack` whose `RspCd` is `Failure` and whose `errorMessages`
-//! say why (HTTP 400).
+//! say why (HTTP 400). A payment whose amounts are written well but cannot be paid
+//! (above kosh's ceilings, bill shares whose sum cannot be computed) is answered with a
+//! signed `BillPaymentResponse` carrying BPR011, and nothing is recorded.
 //!
 //! kosh answers in the HTTP response itself: the business answer (signed) is the body of
 //! the reply to the request, where NPCI's central unit would send an `Ack` and POST the
@@ -34,7 +36,9 @@ use kosh_platform::{AuthUser, Clock, Db, DigitError};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::amount::Paise;
+use kosh_platform::money::{MoneyError, Paise, wire};
+
+use crate::biller::wire::amount_refusal;
 use crate::biller::{code_of, require_unit};
 use crate::codec::{self, Request, Response as Answer};
 use crate::codes::{ComplianceCode, Stage};
@@ -276,7 +280,7 @@ fn presented_response(p: &Presented) -> BillerResponse {
         amount_multiple: Some("100".into()),
         min_amount: Some(p.min_amount.to_string()),
         max_amount: p.max_amount.map(|m| m.to_string()),
-        ..BillerResponse::new(Paise::new(p.amount).unwrap_or(Paise::ZERO))
+        ..BillerResponse::new(Paise::new(p.amount.max(0)))
     }
 }
 
@@ -288,7 +292,7 @@ fn paid_responses(t: &TxnRow) -> Vec<BillerResponse> {
             bill_date: Some(ist_date(b.bill_date)),
             bill_number: b.bill_number.clone(),
             bill_period: Some(crate::lookup::bill_period(b.period_from, b.period_to).into()),
-            ..BillerResponse::new(Paise::new(b.bill_amount).unwrap_or(Paise::ZERO))
+            ..BillerResponse::new(Paise::new(b.bill_amount.max(0)))
         })
         .collect()
 }
@@ -403,27 +407,36 @@ impl Env {
         Ok(self.signed(Answer::BillFetch(answer)))
     }
 
-    fn posting(&self, r: &BillPaymentRequest) -> Result<Posting, DigitError> {
-        let amount = r
-            .amount
-            .amt
-            .amount
-            .as_deref()
-            .map(Paise::parse)
-            .transpose()
-            .ok()
-            .flatten()
-            .map(Paise::as_i64)
-            .unwrap_or_default();
+    /// The posting, or the refusal of amounts that cannot be paid. The profile has already
+    /// checked that every amount is written as paise.
+    fn posting(&self, r: &BillPaymentRequest) -> Result<Posting, Refusal> {
         let mut bills = Vec::new();
+        let mut shares = Paise::ZERO;
         for b in &r.amount.amount_break_up.bill_amounts {
             if let (Some(number), Some(share)) = (&b.bill_number, &b.amount) {
+                let amount = wire::parse_paise_digits(share)
+                    .and_then(Paise::payable)
+                    .map_err(|e| amount_refusal("BillAmt@Amount", &e))?;
+                shares = shares
+                    .checked_add(amount)
+                    .and_then(Paise::total_within_ceiling)
+                    .map_err(|e| amount_refusal("BillAmt", &e))?;
                 bills.push(BillAmount {
                     bill_number: number.clone(),
-                    amount: Paise::parse(share).map(Paise::as_i64).unwrap_or_default(),
+                    amount: amount.get(),
                 });
             }
         }
+        let amount = wire::parse_paise_digits(r.amount.amt.amount.as_deref().unwrap_or_default())
+            .and_then(|p| {
+                if bills.is_empty() {
+                    p.payable()
+                } else {
+                    p.total_within_ceiling()
+                }
+            })
+            .map_err(|e: MoneyError| amount_refusal("Amt@amount", &e))?
+            .get();
         // The bill paid: the amount's bill number, else the one bill echoed from the fetch.
         let bill_number =
             r.amount
@@ -461,13 +474,15 @@ impl Env {
 
     async fn pay(&self, r: &BillPaymentRequest) -> Result<Response, DigitError> {
         let biller = self.biller(&r.bill_details)?;
-        let posting = self.posting(r)?;
-        let (reason, info, bills) = match service::post(self.ctx(), biller, &posting).await? {
-            service::Answer::Txn(t) => {
-                let (reason, info) = txn_reason_xml(&t);
-                (reason, Some(info), paid_responses(&t))
-            }
-            service::Answer::Refused(refusal) => refused(&refusal),
+        let (reason, info, bills) = match self.posting(r) {
+            Err(refusal) => refused(&refusal),
+            Ok(posting) => match service::post(self.ctx(), biller, &posting).await? {
+                service::Answer::Txn(t) => {
+                    let (reason, info) = txn_reason_xml(&t);
+                    (reason, Some(info), paid_responses(&t))
+                }
+                service::Answer::Refused(refusal) => refused(&refusal),
+            },
         };
         let mut answer = BillPaymentResponse::for_request(r, self.head(), &self.ts(), reason);
         answer.biller_responses = bills;
@@ -481,8 +496,8 @@ impl Env {
             .amt
             .amount
             .as_deref()
-            .and_then(|a| Paise::parse(a).ok())
-            .map(Paise::as_i64);
+            .and_then(|a| wire::parse_paise_digits(a).and_then(Paise::payable).ok())
+            .map(Paise::get);
         let reversal = Reversal {
             txn_reference_id: r.txn_reference_id().to_string(),
             biller_id: Some(r.bill_details.biller.id.clone()),
@@ -541,9 +556,7 @@ impl Env {
         };
         let mut bills = paid_responses(&t);
         if bills.is_empty() {
-            bills.push(BillerResponse::new(
-                Paise::new(t.amount).unwrap_or(Paise::ZERO),
-            ));
+            bills.push(BillerResponse::new(Paise::new(t.amount.max(0))));
         }
         let mut answer =
             TxnStatusResponse::for_request(r, self.head(), &self.ts(), reason, details, bills);

@@ -3,12 +3,12 @@
 //! Names follow the XSD exactly on the wire (serde renames); in Rust they are snake case.
 //! Attributes are `String` when the XSD makes them `required`, `Option<String>` when
 //! `optional`. Amounts stay strings here, as on the wire, and are read through
-//! [`crate::amount::Paise`]; [`crate::xml::profile`] checks every amount kosh relies on.
+//! `kosh_platform::money::Paise`; [`crate::xml::profile`] checks every amount kosh relies on.
 //! Field order is the XSD's sequence order, which is the order serialization writes.
 
+use kosh_platform::money::{Paise, wire};
 use serde::{Deserialize, Serialize};
 
-use crate::amount::Paise;
 use crate::codes::{ComplianceCode, ResponseCode};
 
 /// `Yes` / `No` (`siTxnType`, `qckPayType`, `spltPayType`, `offUsPayType`).
@@ -399,7 +399,7 @@ impl BillerResponse {
     /// A bill of `amount` paise.
     pub fn new(amount: Paise) -> BillerResponse {
         BillerResponse {
-            amount: amount.to_wire(),
+            amount: wire::paise_text(amount),
             ..BillerResponse::default()
         }
     }

@@ -13,7 +13,7 @@
 //! | `Txn@msgId` | present on fetch and payment requests and responses |
 //! | payment `Txn@txnReferenceId` | present |
 //! | payment request `Txn@type` | `FORWARD TYPE REQUEST` or `REVERSAL TYPE REQUEST`; response: `… RESPONSE` |
-//! | `Amt@amount` | present, paise ([`Paise`]) |
+//! | `Amt@amount` | present, paise: ASCII digits that fit kosh's money ([`wire::parse_paise_digits`]) |
 //! | every other amount (`BillerResponse@amount`, its `min/maxAmount`, `amountMultiple`, `custConvFee`, amount-option `Tag@value`s, `Amt@custConvFee`, `Amt@COUcustConvFee`, `BillAmt@Amount`) | paise when present |
 //! | `Amt@currency` | `356` (INR) when present |
 //! | `BillerResponse@dueDate`, `@billDate` | `YYYY-MM-DD` when present |
@@ -25,11 +25,11 @@
 //! or attribute.
 
 use chrono::{DateTime, NaiveDate};
+use kosh_platform::money::{MoneyError, wire};
 
 use super::messages::*;
 use super::model::*;
 use super::schema::{Fault, Violation};
-use crate::amount::Paise;
 use crate::codes::{ComplianceCode, ResponseCode};
 
 /// Collects profile violations.
@@ -54,8 +54,14 @@ impl Checker {
     }
 
     fn paise(&mut self, path: &str, value: &str) {
-        if let Err(e) = Paise::parse(value) {
-            self.fail(path, e.to_string());
+        match wire::parse_paise_digits(value) {
+            Ok(_) => {}
+            Err(MoneyError::Overflow) => self.fail(path, format!("amount {value:?} is too large")),
+            Err(_) if value.is_empty() => self.fail(path, "amount is empty"),
+            Err(_) => self.fail(
+                path,
+                format!("amount {value:?} is not a non-negative integer of paise (digits only)"),
+            ),
         }
     }
 
