@@ -299,6 +299,18 @@ pub struct Settings {
     #[arg(long, env = "KOSH_PG_RECONCILE_SWEEP_MINUTES", default_value_t = 720)]
     pub pg_reconcile_sweep_minutes: i64,
 
+    /// The largest single amount kosh accepts, in whole rupees: a tax amount, a payment of
+    /// one bill, one bill's share of a payment (₹100 crore by default). A larger amount is
+    /// refused (DIGIT's 400 error body; BPR011 on BBPS), never wrapped.
+    #[arg(long, env = "KOSH_MAX_AMOUNT_RUPEES", default_value_t = kosh_platform::money::DEFAULT_MAX_AMOUNT_RUPEES)]
+    pub max_amount_rupees: i64,
+
+    /// The largest total kosh accepts, in whole rupees: a payment over several bills, a
+    /// bill's total, a BBPS posting (₹1,000 crore by default). At least the single-amount
+    /// ceiling.
+    #[arg(long, env = "KOSH_MAX_TOTAL_RUPEES", default_value_t = kosh_platform::money::DEFAULT_MAX_TOTAL_RUPEES)]
+    pub max_total_rupees: i64,
+
     /// Gateways given in code (tests, embedding); when set, the file is not read.
     #[arg(skip)]
     pub pg_gateways: Option<kosh_pg::GatewaysConfig>,

@@ -59,6 +59,19 @@ pub fn load_mdms(settings: &Settings) -> anyhow::Result<Mdms> {
     Ok(Mdms::from_files(&files)?)
 }
 
+/// Puts the settings' ceilings on amounts in force for this process; refuses a ceiling
+/// that is not positive, a total ceiling below the single one, or one so large that sums of
+/// accepted amounts could leave `i64`.
+pub fn apply_money_limits(settings: &Settings) -> anyhow::Result<()> {
+    let limits = kosh_platform::money::Limits::from_rupees(
+        settings.max_amount_rupees,
+        settings.max_total_rupees,
+    )
+    .map_err(|e| anyhow::anyhow!("KOSH_MAX_AMOUNT_RUPEES / KOSH_MAX_TOTAL_RUPEES: {e}"))?;
+    kosh_platform::money::set_limits(limits);
+    Ok(())
+}
+
 /// Opens the database and applies pending migrations.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     let url = settings.database_url();
@@ -128,6 +141,7 @@ impl Running {
 /// Opens the database, loads master data and starts serving on `settings.listen` (port 0
 /// picks a free port). Used by `kosh serve` and by the black-box tests.
 pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
+    apply_money_limits(settings)?;
     let mdms = Arc::new(load_mdms(settings)?);
     let db = open_database(settings).await?;
     let clock = match settings.clock {
