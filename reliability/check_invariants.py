@@ -16,14 +16,16 @@ What it checks:
   4. for every demand detail, collected = its amount at creation + the apportioned amounts
      of the live payments (each receipt's bill snapshot) on it; 0 <= collected <= tax for
      positive heads;
-  5. every SUCCESS gateway transaction has exactly one receipt (payment) and it matches the
-     collection records; FAILURE and PENDING have none; a transaction's bill claim is live
-     unless it failed; the SANDBOX gateway never took money for a transaction kosh failed;
-     every journal transaction answered SUCCESS/FAILURE is still so;
+  5. every SUCCESS gateway transaction has exactly one receipt (payment) that matches the
+     collection records, or, when its bills had been paid another way, exactly one refund
+     due of its whole amount and no receipt; FAILURE and PENDING have neither; a
+     transaction's bill claim and hold are live unless it failed or was closed (the gateway
+     had no record of it); the SANDBOX gateway never took money for a transaction kosh
+     failed; every journal transaction answered SUCCESS/FAILURE is still so;
   6. with --require-settled (after a reconciliation pass): no PENDING transaction whose
-     gateway has a final answer (or no record) is left, except those whose bill another
-     payment paid while the gateway took the money (counted as double_collected: they
-     need a refund, and stay PENDING by design).
+     gateway has a final answer is left, except those closed for want of a gateway record
+     and those whose gateway answer has not been applied yet while another payment paid
+     the bill (counted as double_collected).
 
 Only the Python standard library: sqlite3 for SQLite, the `psql` client for PostgreSQL (one
 read-only REPEATABLE READ transaction, so the checks see one snapshot even under load).
@@ -54,8 +56,10 @@ QUERIES = {
     "created_with": "SELECT da.tenant_id, da.detail_id, da.collection_amount "
     "FROM egbs_demand_detail_audit da JOIN egbs_demand_audit a "
     "ON a.tenant_id = da.tenant_id AND a.audit_id = da.demand_audit_id WHERE a.reason = 'CREATE'",
-    "txns": "SELECT tenant_id, txn_id, txn_status, receipt, payment_id, txn_amount, gateway "
-    "FROM eg_pg_transactions",
+    "txns": "SELECT tenant_id, txn_id, txn_status, receipt, payment_id, txn_amount, gateway, "
+    "closed_time, refund_id FROM eg_pg_transactions",
+    "refunds": "SELECT tenant_id, id, channel, source_ref, amount, status FROM egcl_refund_due",
+    "holds": "SELECT tenant_id, bill_id, holder_ref FROM egcl_bill_hold",
     "txn_payments": "SELECT tenant_id, txn_id, payment_id, receipt_numbers FROM eg_pg_txn_payment",
     "txn_bills": "SELECT tenant_id, txn_id, bill_id, live FROM eg_pg_txn_bills",
     "sandbox": "SELECT txn_id, status FROM pg_sandbox_payments",
@@ -242,13 +246,19 @@ def check(data: dict[str, list[dict]], journal: str | None, require_settled: boo
     txns = {}
     status_count: dict[str, int] = defaultdict(int)
     unsettled = 0
-    # Gateway took the money but the bill was paid another way meanwhile (counter payment):
-    # kosh rightly keeps these PENDING (money taken is never FAILURE, a paid bill takes no
-    # second receipt); they need a refund, which is not a crash-safety matter.
+    # Gateway took the money but the bill was paid another way meanwhile (an overridden
+    # counter payment, BBPS): until the gateway's answer is applied the transaction is
+    # PENDING; once applied it is SUCCESS with a refund due (checked above).
     double_collected = []
     txn_bill_ids = defaultdict(list)
     for r in data["txn_bills"]:
         txn_bill_ids[(r["tenant_id"], r["txn_id"])].append(r["bill_id"])
+    refunds = defaultdict(list)
+    for r in data["refunds"]:
+        refunds[(r["tenant_id"], r["channel"], r["source_ref"])].append(r)
+    holds = defaultdict(list)
+    for h in data["holds"]:
+        holds[(h["tenant_id"], h["holder_ref"])].append(h)
     for t in data["txns"]:
         key = (t["tenant_id"], t["txn_id"])
         txns[t["txn_id"]] = t
@@ -256,6 +266,26 @@ def check(data: dict[str, list[dict]], journal: str | None, require_settled: boo
         status_count[status] += 1
         link = txn_payment.get(key)
         name = f"transaction {t['txn_id']} ({status})"
+        refund = refunds.get((t["tenant_id"], "ONLINE", t["txn_id"]), [])
+        if len(refund) > 1:
+            bad.append(f"{name} has {len(refund)} refunds due")
+        if (status == "PENDING") != bool(holds.get(key)) and not (
+                status == "PENDING" and t["closed_time"] is not None):
+            bad.append(f"{name}: holds its bills {bool(holds.get(key))} while {status}")
+        if status == "PENDING" and t["closed_time"] is not None and holds.get(key):
+            bad.append(f"{name} is closed but still holds its bills")
+        if refund or t["refund_id"]:
+            # The gateway's money came after its bills were paid another way: one refund
+            # due of the whole amount, named by the transaction, and no receipt.
+            if status != "SUCCESS":
+                bad.append(f"{name} has a refund due but is not SUCCESS")
+            elif not refund or refund[0]["id"] != t["refund_id"]:
+                bad.append(f"{name} names refund {t['refund_id']}, the refunds due say {refund}")
+            elif int(refund[0]["amount"]) != int(t["txn_amount"]):
+                bad.append(f"{name}: amount {t['txn_amount']} paise, refund due {refund[0]['amount']}")
+            if link is not None or t["receipt"] or t["payment_id"]:
+                bad.append(f"{name} has both a refund due and a receipt")
+            continue
         if status == "SUCCESS":
             if link is None:
                 bad.append(f"{name} has no receipt")
@@ -278,15 +308,18 @@ def check(data: dict[str, list[dict]], journal: str | None, require_settled: boo
             if status == "FAILURE" and sandbox.get(t["txn_id"]) == "SUCCESS":
                 bad.append(f"{name}: the SANDBOX gateway took the money")
         lives = bills_live.get(key, [])
-        if status == "FAILURE" and any(lives):
+        released = status == "FAILURE" or t["closed_time"] is not None
+        if released and any(lives):
             bad.append(f"{name} still holds a live claim on its bill")
-        if status != "FAILURE" and lives and not all(lives):
+        if not released and lives and not all(lives):
             bad.append(f"{name} lost its claim on its bill")
         if status == "PENDING" and t["gateway"] == "SANDBOX":
             paid_elsewhere = txn_bill_ids.get(key) and all(
                 (t["tenant_id"], b) in live_by_bill for b in txn_bill_ids[key])
             if sandbox.get(t["txn_id"]) == "SUCCESS" and paid_elsewhere:
                 double_collected.append(t["txn_id"])
+            elif t["closed_time"] is not None and t["txn_id"] not in sandbox:
+                pass  # closed: the gateway has no record; a late answer would still settle it
             elif sandbox.get(t["txn_id"], "NONE") != "PENDING":
                 unsettled += 1
                 if require_settled:

@@ -21,6 +21,7 @@ on_both_databases!(
     only_a_bbps_system_user_from_its_addresses_gets_in,
     reconciliation_reports_every_mismatch,
     one_posting_pays_several_bills_found_by_mobile_number,
+    a_posting_while_an_online_payment_is_pending_is_receipted_and_the_online_money_refunded,
 );
 
 /// 2019-06-15 10:00 IST, inside the 2019-20 tax periods.
@@ -1314,5 +1315,100 @@ async fn one_posting_pays_several_bills_found_by_mobile_number(backend: Backend)
     wrong["bills"] = json!([{"billerBillId": number("PT-21"), "amount": 50000}]);
     let wrong = env.pay(wrong).await;
     assert_eq!(wrong["reason"]["complianceRespCd"], "BPR011", "{wrong}");
+    env.stop().await;
+}
+
+/// One bill, one collection across channels: BBPS money is already taken by the operating
+/// unit, so its posting is receipted even while the bill's online payment is PENDING; when
+/// the gateway then confirms the online payment, its money becomes a refund due, named in
+/// the transaction, and the bill keeps one receipt.
+async fn a_posting_while_an_online_payment_is_pending_is_receipted_and_the_online_money_refunded(
+    backend: Backend,
+) {
+    let env = start(backend, false).await;
+    env.demand("PT", "PT-31", &[("PT_TAX", 1000)]).await;
+    let (status, fetched) = env
+        .kosh
+        .post(
+            &format!(
+                "/billing-service/bill/v2/_fetchbill?tenantId={TENANT}&businessService=PT&consumerCode=PT-31"
+            ),
+            json!({"RequestInfo": {}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{fetched}");
+    let bill = fetched["Bill"][0].clone();
+    // The payer starts paying online (kosh's SANDBOX gateway) and is on the gateway's page.
+    let callback = "https://ui.example/citizen/payment/success";
+    let (status, created) = env
+        .kosh
+        .post(
+            "/pg-service/transaction/v1/_create",
+            json!({"RequestInfo": {}, "Transaction": {"tenantId": TENANT, "txnAmount": 1000,
+                "module": "PT", "billId": bill["id"], "consumerCode": "PT-31",
+                "productInfo": "Property Tax Payment", "gateway": "SANDBOX", "callbackUrl": callback,
+                "taxAndPayments": [{"billId": bill["id"], "amountPaid": 1000}],
+                "user": {"name": "Asha", "mobileNumber": MOBILE, "tenantId": "pb"}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let txn = created["Transaction"].clone();
+    let txn_id = txn["txnId"].as_str().unwrap().to_string();
+    // Meanwhile the same bill is paid at a bank's BBPS counter: accepted and receipted.
+    env.fetch(PT, pt_params("PT-31")).await;
+    let paid = env
+        .pay(posting("BBPSCROSS1", PT, pt_params("PT-31"), 100000))
+        .await;
+    assert_eq!(paid["status"], "SUCCESS", "{paid}");
+    assert_eq!(paid["reason"]["responseCode"], "000", "{paid}");
+    // The payer completes the online payment; the gateway confirms it.
+    let redirect = reqwest::Url::parse(txn["redirectUrl"].as_str().unwrap()).unwrap();
+    let mut form: std::collections::BTreeMap<String, String> =
+        redirect.query_pairs().into_owned().collect();
+    form.insert("outcome".into(), "SUCCESS".into());
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = no_redirects
+        .post(env.kosh.url("/pg-service/sandbox/pay"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let back = reqwest::Url::parse(&location).unwrap();
+    let mut update = reqwest::Url::parse(&env.kosh.url("/pg-service/transaction/v1/_update")).unwrap();
+    update.query_pairs_mut().extend_pairs(back.query_pairs());
+    let (status, body) = kosh_blackbox::read(env.kosh.client.get(update).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let settled = &body["Transaction"][0];
+    assert_eq!(settled["txnStatus"], "SUCCESS", "never FAILURE: {settled}");
+    assert_eq!(settled["receipt"], Value::Null, "no second receipt: {settled}");
+    let msg = settled["txnStatusMsg"].as_str().unwrap_or_default();
+    assert!(msg.contains("refund due"), "{settled}");
+    let (status, refunds) = env
+        .kosh
+        .post(
+            &format!("/collection-services/refunds/_search?tenantId={TENANT}&sourceReference={txn_id}"),
+            json!({"RequestInfo": {}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{refunds}");
+    assert_eq!(refunds["Refunds"][0]["channel"], "ONLINE", "{refunds}");
+    assert_eq!(refunds["Refunds"][0]["amount"], 1000, "{refunds}");
+    assert!(msg.contains(refunds["Refunds"][0]["id"].as_str().unwrap()));
+    let (status, payments) = env
+        .kosh
+        .post(
+            &format!("/collection-services/payments/_search?tenantId={TENANT}&consumerCodes=PT-31"),
+            json!({"RequestInfo": {}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{payments}");
+    let payments = payments["Payments"].as_array().unwrap();
+    assert_eq!(payments.len(), 1, "one bill, one receipt: {payments:?}");
+    assert_eq!(payments[0]["transactionNumber"], "BBPSCROSS1");
     env.stop().await;
 }
