@@ -35,6 +35,7 @@ on_both_databases!(
     concurrent_creates_for_one_bill_admit_one,
     a_refused_redirect_fails_the_transaction,
     a_counter_payment_waits_for_a_pending_online_one_unless_overridden,
+    a_refund_due_kept_as_advance_credits_the_consumer_code,
 );
 
 /// 2019-06-15 10:00 IST, inside PT's 2019-20 tax period.
@@ -1383,5 +1384,78 @@ async fn a_counter_payment_waits_for_a_pending_online_one_unless_overridden(back
     let settled = updated(status, &body);
     assert_refund_due(&env, &settled, 900).await;
     assert!(settled["gatewayTxnId"].is_string(), "{settled}");
+    env.stop().await;
+}
+
+async fn a_refund_due_kept_as_advance_credits_the_consumer_code(backend: Backend) {
+    let env = start(backend, |_| {}).await;
+    // Water charges take advance.
+    let (status, body) = env
+        .kosh
+        .post(
+            "/billing-service/demand/_create",
+            json!({"RequestInfo": {}, "Demands": [{
+                "tenantId": TENANT, "consumerCode": "WS-220", "consumerType": "BUILTUP",
+                "businessService": "WS", "payer": {"uuid": env.citizen_uuid},
+                "taxPeriodFrom": PT_FROM, "taxPeriodTo": PT_TO, "minimumAmountPayable": 0,
+                "demandDetails": [{"taxHeadMasterCode": "WS_CHARGE", "taxAmount": 300, "collectionAmount": 0}]}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = env
+        .kosh
+        .post(
+            &format!("/billing-service/bill/v2/_fetchbill?tenantId={TENANT}&businessService=WS&consumerCode=WS-220"),
+            json!({"RequestInfo": {}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let bill = body["Bill"][0].clone();
+    let mut request = txn_request(&bill, "SANDBOX");
+    request["Transaction"]["module"] = json!("WS");
+    let txn = create_ok(&env, request).await;
+    let cb = pay(&env, &txn, SimOutcome::Success);
+    let (status, body) = env
+        .kosh
+        .post(
+            "/collection-services/payments/_create",
+            json!({"RequestInfo": {}, "Payment": {"tenantId": TENANT, "totalAmountPaid": 300,
+                "paymentMode": "CASH", "paidBy": "Asha", "payerName": "Asha", "mobileNumber": MOBILE,
+                "additionalDetails": {"overridePendingOnlinePayment": true},
+                "paymentDetails": [{"billId": id(&bill), "totalAmountPaid": 300}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = callback(&env.kosh, &cb.params).await;
+    let refund = assert_refund_due(&env, &updated(status, &body), 300).await;
+    let (status, body) = env
+        .kosh
+        .post(
+            "/collection-services/refunds/_settle",
+            json!({"RequestInfo": {}, "Refund": {"tenantId": TENANT, "id": refund["id"], "action": "ADVANCED",
+                "note": "kept for the next bill at the payer's request"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let settled = &body["Refunds"][0];
+    assert_eq!(settled["status"], "ADVANCED", "{body}");
+    let detail_id = settled["settlementReference"].as_str().expect("advance detail");
+    let (status, body) = env
+        .kosh
+        .post(
+            &format!("/billing-service/demand/_search?tenantId={TENANT}&businessService=WS&consumerCode=WS-220"),
+            json!({"RequestInfo": {}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let advance: Vec<&Value> = body["Demands"][0]["demandDetails"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .filter(|d| d["id"] == json!(detail_id))
+        .collect();
+    assert_eq!(advance.len(), 1, "{body}");
+    assert_eq!(advance[0]["taxHeadMasterCode"], "WS_ADVANCE_CARRYFORWARD");
+    assert_eq!(advance[0]["taxAmount"], json!(-300));
     env.stop().await;
 }
