@@ -53,6 +53,12 @@ CREATE TABLE egcl_bill_hold (
     PRIMARY KEY (tenant_id, bill_id, holder_ref)
 );
 CREATE INDEX egcl_bill_hold_holder ON egcl_bill_hold (tenant_id, holder_ref);
+-- Transactions already PENDING hold their bills from now on (settled by: the default
+-- reconciliation age, twice 15 minutes, after their creation).
+INSERT INTO egcl_bill_hold (tenant_id, bill_id, channel, holder_ref, held_by, created_ms, settle_by_ms)
+SELECT b.tenant_id, b.bill_id, 'ONLINE', b.txn_id, t.user_uuid, t.created_time, t.created_time + 1800000
+FROM eg_pg_txn_bills b JOIN eg_pg_transactions t ON t.tenant_id = b.tenant_id AND t.txn_id = b.txn_id
+WHERE b.live = 1 AND t.txn_status = 'PENDING';
 
 -- No payer can block another: a bill may be in one live transaction per user (the same
 -- user's retry still waits for their own PENDING one, as in DIGIT); another user's online
