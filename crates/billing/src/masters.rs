@@ -134,6 +134,76 @@ pub fn tax_periods(mdms: &Mdms, tenant_id: &str, service: &str) -> Vec<TaxPeriod
         .collect()
 }
 
+/// Which sign a tax head's amounts may take: kosh's rule, stricter than DIGIT (which takes
+/// any amount on any head), decided from `BillingService.TaxHeadMaster`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadSign {
+    /// A credit to the payer, which may be negative: category REBATE, EXEMPTION or
+    /// ADVANCE_COLLECTION, or `isDebit` true. DIGIT's contract describes `isDebit` only as
+    /// "particular demand goes as credit or debit"; the side is the municipality's ledger, a
+    /// debit to its revenue, i.e. an amount that lowers what the payer owes. The shipped
+    /// masters bear that out: every rebate and exemption head (PT_TIME_REBATE,
+    /// PT_OWNER_EXEMPTION, PT_ADHOC_REBATE, TL_ADHOC_REBATE, WS_TIME_REBATE, ...) and every
+    /// ADVANCE_CARRYFORWARD head is `isDebit` true, and no tax, cess, penalty or interest
+    /// head is. (WS_CHARGE, SW_CHARGE and their AMENDMENT_CHARGES are `isDebit` true too:
+    /// DIGIT's bill amendments put negative amounts on them.)
+    Credit,
+    /// A round-off head (code ending ROUNDOFF or ROUND_OFF, e.g. PT_ROUNDOFF, TL_ROUNDOFF,
+    /// WS_Round_Off): DIGIT's calculators put a bill's rounding there, of either sign and
+    /// under one rupee, so a negative amount is allowed only above [`ROUND_OFF_FLOOR`].
+    RoundOff,
+    /// Anything else (TAX, FEE, PENALTY, FINES, CHARGES not marked as credits): never
+    /// negative.
+    Charge,
+}
+
+/// The most negative amount a round-off head takes, in paise (exclusive): −₹1.
+pub const ROUND_OFF_FLOOR: i64 = -100;
+
+impl HeadSign {
+    /// Whether `tax` paise may stand on a head of this kind.
+    pub fn allows(self, tax: i64) -> bool {
+        match self {
+            _ if tax >= 0 => true,
+            HeadSign::Credit => true,
+            HeadSign::RoundOff => tax > ROUND_OFF_FLOOR,
+            HeadSign::Charge => false,
+        }
+    }
+}
+
+const CREDIT_CATEGORIES: [&str; 3] = ["REBATE", "EXEMPTION", "ADVANCE_COLLECTION"];
+
+fn is_round_off(code: &str) -> bool {
+    code.to_ascii_uppercase()
+        .replace('_', "")
+        .ends_with("ROUNDOFF")
+}
+
+/// The sign rule of each tax head of a service, by code (an unknown head has none).
+pub fn head_signs(
+    mdms: &Mdms,
+    tenant_id: &str,
+    service: &str,
+) -> std::collections::HashMap<String, HeadSign> {
+    records(mdms, tenant_id, "TaxHeadMaster")
+        .iter()
+        .filter(|r| r.get("service").and_then(Value::as_str) == Some(service))
+        .map(|r| {
+            let code = str_field(r, "code");
+            let category = str_field(r, "category").trim().to_ascii_uppercase();
+            let sign = if CREDIT_CATEGORIES.contains(&category.as_str()) || flag(r.get("isDebit")) {
+                HeadSign::Credit
+            } else if is_round_off(&code) {
+                HeadSign::RoundOff
+            } else {
+                HeadSign::Charge
+            };
+            (code, sign)
+        })
+        .collect()
+}
+
 /// The tax head that holds advance for a service (category `ADVANCE_COLLECTION`).
 pub fn advance_tax_head(mdms: &Mdms, tenant_id: &str, service: &str) -> Option<String> {
     tax_heads(mdms, tenant_id, service)
@@ -386,4 +456,60 @@ async fn search_tax_periods(
         "ResponseInfo": wire::response_info(body.request_info.as_ref(), wire::OK, clock.now_ms()),
         "TaxPeriods": found,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> Mdms {
+        Mdms::from_files(&kosh_mdms::embedded_demo_files()).expect("shipped master data")
+    }
+
+    #[test]
+    fn negative_amounts_only_on_credit_heads_of_the_shipped_data() {
+        let mdms = shipped();
+        let pt = head_signs(&mdms, "pb.amritsar", "PT");
+        for code in [
+            "PT_TIME_REBATE",
+            "PT_OWNER_EXEMPTION",
+            "PT_UNIT_USAGE_EXEMPTION",
+            "PT_ADHOC_REBATE",
+            "PT_ADVANCE_CARRYFORWARD",
+            "PT_DECIMAL_CEILING_DEBIT",
+        ] {
+            assert_eq!(pt.get(code), Some(&HeadSign::Credit), "{code}");
+            assert!(pt[code].allows(-5000_00), "{code}");
+        }
+        for code in [
+            "PT_TAX",
+            "PT_FIRE_CESS",
+            "PT_CANCER_CESS",
+            "PT_TIME_PENALTY",
+            "PT_TIME_INTEREST",
+            "PT_ADHOC_PENALTY",
+        ] {
+            assert_eq!(pt.get(code), Some(&HeadSign::Charge), "{code}");
+            assert!(!pt[code].allows(-1), "{code}");
+            assert!(pt[code].allows(0) && pt[code].allows(5000_00), "{code}");
+        }
+        assert_eq!(pt.get("PT_ROUNDOFF"), Some(&HeadSign::RoundOff));
+        assert!(pt["PT_ROUNDOFF"].allows(-50));
+        assert!(pt["PT_ROUNDOFF"].allows(-99));
+        assert!(!pt["PT_ROUNDOFF"].allows(-100));
+        assert!(!pt["PT_ROUNDOFF"].allows(-5000_00));
+
+        let tl = head_signs(&mdms, "pb.amritsar", "TL");
+        assert_eq!(tl.get("TL_TAX"), Some(&HeadSign::Charge));
+        assert_eq!(tl.get("TL_ADHOC_REBATE"), Some(&HeadSign::Credit));
+        assert_eq!(tl.get("TL_RENEWAL_REBATE"), Some(&HeadSign::Credit));
+        let ws = head_signs(&mdms, "pb.amritsar", "WS");
+        assert_eq!(ws.get("WS_ADVANCE_CARRYFORWARD"), Some(&HeadSign::Credit));
+        assert_eq!(ws.get("WS_Round_Off"), Some(&HeadSign::RoundOff));
+        let grants = head_signs(&mdms, "pb.amritsar", "REV_GRANTS");
+        assert_eq!(
+            grants.get("REV_GRANTS_EDU_CESS_GRANTS"),
+            Some(&HeadSign::Credit)
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The authorization matrix: every route kosh serves, called with no token and as a user of
 //! each shipped role, against what the shipped MDMS role-actions allow. The expectation is
-//! computed here from the data files, independently of kosh's own access index.
+//! computed here from the data files, independently of kosh's own access index; and the
+//! grants kosh deliberately does not ship (citizens writing demands).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -39,6 +40,35 @@ fn role_urls() -> BTreeMap<String, BTreeSet<String>> {
         }
     }
     out
+}
+
+/// kosh's shipped role-actions are stricter than DIGIT's sample data, which lets CITIZEN
+/// `demand/_create` (a citizen could then put a negative demand on anyone's consumer code):
+/// citizens may read their demands and bills, never write demands. The matrix below
+/// expects the 403s from the same data.
+#[test]
+fn citizens_are_not_mapped_to_demand_writes() {
+    let urls = role_urls();
+    let citizen = urls.get("CITIZEN").expect("CITIZEN has actions");
+    for url in [
+        "/billing-service/demand/_create",
+        "/billing-service/demand/_update",
+    ] {
+        assert!(!citizen.contains(url), "CITIZEN is mapped to {url}");
+    }
+    for url in [
+        "/billing-service/demand/_search",
+        "/billing-service/bill/v2/_fetchbill",
+    ] {
+        assert!(citizen.contains(url), "CITIZEN lost {url}");
+    }
+    for role in ["SUPERUSER", "UC_EMP"] {
+        assert!(
+            urls[role].contains("/billing-service/demand/_create")
+                && urls[role].contains("/billing-service/demand/_update"),
+            "{role} can no longer write demands"
+        );
+    }
 }
 
 /// DIGIT's url match: equal, or equal with each `{param}` standing for one path segment.

@@ -1,8 +1,9 @@
 //! `/billing-service/demand/_create`, `_update` (both HTTP 201) and `_search`.
 //!
 //! A create or update takes the demand row locks of each consumer code it touches first,
-//! validates inside the same transaction, writes the demands and an audit copy of each, and
-//! expires the ACTIVE bills of those consumer codes (their amounts no longer hold).
+//! validates inside the same transaction (DIGIT's rules on the request, then kosh's on the
+//! demands it would write: `validate::written`), writes the demands and an audit copy of
+//! each, and expires the ACTIVE bills of those consumer codes (their amounts no longer hold).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -195,12 +196,14 @@ async fn create(
     let (demands, payers) = write_tx!(db, |conn| {
         lock_all(conn, &keys).await?;
         let payers = validate::for_create(conn, &mdms, &drafts).await?;
-        let mut created = Vec::new();
-        for draft in &drafts {
-            let demand = new_demand(draft, &user.uuid, now);
-            store::insert(conn, &demand).await?;
-            store::audit(conn, &demand, Change::Create).await?;
-            created.push(demand);
+        let created: Vec<Demand> = drafts
+            .iter()
+            .map(|draft| new_demand(draft, &user.uuid, now))
+            .collect();
+        validate::written(&mdms, created.iter().map(|d| (d, None)))?;
+        for demand in &created {
+            store::insert(conn, demand).await?;
+            store::audit(conn, demand, Change::Create).await?;
         }
         expire_bills(conn, &keys, &user.uuid, now).await?;
         Ok::<_, DigitError>((created, payers))
@@ -268,12 +271,16 @@ async fn update(
         lock_all(conn, &keys).await?;
         let stored = stored_demands(conn, &drafts).await?;
         let payers = validate::for_update(conn, &mdms, &drafts, &stored).await?;
-        let mut updated = Vec::new();
+        let mut changes = Vec::new();
         for draft in &drafts {
             let Some(old) = draft.id.as_ref().and_then(|id| stored.get(id)) else {
                 continue;
             };
-            let demand = updated_demand(old, draft, &user.uuid, now);
+            changes.push((updated_demand(old, draft, &user.uuid, now), old));
+        }
+        validate::written(&mdms, changes.iter().map(|(new, old)| (new, Some(*old))))?;
+        let mut updated = Vec::new();
+        for (demand, _) in changes {
             store::update(conn, &demand).await?;
             store::audit(conn, &demand, Change::Update).await?;
             updated.push(demand);

@@ -1,6 +1,8 @@
 //! A demand request as DIGIT's clients send it (`{"RequestInfo", "Demands": [...]}`), and its
-//! bean validation: required fields, at least one detail, and amounts that are exact paise.
+//! bean validation: required fields, at least one detail, and amounts that are exact paise
+//! and no larger than kosh's single-amount ceiling (`KOSH_MAX_AMOUNT_RUPEES`).
 
+use kosh_platform::money::Paise;
 use kosh_platform::{DigitError, ErrorItem, RequestInfo};
 use serde::Deserialize;
 use serde_json::Value;
@@ -86,6 +88,16 @@ pub struct DetailDraft {
     pub additional_details: Option<Value>,
 }
 
+/// An amount in paise: exact (DIGIT's decimal, [`wire::paise`]) and, either sign, within
+/// the single-amount ceiling, so that no sum of a demand's amounts comes near `i64`'s limits.
+fn amount(value: &Value, field: &str) -> Result<i64, ErrorItem> {
+    let paise = wire::paise(value, field)?;
+    Paise::new(paise)
+        .within_ceiling()
+        .map(Paise::get)
+        .map_err(|e| ErrorItem::new("EG_BS_INVALID_AMOUNT", format!("{field}: {e}")))
+}
+
 fn trimmed(value: &Option<String>) -> String {
     value.as_deref().unwrap_or_default().trim().to_string()
 }
@@ -124,11 +136,12 @@ pub fn drafts(request: &DemandRequest) -> Result<Vec<DemandDraft>, DigitError> {
         }
         let minimum = match &d.minimum_amount_payable {
             None | Some(Value::Null) => 0,
-            Some(v) => wire::paise(v, &format!("Demands[{i}].minimumAmountPayable"))
-                .unwrap_or_else(|e| {
+            Some(v) => {
+                amount(v, &format!("Demands[{i}].minimumAmountPayable")).unwrap_or_else(|e| {
                     errors.push(e);
                     0
-                }),
+                })
+            }
         };
         let status = match wire::text(&d.status) {
             None => None,
@@ -199,7 +212,7 @@ fn detail_drafts(
                 errors.push(not_null(&format!("{path}.demandDetails[{j}].taxAmount")));
                 0
             }
-            Some(v) => wire::paise(v, &field("taxAmount")).unwrap_or_else(|e| {
+            Some(v) => amount(v, &field("taxAmount")).unwrap_or_else(|e| {
                 errors.push(e);
                 0
             }),
@@ -207,7 +220,7 @@ fn detail_drafts(
         // DIGIT defaults a missing collection amount to zero.
         let collection = match &detail.collection_amount {
             None | Some(Value::Null) => 0,
-            Some(v) => wire::paise(v, &field("collectionAmount")).unwrap_or_else(|e| {
+            Some(v) => amount(v, &field("collectionAmount")).unwrap_or_else(|e| {
                 errors.push(e);
                 0
             }),

@@ -1,5 +1,13 @@
 //! Demands in the database: insert, update, their audit copies, search, and the row locks
 //! that serialize everything that reads or writes a consumer code's money.
+//!
+//! Every write asserts the demand's books first ([`Demand::check_books`]): the API's
+//! creates and updates, the importer's inserts, and the payments and reversals that
+//! collection makes through [`update`]. Validation refuses bad requests before they get
+//! here, so a demand that fails the check at this point is a fault in kosh: the write is
+//! refused with an HTTP 500 (`EG_BS_BOOKS_VIOLATED`, logged with the demand), and the
+//! error rolls the caller's whole transaction back (`write_tx!` never commits an error;
+//! collection, pg and BBPS pass it up), so nothing of the request is written.
 
 use std::collections::HashMap;
 
@@ -117,6 +125,11 @@ pub fn duplicate_error<'a>(consumer_codes: impl IntoIterator<Item = &'a String>)
     )
 }
 
+/// Refuses to write a demand whose books do not balance (see the module's note).
+fn assert_books(d: &Demand) -> Result<(), DigitError> {
+    d.check_books().map_err(|e| e.fault())
+}
+
 /// A demand's change may change its consumer code's fetch-bill answer (bill::cache).
 fn touch_cache(d: &Demand) {
     crate::bill::cache::touch_consumer(&d.business_service, &d.consumer_code);
@@ -125,6 +138,7 @@ fn touch_cache(d: &Demand) {
 /// Inserts a new demand and its details. A clash with another ACTIVE demand of the same
 /// period (a concurrent create) is DIGIT's duplicate error.
 pub async fn insert(conn: &mut AnyConnection, d: &Demand) -> Result<(), DigitError> {
+    assert_books(d)?;
     touch_cache(d);
     let inserted = sqlx::query(
         "INSERT INTO egbs_demand (id, tenant_id, consumer_code, consumer_type, business_service, payer, \
@@ -188,6 +202,7 @@ async fn insert_detail(conn: &mut AnyConnection, detail: &DemandDetail) -> Resul
 /// Writes every changeable field of a stored demand, updates its details and inserts the
 /// new ones. Consumer code, type, service and tenant never change.
 pub async fn update(conn: &mut AnyConnection, d: &Demand) -> Result<(), DigitError> {
+    assert_books(d)?;
     touch_cache(d);
     let updated = sqlx::query(
         "UPDATE egbs_demand SET payer = $1, tax_period_from = $2, tax_period_to = $3, minimum_amount_payable = $4, \
@@ -450,6 +465,7 @@ async fn attach_details(
 /// path; [`insert`] is the API's). A clash with an ACTIVE demand of the same period is
 /// DIGIT's duplicate error.
 pub async fn insert_many(conn: &mut AnyConnection, demands: &[Demand]) -> Result<(), DigitError> {
+    demands.iter().try_for_each(assert_books)?;
     demands.iter().for_each(touch_cache);
     for chunk in demands.chunks(rows_per_statement(18)) {
         let mut q = SqlBuilder::new(
