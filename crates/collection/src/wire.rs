@@ -448,7 +448,7 @@ mod tests {
             (json!(0), json!(-1), vec![]),
             (json!(0), json!(0), vec![]),
         ] {
-            let errs = refusal(&cash(total.clone(), &[detail.clone()]));
+            let errs = refusal(&cash(total.clone(), std::slice::from_ref(&detail)));
             let got: Vec<&str> = errs.iter().map(|(c, _)| c.as_str()).collect();
             assert_eq!(got, codes, "{total} {detail}: {errs:?}");
         }
