@@ -3,7 +3,7 @@
 //! on the caller's open transaction, so they commit together or not at all. The HTTP
 //! handlers (crates/collection/src/api.rs) and the payment-gateway service call these.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use kosh_billing::bill::{Bill, BillStatus, store as bill_store};
 use kosh_billing::demand::store as demand_store;
@@ -355,7 +355,18 @@ fn bill_json(bill: &Bill, payer: &PayerFields) -> Value {
 }
 
 /// The periods of a bill as apportionment sees them.
-fn periods(bill: &Bill) -> Vec<Period> {
+/// A service's advance heads: those master data files under ADVANCE_COLLECTION, not any
+/// head whose code merely says "ADVANCE" (`FN.ADVANCE_PROVIDENT_FUND_TAX` is a tax).
+fn advance_heads(mdms: &Mdms, tenant_id: &str, service: &str) -> HashSet<String> {
+    kosh_billing::masters::tax_heads(mdms, tenant_id, service)
+        .into_iter()
+        .filter(|h| h.category == "ADVANCE_COLLECTION")
+        .map(|h| h.code)
+        .collect()
+}
+
+fn periods(mdms: &Mdms, bill: &Bill) -> Vec<Period> {
+    let advance = advance_heads(mdms, &bill.tenant_id, &bill.business_service);
     bill.details
         .iter()
         .map(|d| Period {
@@ -370,7 +381,7 @@ fn periods(bill: &Bill) -> Vec<Period> {
                     amount: a.amount,
                     adjusted: a.adjusted_amount,
                     order: a.order,
-                    is_advance: a.tax_head_code.to_ascii_uppercase().contains("ADVANCE"),
+                    is_advance: advance.contains(&a.tax_head_code),
                 })
                 .collect(),
         })
@@ -466,7 +477,7 @@ pub async fn create_payment(
             .find(|b| b.id == detail.bill_id)
             .expect("bill checked");
         let split =
-            apportion::apportion(&periods(bill), detail.amount_paid, bill.is_advance_allowed)
+            apportion::apportion(&periods(mdms, bill), detail.amount_paid, bill.is_advance_allowed)
                 .map_err(|e| {
                     DigitError::new(
                         "APPORTIONING_ERROR",
@@ -608,4 +619,19 @@ fn event_request_info(info: &RequestInfo, requester: &AuthUser) -> Value {
     info.auth_token = None;
     info.user_info = Some(requester.user_info());
     serde_json::to_value(info).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advance_heads_come_from_master_data_not_from_their_names() {
+        let mdms = Mdms::from_files(&kosh_mdms::embedded_demo_files()).expect("master data");
+        let ws = advance_heads(&mdms, "pb.amritsar", "WS");
+        assert!(ws.contains("WS_ADVANCE_CARRYFORWARD"), "{ws:?}");
+        assert_eq!(ws.len(), 1, "{ws:?}");
+        let fund = advance_heads(&mdms, "pb.amritsar", "FN.Advance_Provident_Fund");
+        assert!(fund.is_empty(), "{fund:?}");
+    }
 }
