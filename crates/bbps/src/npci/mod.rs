@@ -407,74 +407,9 @@ impl Env {
         Ok(self.signed(Answer::BillFetch(answer)))
     }
 
-    /// The posting, or the refusal of amounts that cannot be paid. The profile has already
-    /// checked that every amount is written as paise.
-    fn posting(&self, r: &BillPaymentRequest) -> Result<Posting, Refusal> {
-        let mut bills = Vec::new();
-        let mut shares = Paise::ZERO;
-        for b in &r.amount.amount_break_up.bill_amounts {
-            if let (Some(number), Some(share)) = (&b.bill_number, &b.amount) {
-                let amount = wire::parse_paise_digits(share)
-                    .and_then(Paise::payable)
-                    .map_err(|e| amount_refusal("BillAmt@Amount", &e))?;
-                shares = shares
-                    .checked_add(amount)
-                    .and_then(Paise::total_within_ceiling)
-                    .map_err(|e| amount_refusal("BillAmt", &e))?;
-                bills.push(BillAmount {
-                    bill_number: number.clone(),
-                    amount: amount.get(),
-                });
-            }
-        }
-        let amount = wire::parse_paise_digits(r.amount.amt.amount.as_deref().unwrap_or_default())
-            .and_then(|p| {
-                if bills.is_empty() {
-                    p.payable()
-                } else {
-                    p.total_within_ceiling()
-                }
-            })
-            .map_err(|e: MoneyError| amount_refusal("Amt@amount", &e))?
-            .get();
-        // The bill paid: the amount's bill number, else the one bill echoed from the fetch.
-        let bill_number =
-            r.amount
-                .amt
-                .bill_number
-                .clone()
-                .or_else(|| match r.biller_responses.as_slice() {
-                    [one] => one.bill_number.clone(),
-                    _ => None,
-                });
-        let channel = r
-            .agent
-            .device
-            .tags
-            .iter()
-            .find(|t| t.name == DeviceTagName::InitiatingChannel)
-            .map(|t| t.value.clone());
-        Ok(Posting {
-            profile: "XML",
-            txn_reference_id: r.txn_reference_id().to_string(),
-            ref_id: Some(r.head.ref_id.clone()),
-            msg_id: r.txn.msg_id.clone(),
-            payment_ref_id: r.txn.payment_ref_id.clone(),
-            params: params_of(&r.bill_details),
-            customer_mobile: Some(r.customer.mobile.clone()).filter(|m| !m.is_empty()),
-            amount,
-            bill_number,
-            bills,
-            payment_mode: r.payment_method.payment_mode.clone(),
-            payment_channel: channel,
-            agent_id: Some(r.agent.id.clone()).filter(|a| !a.is_empty()),
-            txn_ts: Some(r.txn.ts.clone()),
-        })
-    }
-
     async fn pay(&self, r: &BillPaymentRequest) -> Result<Response, DigitError> {
         let biller = self.biller(&r.bill_details)?;
-        let (reason, info, bills) = match self.posting(r) {
+        let (reason, info, bills) = match posting(r) {
             Err(refusal) => refused(&refusal),
             Ok(posting) => match service::post(self.ctx(), biller, &posting).await? {
                 service::Answer::Txn(t) => {
@@ -602,6 +537,71 @@ impl Env {
     }
 }
 
+/// The posting, or the refusal of amounts that cannot be paid. The profile has already
+/// checked that every amount is written as paise.
+fn posting(r: &BillPaymentRequest) -> Result<Posting, Refusal> {
+    let mut bills = Vec::new();
+    let mut shares = Paise::ZERO;
+    for b in &r.amount.amount_break_up.bill_amounts {
+        if let (Some(number), Some(share)) = (&b.bill_number, &b.amount) {
+            let amount = wire::parse_paise_digits(share)
+                .and_then(Paise::payable)
+                .map_err(|e| amount_refusal("BillAmt@Amount", &e))?;
+            shares = shares
+                .checked_add(amount)
+                .and_then(Paise::total_within_ceiling)
+                .map_err(|e| amount_refusal("BillAmt", &e))?;
+            bills.push(BillAmount {
+                bill_number: number.clone(),
+                amount: amount.get(),
+            });
+        }
+    }
+    let amount = wire::parse_paise_digits(r.amount.amt.amount.as_deref().unwrap_or_default())
+        .and_then(|p| {
+            if bills.is_empty() {
+                p.payable()
+            } else {
+                p.total_within_ceiling()
+            }
+        })
+        .map_err(|e: MoneyError| amount_refusal("Amt@amount", &e))?
+        .get();
+    // The bill paid: the amount's bill number, else the one bill echoed from the fetch.
+    let bill_number =
+        r.amount
+            .amt
+            .bill_number
+            .clone()
+            .or_else(|| match r.biller_responses.as_slice() {
+                [one] => one.bill_number.clone(),
+                _ => None,
+            });
+    let channel = r
+        .agent
+        .device
+        .tags
+        .iter()
+        .find(|t| t.name == DeviceTagName::InitiatingChannel)
+        .map(|t| t.value.clone());
+    Ok(Posting {
+        profile: "XML",
+        txn_reference_id: r.txn_reference_id().to_string(),
+        ref_id: Some(r.head.ref_id.clone()),
+        msg_id: r.txn.msg_id.clone(),
+        payment_ref_id: r.txn.payment_ref_id.clone(),
+        params: params_of(&r.bill_details),
+        customer_mobile: Some(r.customer.mobile.clone()).filter(|m| !m.is_empty()),
+        amount,
+        bill_number,
+        bills,
+        payment_mode: r.payment_method.payment_mode.clone(),
+        payment_channel: channel,
+        agent_id: Some(r.agent.id.clone()).filter(|a| !a.is_empty()),
+        txn_ts: Some(r.txn.ts.clone()),
+    })
+}
+
 fn refused(refusal: &Refusal) -> (Reason, Option<AdditionalInfo>, Vec<BillerResponse>) {
     (
         Reason::failure(code_of(refusal, Stage::Payment)),
@@ -613,4 +613,65 @@ fn refused(refusal: &Refusal) -> (Reason, Option<AdditionalInfo>, Vec<BillerResp
         }),
         Vec::new(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codes::BillerFault;
+    use crate::xml::BillAmount as BillAmt;
+
+    fn request(amount: &str, shares: &[&str]) -> BillPaymentRequest {
+        let mut r: BillPaymentRequest = xml::from_xml(include_str!(
+            "../../tests/fixtures/messages/BillPaymentRequest.xml"
+        ))
+        .expect("the sample reads");
+        r.amount.amt.amount = Some(amount.to_string());
+        r.amount.amount_break_up.bill_amounts = shares
+            .iter()
+            .enumerate()
+            .map(|(i, a)| BillAmt {
+                bill_number: Some(format!("B{i}")),
+                amount: Some(a.to_string()),
+            })
+            .collect();
+        r
+    }
+
+    fn refused(amount: &str, shares: &[&str]) -> bool {
+        match posting(&request(amount, shares)) {
+            Ok(_) => false,
+            Err(r) => {
+                assert_eq!(r.fault, BillerFault::AmountMismatch);
+                true
+            }
+        }
+    }
+
+    #[test]
+    fn amounts_that_cannot_be_paid_are_refused_before_posting() {
+        let ceiling = kosh_platform::money::limits().max_amount.get();
+        let total = kosh_platform::money::limits().max_total.get();
+        let p = posting(&request("1172800", &[])).unwrap();
+        assert_eq!((p.amount, p.bills.len()), (1_172_800, 0));
+        assert!(!refused(&ceiling.to_string(), &[]));
+        assert!(refused(&(ceiling + 1).to_string(), &[]));
+        assert!(refused("9223372036854775807", &[]));
+        // The reported split, and the same split in paise that wraps i64 to 9984.
+        assert!(refused(
+            "9984",
+            &["92233720368547758", "92233720368547758", "100"]
+        ));
+        assert!(refused(
+            "9984",
+            &["9223372036854775800", "9223372036854775800", "10000"]
+        ));
+        let split = posting(&request("300", &["100", "200"])).unwrap();
+        assert_eq!(split.bills.iter().map(|b| b.amount).sum::<i64>(), 300);
+        let at = ceiling.to_string();
+        let at = at.as_str();
+        assert!(!refused(&(2 * ceiling).to_string(), &[at, at]));
+        assert!(refused(&(total + 1).to_string(), &["1"]));
+        assert!(refused(&total.to_string(), &[at; 11]));
+    }
 }
