@@ -277,9 +277,18 @@ async fn refunds_settle(
             "must not be null",
         ));
     };
-    let field = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+    let field = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
     let mut errors = Vec::new();
-    for (name, value) in [("tenantId", &settlement.tenant_id), ("id", &settlement.id), ("action", &settlement.action)] {
+    for (name, value) in [
+        ("tenantId", &settlement.tenant_id),
+        ("id", &settlement.id),
+        ("action", &settlement.action),
+    ] {
         if field(value).is_none() {
             errors.push(kosh_platform::ErrorItem::new(
                 format!("NotNull.refundSettleRequest.refund.{name}"),
@@ -292,7 +301,11 @@ async fn refunds_settle(
     }
     let tenant_id = field(&settlement.tenant_id).unwrap_or_default();
     let id = field(&settlement.id).unwrap_or_default();
-    let how = match field(&settlement.action).unwrap_or_default().to_ascii_uppercase().as_str() {
+    let how = match field(&settlement.action)
+        .unwrap_or_default()
+        .to_ascii_uppercase()
+        .as_str()
+    {
         "REFUNDED" | "REFUND" => Settlement::Refunded,
         "ADVANCED" | "ADVANCE" => Settlement::Advanced,
         other => {

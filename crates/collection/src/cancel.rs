@@ -82,8 +82,7 @@ pub async fn apply(
     command: &CancelPayment,
     now_ms: i64,
 ) -> Result<Outcome, DigitError> {
-    if !LIVE.contains(&payment.payment_status.as_str()) || payment.details.iter().any(|d| !d.live)
-    {
+    if !LIVE.contains(&payment.payment_status.as_str()) || payment.details.iter().any(|d| !d.live) {
         return Ok(Outcome::NotLive);
     }
     if !is_latest(conn, &payment).await? {
@@ -97,19 +96,7 @@ pub async fn apply(
     payment.instrument_status = status.into();
     payment.audit.last_modified_by = requester.uuid.clone();
     payment.audit.last_modified_ms = now_ms;
-    if let Some(extra) = command.additional_details.as_ref().and_then(Value::as_object) {
-        let mut merged = payment
-            .additional_details
-            .clone()
-            .filter(Value::is_object)
-            .unwrap_or_else(|| json!({}));
-        if let Some(target) = merged.as_object_mut() {
-            for (k, v) in extra {
-                target.insert(k.clone(), v.clone());
-            }
-        }
-        payment.additional_details = Some(merged);
-    }
+    merge_details(&mut payment, command.additional_details.as_ref());
     for detail in &mut payment.details {
         let bill = kosh_billing::payment::reverse_payment(
             conn,
@@ -149,4 +136,22 @@ pub async fn apply(
     )
     .await?;
     Ok(Outcome::Cancelled(Box::new(payment)))
+}
+
+/// Merges a workflow's or a reversal's details into the payment's additionalDetails.
+pub(crate) fn merge_details(payment: &mut Payment, extra: Option<&Value>) {
+    let Some(extra) = extra.and_then(Value::as_object) else {
+        return;
+    };
+    let mut merged = payment
+        .additional_details
+        .clone()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    if let Some(target) = merged.as_object_mut() {
+        for (k, v) in extra {
+            target.insert(k.clone(), v.clone());
+        }
+    }
+    payment.additional_details = Some(merged);
 }

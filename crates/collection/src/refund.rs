@@ -399,7 +399,9 @@ pub async fn settle(
     .execute(&mut *conn)
     .await?;
     let Some(refund) = search(conn, &criteria).await?.into_iter().next() else {
-        return Err(DigitError::unavailable("the refund due vanished; try again"));
+        return Err(DigitError::unavailable(
+            "the refund due vanished; try again",
+        ));
     };
     if updated.rows_affected() == 0 {
         // Settled by someone else since it was read.

@@ -447,16 +447,7 @@ pub async fn create_payment(
     command: &NewPayment,
     options: &PaymentOptions,
 ) -> Result<CreatedPayment, DigitError> {
-    let prepared = prepare(
-        conn,
-        mdms,
-        clock,
-        requester,
-        command,
-        options,
-        Purpose::Pay,
-    )
-    .await?;
+    let prepared = prepare(conn, mdms, clock, requester, command, options, Purpose::Pay).await?;
     let now = clock.now_ms();
     // Time-ordered, as every row id kosh makes (see kosh_billing::demand::new_id).
     let id = uuid::Uuid::now_v7().to_string();
@@ -476,19 +467,22 @@ pub async fn create_payment(
             .iter()
             .find(|b| b.id == detail.bill_id)
             .expect("bill checked");
-        let split =
-            apportion::apportion(&periods(mdms, bill), detail.amount_paid, bill.is_advance_allowed)
-                .map_err(|e| {
-                    DigitError::new(
-                        "APPORTIONING_ERROR",
-                        format!("The payment of bill {} cannot be apportioned: {e}", bill.id),
-                    )
-                })?;
+        let split = apportion::apportion(
+            &periods(mdms, bill),
+            detail.amount_paid,
+            bill.is_advance_allowed,
+        )
+        .map_err(|e| {
+            DigitError::new(
+                "APPORTIONING_ERROR",
+                format!("The payment of bill {} cannot be apportioned: {e}", bill.id),
+            )
+        })?;
         let mut per_head: BTreeMap<String, i64> = BTreeMap::new();
         for adjustment in &split.adjustments {
             let head = per_head.entry(adjustment.head_id.clone()).or_default();
-            *head = Paise::sum_i64([*head, adjustment.adjusted_now])
-                .map_err(|e| amount_error(&e))?;
+            *head =
+                Paise::sum_i64([*head, adjustment.adjusted_now]).map_err(|e| amount_error(&e))?;
         }
         let bill_payment = BillPayment {
             tenant_id: bill.tenant_id.clone(),
@@ -581,7 +575,10 @@ pub async fn create_payment(
 fn check_books(payment: &Payment) -> Result<(), DigitError> {
     let broken = |why: String| {
         tracing::error!(payment = %payment.id, %why, "a payment's books do not add up; refused");
-        DigitError::new("PAYMENT_BOOKS_INVALID", format!("The payment cannot be recorded: {why}"))
+        DigitError::new(
+            "PAYMENT_BOOKS_INVALID",
+            format!("The payment cannot be recorded: {why}"),
+        )
     };
     let total = Paise::sum_i64(payment.details.iter().map(|d| d.amount_paid))
         .map_err(|e| broken(e.to_string()))?;
@@ -600,7 +597,10 @@ fn check_books(payment: &Payment) -> Result<(), DigitError> {
             .payable()
             .map_err(|e| broken(e.to_string()))?;
         if detail.receipt_number.is_empty() {
-            return Err(broken(format!("bill {} has no receipt number", detail.bill_id)));
+            return Err(broken(format!(
+                "bill {} has no receipt number",
+                detail.bill_id
+            )));
         }
     }
     Ok(())
@@ -608,10 +608,7 @@ fn check_books(payment: &Payment) -> Result<(), DigitError> {
 
 /// The RequestInfo carried by events: the caller's, with the authenticated user.
 pub fn request_info(request: &PaymentRequest, requester: &AuthUser) -> Value {
-    event_request_info(
-        &request.request_info.clone().unwrap_or_default(),
-        requester,
-    )
+    event_request_info(&request.request_info.clone().unwrap_or_default(), requester)
 }
 
 fn event_request_info(info: &RequestInfo, requester: &AuthUser) -> Value {

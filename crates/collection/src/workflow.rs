@@ -183,19 +183,7 @@ async fn remit(
     payment.instrument_status = "REMITTED".into();
     payment.audit.last_modified_by = requester.uuid.clone();
     payment.audit.last_modified_ms = now_ms;
-    if let Some(extra) = item.additional_details.as_ref().and_then(Value::as_object) {
-        let mut merged = payment
-            .additional_details
-            .clone()
-            .filter(Value::is_object)
-            .unwrap_or_else(|| json!({}));
-        if let Some(target) = merged.as_object_mut() {
-            for (k, v) in extra {
-                target.insert(k.clone(), v.clone());
-            }
-        }
-        payment.additional_details = Some(merged);
-    }
+    cancel::merge_details(payment, item.additional_details.as_ref());
     store::update_status(conn, payment).await?;
     store::audit(conn, payment, "REMIT", &requester.uuid, now_ms).await
 }

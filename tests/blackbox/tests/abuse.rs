@@ -742,9 +742,7 @@ fn base(path: &str, amritsar: &City) -> Option<Base> {
             b(q(&[("tenantId", AMRITSAR)]), ri, false, false)
         }
         "/pg-service/transaction/v1/_search" => b(q(&[("tenantId", AMRITSAR)]), ri, false, false),
-        "/collection-services/refunds/_search" => {
-            b(q(&[("tenantId", AMRITSAR)]), ri, false, false)
-        }
+        "/collection-services/refunds/_search" => b(q(&[("tenantId", AMRITSAR)]), ri, false, false),
         "/billing-service/taxheads/_search"
         | "/billing-service/taxperiods/_search"
         | "/billing-service/businessservices/_search" => b(

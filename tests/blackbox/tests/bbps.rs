@@ -1379,19 +1379,27 @@ async fn a_posting_while_an_online_payment_is_pending_is_receipted_and_the_onlin
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let location = response.headers()["location"].to_str().unwrap().to_string();
     let back = reqwest::Url::parse(&location).unwrap();
-    let mut update = reqwest::Url::parse(&env.kosh.url("/pg-service/transaction/v1/_update")).unwrap();
+    let mut update =
+        reqwest::Url::parse(&env.kosh.url("/pg-service/transaction/v1/_update")).unwrap();
     update.query_pairs_mut().extend_pairs(back.query_pairs());
-    let (status, body) = kosh_blackbox::read(env.kosh.client.get(update).send().await.unwrap()).await;
+    let (status, body) =
+        kosh_blackbox::read(env.kosh.client.get(update).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let settled = &body["Transaction"][0];
     assert_eq!(settled["txnStatus"], "SUCCESS", "never FAILURE: {settled}");
-    assert_eq!(settled["receipt"], Value::Null, "no second receipt: {settled}");
+    assert_eq!(
+        settled["receipt"],
+        Value::Null,
+        "no second receipt: {settled}"
+    );
     let msg = settled["txnStatusMsg"].as_str().unwrap_or_default();
     assert!(msg.contains("refund due"), "{settled}");
     let (status, refunds) = env
         .kosh
         .post(
-            &format!("/collection-services/refunds/_search?tenantId={TENANT}&sourceReference={txn_id}"),
+            &format!(
+                "/collection-services/refunds/_search?tenantId={TENANT}&sourceReference={txn_id}"
+            ),
             json!({"RequestInfo": {}}),
         )
         .await;

@@ -1439,7 +1439,9 @@ async fn a_refund_due_kept_as_advance_credits_the_consumer_code(backend: Backend
     assert_eq!(status, StatusCode::OK, "{body}");
     let settled = &body["Refunds"][0];
     assert_eq!(settled["status"], "ADVANCED", "{body}");
-    let detail_id = settled["settlementReference"].as_str().expect("advance detail");
+    let detail_id = settled["settlementReference"]
+        .as_str()
+        .expect("advance detail");
     let (status, body) = env
         .kosh
         .post(
