@@ -8,7 +8,7 @@
 
 use kosh_platform::{AuthUser, DigitError, RequestInfo};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
