@@ -266,7 +266,7 @@ async fn search_txns(
 /// answers what it did.
 #[utoipa::path(post, path = "/pg-service/transaction/v1/_reconcile", tag = "pg-service",
     request_body = RequestInfoWrapper,
-    responses((status = 200, description = "ResponseInfo, Reconciliation {examined, succeeded, failed, pending, errors} and Transaction [...]"),
+    responses((status = 200, description = "ResponseInfo, Reconciliation {examined, succeeded, failed, pending, closed, errors} and Transaction [...]"),
         (status = 409, description = "RECONCILIATION_BUSY")))]
 async fn reconcile_now(
     State(pg): State<Arc<PgService>>,
@@ -282,6 +282,7 @@ async fn reconcile_now(
         "ResponseInfo": response_info(body.request_info.as_ref(), &clock),
         "Reconciliation": {
             "examined": report.examined,
+            "closed": report.closed,
             "succeeded": report.succeeded,
             "failed": report.failed,
             "pending": report.pending,

@@ -42,6 +42,8 @@ pub struct Report {
     pub succeeded: usize,
     pub failed: usize,
     pub pending: usize,
+    /// Of the pending ones, those closed because the gateway has no record of them.
+    pub closed: usize,
     pub errors: usize,
     /// The transactions asked about, as they are after the pass.
     pub transactions: Vec<Transaction>,
@@ -178,7 +180,10 @@ async fn pass(
                 match settled.status {
                     TxnStatus::Success => report.succeeded += 1,
                     TxnStatus::Failure => report.failed += 1,
-                    TxnStatus::Pending => report.pending += 1,
+                    TxnStatus::Pending => {
+                        report.pending += 1;
+                        report.closed += usize::from(settled.closed_time.is_some());
+                    }
                 }
                 report.transactions.push(settled);
             }

@@ -690,6 +690,7 @@ async fn closed_transaction(env: &Env, bill: &Value) -> Value {
     let body = reconcile(env).await;
     assert_eq!(body["Reconciliation"]["examined"], 1, "{body}");
     assert_eq!(body["Reconciliation"]["failed"], 0, "{body}");
+    assert_eq!(body["Reconciliation"]["closed"], 1, "{body}");
     let closed = txn_now(env, &txn).await;
     assert_eq!(closed["txnStatus"], "PENDING", "never FAILURE: {closed}");
     assert_eq!(closed["txnStatusMsg"], CLOSED_MSG);
