@@ -283,7 +283,10 @@ impl Presented {
                     .iter_mut()
                     .find(|(code, _)| *code == head.tax_head_code)
                 {
-                    Some((_, amount)) => *amount += head.amount,
+                    // Each head's amount is within the ceiling (bill generation checks
+                    // them), so this sum of a few of them cannot reach i64's limit; should
+                    // it ever, it stops there rather than wrap.
+                    Some((_, amount)) => *amount = amount.saturating_add(head.amount),
                     None => items.push((head.tax_head_code.clone(), head.amount)),
                 }
             }

@@ -24,6 +24,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use kosh_mdms::Mdms;
 use kosh_platform::DigitError;
+use kosh_platform::money::{MoneyError, Paise};
 use kosh_platform::audit_chain::{self, AuditRow};
 use sqlx::AnyConnection;
 
@@ -62,6 +63,11 @@ pub struct BillPayment {
 
 fn invalid(message: String) -> DigitError {
     DigitError::new("EG_BS_PAYMENT_INVALID", message)
+}
+
+/// An amount that cannot be computed refuses the payment; nothing wraps.
+fn money(e: MoneyError) -> DigitError {
+    invalid(format!("The payment's amounts cannot be computed: {e}"))
 }
 
 async fn locked_bill(
@@ -108,8 +114,9 @@ async fn bill_demands(
 
 /// Adds `amount` paise to the collection of `demand`'s details of `head`: positive money
 /// fills positive taxes smallest first; negative money consumes negative taxes (rebates,
-/// advance). What cannot be placed is returned.
-fn collect(demand: &mut Demand, head: &str, amount: i64) -> i64 {
+/// advance). What cannot be placed is returned; an amount that cannot be computed is an
+/// error, never a wrap.
+fn collect(demand: &mut Demand, head: &str, amount: i64) -> Result<i64, MoneyError> {
     let mut details: Vec<&mut DemandDetail> = demand
         .details
         .iter_mut()
@@ -124,21 +131,23 @@ fn collect(demand: &mut Demand, head: &str, amount: i64) -> i64 {
         if remaining == 0 {
             break;
         }
-        let room = d.tax_amount - d.collection_amount;
+        let room = Paise::new(d.tax_amount)
+            .checked_sub(Paise::new(d.collection_amount))?
+            .get();
         let take = if amount >= 0 {
             room.max(0).min(remaining)
         } else {
             room.min(0).max(remaining)
         };
-        d.collection_amount += take;
-        remaining -= take;
+        d.collection_amount = Paise::sum_i64([d.collection_amount, take])?;
+        remaining = Paise::new(remaining).checked_sub(Paise::new(take))?.get();
     }
-    remaining
+    Ok(remaining)
 }
 
 /// Takes `amount` paise back off the collection of `demand`'s details of `head`, the
 /// reverse of [`collect`]. What cannot be taken back is returned.
-fn uncollect(demand: &mut Demand, head: &str, amount: i64) -> i64 {
+fn uncollect(demand: &mut Demand, head: &str, amount: i64) -> Result<i64, MoneyError> {
     let mut details: Vec<&mut DemandDetail> = demand
         .details
         .iter_mut()
@@ -158,10 +167,12 @@ fn uncollect(demand: &mut Demand, head: &str, amount: i64) -> i64 {
         } else {
             d.collection_amount.min(0).max(remaining)
         };
-        d.collection_amount -= take;
-        remaining -= take;
+        d.collection_amount = Paise::new(d.collection_amount)
+            .checked_sub(Paise::new(take))?
+            .get();
+        remaining = Paise::new(remaining).checked_sub(Paise::new(take))?.get();
     }
-    remaining
+    Ok(remaining)
 }
 
 /// Expires the consumer code's ACTIVE bill other than `bill`: its amounts assumed the money
@@ -325,12 +336,13 @@ pub async fn apply_payment_locked(
             )));
         }
     }
-    let paid: i64 = lines.iter().map(|l| l.2).sum();
+    let paid = Paise::sum_i64(lines.iter().map(|l| l.2)).map_err(money)?;
     let advance_amount = advance.map(|a| a.amount).unwrap_or(0);
-    if paid + advance_amount <= 0 && bill.total_amount > 0 {
+    let paid_with_advance = Paise::sum_i64([paid, advance_amount]).map_err(money)?;
+    if paid_with_advance <= 0 && bill.total_amount > 0 {
         return Err(invalid(format!(
             "A payment of {} cannot be put on the bill {} of {}",
-            plain(paid + advance_amount),
+            plain(paid_with_advance),
             bill.id,
             plain(bill.total_amount)
         )));
@@ -351,7 +363,7 @@ pub async fn apply_payment_locked(
                 bill.id
             ))
         })?;
-        let left = collect(demand, &head, amount);
+        let left = collect(demand, &head, amount).map_err(money)?;
         if left != 0 {
             return Err(DigitError::new(
                 "EG_BS_PAYMENT_EXCEEDS_DEMAND",
@@ -415,7 +427,8 @@ pub async fn apply_payment_locked(
     }
     for &(i, j, amount) in &lines {
         bill.details[i].account_details[j].adjusted_amount = amount;
-        bill.details[i].amount_paid += amount;
+        bill.details[i].amount_paid =
+            Paise::sum_i64([bill.details[i].amount_paid, amount]).map_err(money)?;
     }
     bill.amount_paid = paid;
     bill.status = if paid >= bill.total_amount {
@@ -479,7 +492,8 @@ pub async fn reverse_payment(
                     detail.demand_id, bill.id
                 ))
             })?;
-            let left = uncollect(demand, &account.tax_head_code, account.adjusted_amount);
+            let left = uncollect(demand, &account.tax_head_code, account.adjusted_amount)
+                .map_err(money)?;
             if left != 0 {
                 return Err(invalid(format!(
                     "The demand {} no longer holds the {} the payment put on tax head {}",
@@ -679,11 +693,11 @@ mod tests {
             detail("b", "PT_TAX", 1000, 0),
             detail("c", "PT_CESS", 700, 0),
         ]);
-        assert_eq!(collect(&mut d, "PT_TAX", 3000), 0);
+        assert_eq!(collect(&mut d, "PT_TAX", 3000), Ok(0));
         assert_eq!(d.details[1].collection_amount, 1000);
         assert_eq!(d.details[0].collection_amount, 2000);
         assert_eq!(d.details[2].collection_amount, 0);
-        assert_eq!(collect(&mut d, "PT_TAX", 3500), 500);
+        assert_eq!(collect(&mut d, "PT_TAX", 3500), Ok(500));
         assert_eq!(d.details[0].collection_amount, 5000);
     }
 
@@ -695,12 +709,18 @@ mod tests {
             detail("r", "PT_TIME_REBATE", -500, 0),
         ]);
         let mut d = original.clone();
-        assert_eq!(collect(&mut d, "PT_TAX", 4000), 0);
-        assert_eq!(collect(&mut d, "PT_TIME_REBATE", -500), 0);
+        assert_eq!(collect(&mut d, "PT_TAX", 4000), Ok(0));
+        assert_eq!(collect(&mut d, "PT_TIME_REBATE", -500), Ok(0));
         assert_eq!(d.details[2].collection_amount, -500);
-        assert_eq!(uncollect(&mut d, "PT_TIME_REBATE", -500), 0);
-        assert_eq!(uncollect(&mut d, "PT_TAX", 4000), 0);
+        assert_eq!(uncollect(&mut d, "PT_TIME_REBATE", -500), Ok(0));
+        assert_eq!(uncollect(&mut d, "PT_TAX", 4000), Ok(0));
         assert_eq!(d, original);
-        assert_eq!(uncollect(&mut d, "PT_TAX", 1), 1);
+        assert_eq!(uncollect(&mut d, "PT_TAX", 1), Ok(1));
+    }
+
+    #[test]
+    fn collect_refuses_what_cannot_be_computed() {
+        let mut d = demand(vec![detail("a", "PT_TAX", i64::MAX, -5)]);
+        assert_eq!(collect(&mut d, "PT_TAX", 10), Err(MoneyError::Overflow));
     }
 }
