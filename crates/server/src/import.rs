@@ -19,6 +19,9 @@ pub async fn demands(args: ImportDemands) -> anyhow::Result<()> {
         }
         Some(other) => anyhow::bail!("--format {other}: expected csv or jsonl"),
     };
+    // The same ceilings on amounts as `kosh serve`: an imported demand is refused as one
+    // sent over HTTP would be.
+    crate::apply_money_limits(&args.settings)?;
     let mdms = crate::load_mdms(&args.settings)?;
     let db = crate::open_database(&args.settings).await?;
     let file = std::fs::File::open(&args.file)
