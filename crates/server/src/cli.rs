@@ -289,8 +289,8 @@ pub struct Settings {
     pub pg_reconcile_every_seconds: u64,
 
     /// A PENDING payment transaction is re-queried at its gateway once this old, and again
-    /// at this interval during its first day; one the gateway has no record of fails once
-    /// twice this old (DIGIT: 15).
+    /// at this interval during its first day; one the gateway has no record of is closed
+    /// (its bills freed, still PENDING) once twice this old (DIGIT fails it then: 15).
     #[arg(long, env = "KOSH_PG_RECONCILE_AFTER_MINUTES", default_value_t = 15)]
     pub pg_reconcile_after_minutes: i64,
 
@@ -298,6 +298,12 @@ pub struct Settings {
     /// (DIGIT: twice a day).
     #[arg(long, env = "KOSH_PG_RECONCILE_SWEEP_MINUTES", default_value_t = 720)]
     pub pg_reconcile_sweep_minutes: i64,
+
+    /// A transaction closed because its gateway had no record of it is still asked about
+    /// for this many hours after its creation: a payment the gateway confirms late is still
+    /// receipted, or, when its bills were paid meanwhile, recorded as a refund due.
+    #[arg(long, env = "KOSH_PG_LATE_SUCCESS_HOURS", default_value_t = 72)]
+    pub pg_late_success_hours: i64,
 
     /// The largest single amount kosh accepts, in whole rupees: a tax amount, a payment of
     /// one bill, one bill's share of a payment (₹100 crore by default). A larger amount is

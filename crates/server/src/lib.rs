@@ -274,12 +274,17 @@ fn pg_service(settings: &Settings, addr: SocketAddr) -> anyhow::Result<PgService
         settings.pg_reconcile_sweep_minutes > 0,
         "KOSH_PG_RECONCILE_SWEEP_MINUTES must be positive"
     );
+    anyhow::ensure!(
+        settings.pg_late_success_hours > 0,
+        "KOSH_PG_LATE_SUCCESS_HOURS must be positive"
+    );
     let gateways = gateways_config(settings, addr)?;
     let service = PgService::new(
         &gateways,
         kosh_pg::PgConfig {
             reconcile_after_ms: settings.pg_reconcile_after_minutes * 60_000,
             reconcile_sweep_ms: settings.pg_reconcile_sweep_minutes * 60_000,
+            late_success_ms: settings.pg_late_success_hours.saturating_mul(3_600_000),
         },
     )
     .map_err(|e| anyhow::anyhow!("payment gateways: {e}"))?;
