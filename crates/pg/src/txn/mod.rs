@@ -7,7 +7,7 @@
 pub mod store;
 pub mod wire;
 
-use kosh_platform::money::{format_rupees, rupees_json};
+use kosh_platform::money::Paise;
 use kosh_platform::{AuthUser, Role};
 use serde_json::{Map, Value, json};
 
@@ -26,9 +26,6 @@ pub mod msg {
     pub const REFUND_DUE: &str = "Transaction successful, but the bill had already been paid by another channel: the money is a";
     /// kosh: no redirect could be obtained, so the payer never reached the gateway.
     pub const REDIRECT_FAILED: &str = "Transaction failed, the gateway could not be reached";
-    /// DIGIT defines it and never uses it; kosh records it when the gateway confirmed the money
-    /// but the receipt could not be made (the transaction stays PENDING).
-    pub const RECEIPT_FAILED: &str = "Receipt generation failed";
     /// kosh: the gateway says it took a different amount; kept PENDING for review.
     pub const AMOUNT_MISMATCH: &str = "Transaction amount mismatch, held for review";
     /// kosh: the gateway says the payment is not settled yet.
@@ -44,19 +41,19 @@ pub fn parse_status(text: &str) -> TxnStatus {
     }
 }
 
-/// One bill the transaction pays (DIGIT's `TaxAndPayment`), amounts in paise.
+/// One bill the transaction pays (DIGIT's `TaxAndPayment`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaxAndPayment {
     pub bill_id: String,
-    pub tax_amount: Option<i64>,
-    pub amount_paid: i64,
+    pub tax_amount: Option<Paise>,
+    pub amount_paid: Paise,
 }
 
 impl TaxAndPayment {
     pub fn to_json(&self) -> Value {
         json!({
-            "taxAmount": self.tax_amount.map(rupees_json),
-            "amountPaid": rupees_json(self.amount_paid),
+            "taxAmount": self.tax_amount.map(Paise::rupees_json),
+            "amountPaid": self.amount_paid.rupees_json(),
             "billId": self.bill_id,
         })
     }
@@ -69,8 +66,11 @@ impl TaxAndPayment {
     fn from_stored(value: &Value) -> Option<TaxAndPayment> {
         Some(TaxAndPayment {
             bill_id: value.get("billId")?.as_str()?.to_string(),
-            tax_amount: value.get("taxAmount").and_then(Value::as_i64),
-            amount_paid: value.get("amountPaid")?.as_i64()?,
+            tax_amount: value
+                .get("taxAmount")
+                .and_then(Value::as_i64)
+                .map(Paise::new),
+            amount_paid: Paise::new(value.get("amountPaid")?.as_i64()?),
         })
     }
 }
@@ -93,8 +93,7 @@ pub struct TxnUser {
 pub struct Transaction {
     pub txn_id: String,
     pub tenant_id: String,
-    /// Paise.
-    pub amount: i64,
+    pub amount: Paise,
     pub status: TxnStatus,
     pub status_msg: Option<String>,
     pub gateway: String,
@@ -157,7 +156,7 @@ impl Transaction {
     pub fn to_json(&self) -> Value {
         json!({
             "tenantId": self.tenant_id,
-            "txnAmount": format_rupees(self.amount),
+            "txnAmount": self.amount.rupees(),
             "billId": self.bill_id,
             "module": self.module,
             "consumerCode": self.consumer_code,
@@ -256,7 +255,7 @@ mod tests {
         Transaction {
             txn_id: "PB_PG_2019_06_15_000001_42".into(),
             tenant_id: "pb.amritsar".into(),
-            amount: 500_50,
+            amount: Paise::new(500_50),
             status: TxnStatus::Pending,
             status_msg: Some(msg::INITIATED.into()),
             gateway: "PAYU".into(),
@@ -285,13 +284,13 @@ mod tests {
             tax_and_payments: vec![
                 TaxAndPayment {
                     bill_id: "b1".into(),
-                    tax_amount: Some(500_50),
-                    amount_paid: 300_00,
+                    tax_amount: Some(Paise::new(500_50)),
+                    amount_paid: Paise::new(300_00),
                 },
                 TaxAndPayment {
                     bill_id: "b2".into(),
                     tax_amount: None,
-                    amount_paid: 200_50,
+                    amount_paid: Paise::new(200_50),
                 },
             ],
             additional_details: Some(json!({"source": "ui"})),
