@@ -32,7 +32,7 @@ const SANDBOX_SECRET: &str = "sandbox-secret";
 pub fn txn() -> GatewayTxn {
     GatewayTxn {
         txn_id: TXN_ID.into(),
-        amount_paise: 125_050,
+        amount_paise: kosh_platform::money::Paise::new(125_050),
         bill_id: "b-1".into(),
         consumer_code: "PT-107-001".into(),
         product_info: "Property Tax".into(),
@@ -219,6 +219,6 @@ pub fn sandbox(data: &[u8]) {
     check_answer(gateways().sandbox.read_status_answer(&txn, &body));
     // The sandbox's own payment page reads the redirect's query (host side).
     if let Ok(request) = sandbox::parse_pay_request(SANDBOX_SECRET, &params) {
-        assert!(request.amount_paise >= 0);
+        assert!(!request.amount_paise.is_negative());
     }
 }

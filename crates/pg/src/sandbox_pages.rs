@@ -89,11 +89,11 @@ fn refused(reason: &str) -> Response {
         .into_response()
 }
 
-/// The sandbox's record of a transaction: (status, amount in paise, sandbox reference).
+/// The sandbox's record of a transaction: (status, amount, sandbox reference).
 async fn recorded(
     conn: &mut AnyConnection,
     txn_id: &str,
-) -> Result<Option<(TxnStatus, i64, String)>, DigitError> {
+) -> Result<Option<(TxnStatus, Paise, String)>, DigitError> {
     let row = sqlx::query(
         "SELECT status, amount, sandbox_ref FROM pg_sandbox_payments WHERE txn_id = $1",
     )
@@ -103,7 +103,11 @@ async fn recorded(
     Ok(match row {
         Some(row) => {
             let status: String = row.try_get(0)?;
-            Some((parse_status(&status), row.try_get(1)?, row.try_get(2)?))
+            Some((
+                parse_status(&status),
+                Paise::new(row.try_get(1)?),
+                row.try_get(2)?,
+            ))
         }
         None => None,
     })
@@ -196,7 +200,7 @@ async fn record(
     request: &PayRequest,
     outcome: TxnStatus,
     now: i64,
-) -> Result<(TxnStatus, i64, String), DigitError> {
+) -> Result<(TxnStatus, Paise, String), DigitError> {
     let reference = format!(
         "SBX{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12].to_ascii_uppercase()
@@ -207,7 +211,7 @@ async fn record(
     )
     .bind(&request.txn_id)
     .bind(&request.tenant_id)
-    .bind(request.amount_paise)
+    .bind(request.amount_paise.get())
     .bind(outcome.as_str())
     .bind(&reference)
     .bind(now)
@@ -256,7 +260,7 @@ async fn pay(
         secret,
         &request.txn_id,
         status,
-        &wire::rupees_text(Paise::new(amount)),
+        &wire::rupees_text(amount),
         &reference,
     );
     let Ok(mut url) = reqwest::Url::parse(&request.callback_url) else {
@@ -307,7 +311,7 @@ async fn status(
             secret,
             &txn_id,
             Some(status),
-            &wire::rupees_text(Paise::new(amount)),
+            &wire::rupees_text(amount),
             &reference,
         ),
         None => sandbox::status_answer(secret, &txn_id, None, "", ""),

@@ -36,7 +36,7 @@ use kosh_collection::validate::Expiry;
 use kosh_idgen::IdRequest;
 use kosh_mdms::Mdms;
 use kosh_platform::error::ErrorMap;
-use kosh_platform::money::{Paise, format_rupees};
+use kosh_platform::money::Paise;
 use kosh_platform::{AuthUser, Clock, Db, DigitError, ErrorItem, RequestInfo, outbox, write_tx};
 use serde_json::json;
 use sqlx::AnyConnection;
@@ -234,7 +234,7 @@ impl PgService {
                 TxnStatus::Failure => {}
             }
         }
-        let paid = Paise::sum_i64(new.tax_and_payments.iter().map(|tp| tp.amount_paid));
+        let paid = Paise::sum(new.tax_and_payments.iter().map(|tp| tp.amount_paid));
         if paid != Ok(new.amount) {
             errors.put(
                 "TXN_CREATE_INVALID_TXN_AMT",
@@ -347,7 +347,7 @@ impl PgService {
         )
         .await?;
         record_event(conn, TOPIC_SAVE, &txn, txn.created_time).await?;
-        if txn.amount == 0 {
+        if txn.amount.is_zero() {
             return self
                 .settle_in(
                     conn,
@@ -648,7 +648,7 @@ impl PgService {
                 bill_id: &txn.bill_id,
                 consumer_code: &consumer_code,
                 business_service: &business_service,
-                amount: Paise::new(txn.amount),
+                amount: txn.amount,
                 reason: format!(
                     "The gateway confirmed the payment of transaction {} but its bills could not take it ({why})",
                     txn.txn_id
@@ -669,14 +669,14 @@ impl PgService {
         match answer.status {
             TxnStatus::Success if answer.amount_paise == Some(txn.amount) => Outcome::Success,
             TxnStatus::Success => {
-                tracing::error!(txn_id = %txn.txn_id, expected = txn.amount, reported = ?answer.amount_paise,
+                tracing::error!(txn_id = %txn.txn_id, expected = txn.amount.get(), reported = ?answer.amount_paise.map(Paise::get),
                     "gateway reports another amount; the transaction stays PENDING for review");
                 Outcome::Pending(format!(
                     "{}: the gateway reported {}",
                     msg::AMOUNT_MISMATCH,
                     answer
                         .amount_paise
-                        .map(format_rupees)
+                        .map(Paise::rupees)
                         .unwrap_or_else(|| "no amount".into())
                 ))
             }
@@ -768,7 +768,7 @@ fn payment_command(txn: &Transaction, instrument: &str, register: bool) -> NewPa
         .iter()
         .map(|tp| BillShare {
             bill_id: tp.bill_id.clone(),
-            amount: Paise::new(tp.amount_paid),
+            amount: tp.amount_paid,
             total_due: None,
         })
         .collect();
@@ -784,7 +784,7 @@ fn payment_command(txn: &Transaction, instrument: &str, register: bool) -> NewPa
         Channel::Online {
             txn_id: instrument.to_string(),
         },
-        Paise::new(txn.amount),
+        txn.amount,
         &shares,
         payer,
         register.then_some(txn.created_time),

@@ -14,6 +14,7 @@ use kosh_pg::{
     Gateway, GatewayError, GatewayRegistry, GatewayStatus, GatewayTxn, GatewaysConfig, Secret,
     StatusSource, TxnStatus,
 };
+use kosh_platform::money::Paise;
 
 const AMOUNT: i64 = 125_050; // ₹1250.50
 
@@ -60,7 +61,7 @@ impl Env {
 fn txn(id: &str, amount_paise: i64) -> GatewayTxn {
     GatewayTxn {
         txn_id: id.to_string(),
-        amount_paise,
+        amount_paise: Paise::new(amount_paise),
         bill_id: format!("bill-{id}"),
         consumer_code: "PT-107-000123".into(),
         product_info: "Property Tax Payment".into(),
@@ -157,7 +158,7 @@ async fn verified_failure_callback(gateway: SimGateway) {
     let callback = env.pay(gateway, &t, SimOutcome::Failure).await;
     let status = env.status(gateway, &t, &callback.params).await.unwrap();
     assert_eq!(status.status, TxnStatus::Failure);
-    assert_eq!(status.amount_paise, Some(AMOUNT));
+    assert_eq!(status.amount_paise, Some(Paise::new(AMOUNT)));
     if trusts_callbacks(gateway) {
         assert_eq!(status.source, StatusSource::Callback);
         assert_eq!(
@@ -261,7 +262,7 @@ async fn amount_mismatch_is_reported_faithfully(gateway: SimGateway) {
     );
     let status = env.status(gateway, &t, &callback.params).await.unwrap();
     assert_eq!(status.status, TxnStatus::Success);
-    assert_eq!(status.amount_paise, Some(AMOUNT - 5_000));
+    assert_eq!(status.amount_paise, Some(Paise::new(AMOUNT - 5_000)));
     assert!(
         !status.amount_matches(&t),
         "the caller decides what a mismatch means"
@@ -401,7 +402,7 @@ async fn paise_survive_the_round_trip_exactly(gateway: SimGateway) {
         let t = txn(&id(gateway, n), paise);
         let callback = env.pay(gateway, &t, SimOutcome::Success).await;
         let status = env.status(gateway, &t, &callback.params).await.unwrap();
-        assert_eq!(status.amount_paise, Some(paise));
+        assert_eq!(status.amount_paise, Some(Paise::new(paise)));
     }
 }
 

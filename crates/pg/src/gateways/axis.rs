@@ -58,7 +58,7 @@ use super::{
     pairs_json, positive_amount, require, require_url,
 };
 use crate::crypto::{hex_eq_ignore_case, hmac_sha256};
-use kosh_platform::money::{Paise, wire};
+use kosh_platform::money::wire;
 
 /// Registry name.
 pub const NAME: &str = "AXIS";
@@ -259,7 +259,7 @@ impl AxisGateway {
             ("vpc_ReturnURL", txn.callback_url.clone()),
             ("vpc_MerchTxnRef", txn.txn_id.clone()),
             ("vpc_OrderInfo", order_info),
-            ("vpc_Amount", txn.amount_paise.to_string()),
+            ("vpc_Amount", wire::paise_text(txn.amount_paise)),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -396,7 +396,6 @@ fn map_response(
     status.amount_paise = match fields.get("vpc_Amount") {
         Some(text) => Some(
             wire::parse_paise_text(text)
-                .map(Paise::get)
                 .map_err(|e| malformed(format!("vpc_Amount {text:?} is not paise: {e}")))?,
         ),
         None => None,

@@ -32,6 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use kosh_platform::money::Paise;
 use serde::{Deserialize, Serialize};
 
 pub mod axis;
@@ -89,8 +90,8 @@ impl fmt::Display for TxnStatus {
 pub struct GatewayTxn {
     /// kosh's transaction id (idgen `pg.txnid`); the gateway's order/merchant reference.
     pub txn_id: String,
-    /// The amount to collect, in paise (`txnAmount` × 100, exactly).
-    pub amount_paise: i64,
+    /// The amount to collect (`txnAmount`, exactly).
+    pub amount_paise: Paise,
     /// The (first) bill being paid; PhonePe's `merchantOrderId`.
     pub bill_id: String,
     /// The consumer code of the bill.
@@ -141,7 +142,7 @@ pub struct GatewayStatus {
     /// The amount as the gateway reports it, parsed exactly; always present on SUCCESS. The
     /// caller compares it with the transaction's amount (DIGIT: "Transaction failed, amount
     /// mismatch"); the gateway layer reports it faithfully and decides nothing.
-    pub amount_paise: Option<i64>,
+    pub amount_paise: Option<Paise>,
     /// The gateway's own transaction id (`gatewayTxnId`).
     pub gateway_txn_id: Option<String>,
     /// The payment mode the gateway reports (`gatewayPaymentMode`).
@@ -413,14 +414,14 @@ pub(crate) fn require_url(
 }
 
 pub(crate) fn positive_amount(gateway: &'static str, txn: &GatewayTxn) -> Result<(), GatewayError> {
-    if txn.amount_paise > 0 {
+    if txn.amount_paise > Paise::ZERO {
         Ok(())
     } else {
         Err(GatewayError::InvalidTxn {
             gateway,
             detail: format!(
                 "amount must be positive, not {} paise (a zero-amount transaction skips the gateway)",
-                txn.amount_paise
+                txn.amount_paise.get()
             ),
         })
     }
@@ -725,7 +726,7 @@ mod tests {
     async fn the_registry_refuses_a_success_that_the_status_api_did_not_confirm() {
         let mut r = GatewayRegistry::new();
         let mut answer = GatewayStatus::new(TxnStatus::Success, StatusSource::StatusApi, json!({}));
-        answer.amount_paise = Some(100);
+        answer.amount_paise = Some(Paise::new(100));
         r.register(Arc::new(Fake {
             name: "GOOD",
             key: "k",
@@ -734,7 +735,7 @@ mod tests {
         }));
         let txn = GatewayTxn {
             txn_id: "T".into(),
-            amount_paise: 100,
+            amount_paise: Paise::new(100),
             bill_id: "B".into(),
             consumer_code: "C".into(),
             product_info: "P".into(),
@@ -753,7 +754,7 @@ mod tests {
 
         let mut from_callback =
             GatewayStatus::new(TxnStatus::Success, StatusSource::Callback, json!({}));
-        from_callback.amount_paise = Some(100);
+        from_callback.amount_paise = Some(Paise::new(100));
         let no_amount = GatewayStatus::new(TxnStatus::Success, StatusSource::StatusApi, json!({}));
         for (name, answer) in [("CALLBACK", from_callback), ("NOAMOUNT", no_amount)] {
             r.register(Arc::new(Fake {

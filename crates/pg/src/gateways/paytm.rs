@@ -45,7 +45,7 @@ use super::{
     positive_amount, require, require_url,
 };
 use crate::crypto::{AesError, aes_cbc_decrypt, aes_cbc_encrypt, ct_eq, sha256_hex};
-use kosh_platform::money::{Paise, wire};
+use kosh_platform::money::wire;
 
 /// Registry name.
 pub const NAME: &str = "PAYTM";
@@ -244,10 +244,7 @@ impl Gateway for PaytmGateway {
             ("CUST_ID", txn.payer_user_name.clone()),
             ("INDUSTRY_TYPE_ID", self.config.industry_type_id.clone()),
             ("CHANNEL_ID", self.config.channel_id.clone()),
-            (
-                "TXN_AMOUNT",
-                wire::rupees_text(Paise::new(txn.amount_paise)),
-            ),
+            ("TXN_AMOUNT", wire::rupees_text(txn.amount_paise)),
             ("WEBSITE", self.config.website.clone()),
             ("EMAIL", txn.payer_email.clone().unwrap_or_default()),
             ("MOBILE_NO", txn.payer_mobile.clone()),
@@ -349,7 +346,6 @@ pub fn map_status(txn: &GatewayTxn, json: Value) -> Result<GatewayStatus, Gatewa
     out.amount_paise = match text("TXNAMOUNT") {
         Some(a) => Some(
             wire::parse_rupees_text(&a)
-                .map(Paise::get)
                 .map_err(|e| malformed(format!("TXNAMOUNT {a:?} is not a rupee amount: {e}")))?,
         ),
         None => None,
@@ -367,6 +363,7 @@ pub fn map_status(txn: &GatewayTxn, json: Value) -> Result<GatewayStatus, Gatewa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kosh_platform::money::Paise;
 
     fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
@@ -427,7 +424,7 @@ mod tests {
     fn txn() -> GatewayTxn {
         GatewayTxn {
             txn_id: "T1".into(),
-            amount_paise: 1000,
+            amount_paise: Paise::new(1000),
             bill_id: "B".into(),
             consumer_code: "C".into(),
             product_info: "P".into(),
@@ -445,7 +442,10 @@ mod tests {
     #[test]
     fn status_answers_map_without_inventing_failures() {
         let s = map_status(&txn(), json!({"STATUS": "TXN_SUCCESS", "ORDERID": "T1", "TXNAMOUNT": "10.00", "TXNID": "P1", "RESPCODE": "01"})).unwrap();
-        assert_eq!((s.status, s.amount_paise), (TxnStatus::Success, Some(1000)));
+        assert_eq!(
+            (s.status, s.amount_paise),
+            (TxnStatus::Success, Some(Paise::new(1000)))
+        );
         let s = map_status(
             &txn(),
             json!({"STATUS": "PENDING", "ORDERID": "T1", "RESPCODE": "402"}),

@@ -53,7 +53,7 @@ use super::{
     pairs_json, positive_amount, require, require_url,
 };
 use crate::crypto::{hex_eq_ignore_case, sha512_hex};
-use kosh_platform::money::{Paise, wire};
+use kosh_platform::money::wire;
 
 /// Registry name.
 pub const NAME: &str = "PAYU";
@@ -262,7 +262,7 @@ impl PayuGateway {
             _ => return None,
         };
         let mut out = GatewayStatus::new(status, StatusSource::Callback, pairs_json(callback));
-        out.amount_paise = wire::parse_rupees_text(amount).ok().map(Paise::get);
+        out.amount_paise = wire::parse_rupees_text(amount).ok();
         fill_details(&mut out, |name| get(name));
         Some(out)
     }
@@ -343,7 +343,6 @@ pub fn read_verify_payment(txn: &GatewayTxn, body: &str) -> Result<GatewayStatus
     out.amount_paise = match amount {
         Some(a) => Some(
             wire::parse_rupees_text(&a)
-                .map(Paise::get)
                 .map_err(|e| malformed(format!("amount {a:?} is not a rupee amount: {e}")))?,
         ),
         None => None,
@@ -413,7 +412,7 @@ impl Gateway for PayuGateway {
     async fn redirect(&self, txn: &GatewayTxn) -> Result<Redirect, GatewayError> {
         positive_amount(NAME, txn)?;
         let key = self.config.merchant_key.as_str();
-        let amount = wire::rupees_text(Paise::new(txn.amount_paise));
+        let amount = wire::rupees_text(txn.amount_paise);
         let email = txn.payer_email.as_deref().unwrap_or("");
         let hash = request_hash(
             key,

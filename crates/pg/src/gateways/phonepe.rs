@@ -48,7 +48,7 @@ use super::{
     positive_amount, require, require_url,
 };
 use crate::crypto::sha256_hex;
-use kosh_platform::money::{Paise, wire};
+use kosh_platform::money::wire;
 
 /// Registry name.
 pub const NAME: &str = "PHONEPE";
@@ -292,7 +292,6 @@ pub fn map_status(txn: &GatewayTxn, json: Value) -> Result<GatewayStatus, Gatewa
         None | Some(Value::Null) => None,
         Some(amount) => Some(
             wire::paise_from_json(amount)
-                .map(Paise::get)
                 .map_err(|e| malformed(format!("amount {amount} is not paise: {e}")))?,
         ),
     };
@@ -384,11 +383,12 @@ impl Gateway for PhonepeGateway {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kosh_platform::money::Paise;
 
     fn txn() -> GatewayTxn {
         GatewayTxn {
             txn_id: "PB_PG_2026_11_21_000001_42".into(),
-            amount_paise: 125050,
+            amount_paise: Paise::new(125050),
             bill_id: "b7c2d6f0-1".into(),
             consumer_code: "PT-107-001".into(),
             product_info: "Property Tax".into(),
@@ -429,13 +429,13 @@ mod tests {
         );
         assert_eq!(
             (s.status, s.amount_paise),
-            (TxnStatus::Success, Some(125050))
+            (TxnStatus::Success, Some(Paise::new(125050)))
         );
         // DIGIT's top-level layout reads the same.
         let s = ok(
             json!({"success": true, "code": "PAYMENT_SUCCESS", "transactionId": t.txn_id, "amount": "125050"}),
         );
-        assert_eq!(s.amount_paise, Some(125050));
+        assert_eq!(s.amount_paise, Some(Paise::new(125050)));
         assert_eq!(
             ok(json!({"success": false, "code": "PAYMENT_PENDING"})).status,
             TxnStatus::Pending

@@ -99,8 +99,8 @@ pub struct PayRequest {
     pub txn_id: String,
     /// The amount, rupees text as signed.
     pub amount: String,
-    /// The amount in paise.
-    pub amount_paise: i64,
+    /// The amount, read from `amount`.
+    pub amount_paise: Paise,
     /// Where to send the payer back.
     pub callback_url: String,
     /// `billId`.
@@ -127,7 +127,7 @@ pub fn parse_pay_request(
     let request = PayRequest {
         txn_id: get("txnId")?,
         amount: get("amount")?,
-        amount_paise: 0,
+        amount_paise: Paise::ZERO,
         callback_url: get("callbackUrl")?,
         bill_id: params.get("billId").cloned().unwrap_or_default(),
         consumer_code: params.get("consumerCode").cloned().unwrap_or_default(),
@@ -144,8 +144,7 @@ pub fn parse_pay_request(
         return Err("signature does not verify".to_string());
     }
     let amount_paise = wire::parse_rupees_text(&request.amount)
-        .map_err(|e| format!("amount is not rupees: {e}"))?
-        .get();
+        .map_err(|e| format!("amount is not rupees: {e}"))?;
     Ok(PayRequest {
         amount_paise,
         ..request
@@ -268,7 +267,7 @@ impl SandboxGateway {
             _ => return None,
         };
         let mut out = GatewayStatus::new(status, StatusSource::Callback, pairs_json(callback));
-        out.amount_paise = wire::parse_rupees_text(amount).ok().map(Paise::get);
+        out.amount_paise = wire::parse_rupees_text(amount).ok();
         out.gateway_txn_id = callback
             .get("sandbox_ref")
             .filter(|s| !s.is_empty())
@@ -344,7 +343,6 @@ impl SandboxGateway {
         if !amount.is_empty() {
             out.amount_paise = Some(
                 wire::parse_rupees_text(&amount)
-                    .map(Paise::get)
                     .map_err(|e| malformed(format!("amount {amount:?} is not rupees: {e}")))?,
             );
         }
@@ -375,7 +373,7 @@ impl Gateway for SandboxGateway {
 
     async fn redirect(&self, txn: &GatewayTxn) -> Result<Redirect, GatewayError> {
         positive_amount(NAME, txn)?;
-        let amount = wire::rupees_text(Paise::new(txn.amount_paise));
+        let amount = wire::rupees_text(txn.amount_paise);
         let signature = pay_signature(
             self.config.secret.expose(),
             &txn.txn_id,
@@ -442,7 +440,7 @@ mod tests {
             ),
         );
         let request = parse_pay_request(secret, &params).unwrap();
-        assert_eq!(request.amount_paise, 1250);
+        assert_eq!(request.amount_paise, Paise::new(1250));
         assert_eq!(request.bill_id, "B1");
         params.insert("amount".into(), "1.00".into());
         assert!(parse_pay_request(secret, &params).is_err());

@@ -541,7 +541,7 @@ impl GatewaySim {
         let txn = self.record_paid(
             SimGateway::Sandbox,
             &request.txn_id,
-            request.amount_paise,
+            request.amount_paise.get(),
             &request.callback_url,
             query.clone(),
             outcome,

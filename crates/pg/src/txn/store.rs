@@ -3,6 +3,7 @@
 //! txn_status = 'PENDING'` of [`settle`], which the database applies under the row's lock.
 
 use kosh_platform::DigitError;
+use kosh_platform::money::Paise;
 use kosh_platform::sql::SqlBuilder;
 use serde_json::Value;
 use sqlx::any::AnyRow;
@@ -24,7 +25,7 @@ fn from_row(row: &AnyRow) -> Result<Transaction, sqlx::Error> {
     Ok(Transaction {
         txn_id: row.try_get("txn_id")?,
         tenant_id: row.try_get("tenant_id")?,
-        amount: row.try_get("txn_amount")?,
+        amount: Paise::new(row.try_get("txn_amount")?),
         status: parse_status(&status),
         status_msg: row.try_get("txn_status_msg")?,
         gateway: row.try_get("gateway")?,
@@ -78,7 +79,7 @@ pub async fn insert(conn: &mut AnyConnection, t: &Transaction) -> Result<(), Dig
     )
     .bind(&t.txn_id)
     .bind(&t.tenant_id)
-    .bind(t.amount)
+    .bind(t.amount.get())
     .bind(t.status.as_str())
     .bind(&t.status_msg)
     .bind(&t.gateway)
@@ -118,7 +119,7 @@ pub async fn insert_bills(conn: &mut AnyConnection, t: &Transaction) -> Result<b
         .bind(&t.tenant_id)
         .bind(&t.txn_id)
         .bind(&tp.bill_id)
-        .bind(tp.amount_paid)
+        .bind(tp.amount_paid.get())
         .bind(&t.user.uuid)
         .execute(&mut *conn)
         .await;

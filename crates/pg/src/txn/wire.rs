@@ -65,11 +65,11 @@ pub struct UserWire {
     pub tenant_id: Option<String>,
 }
 
-/// A checked create request, amounts in paise.
+/// A checked create request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewTransaction {
     pub tenant_id: String,
-    pub amount: i64,
+    pub amount: Paise,
     pub bill_id: String,
     pub module: Option<String>,
     pub consumer_code: String,
@@ -213,7 +213,7 @@ pub fn parse(request: &TransactionRequest) -> Result<NewTransaction, DigitError>
                     }
                 };
                 let tax = match amount(&tp.tax_amount, Ceiling::Total) {
-                    Some(Ok(p)) => Some(p.get()),
+                    Some(Ok(p)) => Some(p),
                     Some(Err(e)) => {
                         errors.push(invalid_amount(
                             &format!("taxAndPayments[{i}].taxAmount"),
@@ -226,13 +226,13 @@ pub fn parse(request: &TransactionRequest) -> Result<NewTransaction, DigitError>
                 tax_and_payments.push(TaxAndPayment {
                     bill_id: bill.unwrap_or_default(),
                     tax_amount: tax,
-                    amount_paid: paid.get(),
+                    amount_paid: paid,
                 });
             }
             // Whether the parts equal txnAmount is the service's check, in DIGIT's order;
             // a sum that cannot be computed, or passes the total ceiling, never reaches it.
             if all_read
-                && Paise::sum(tax_and_payments.iter().map(|tp| Paise::new(tp.amount_paid)))
+                && Paise::sum(tax_and_payments.iter().map(|tp| tp.amount_paid))
                     .and_then(Paise::total_within_ceiling)
                     .is_err()
             {
@@ -287,7 +287,7 @@ pub fn parse(request: &TransactionRequest) -> Result<NewTransaction, DigitError>
     }
     Ok(NewTransaction {
         tenant_id: tenant_id.unwrap_or_default(),
-        amount: txn_amount.get(),
+        amount: txn_amount,
         bill_id: bill_id.unwrap_or_default(),
         module: text(&t.module),
         consumer_code: consumer_code.unwrap_or_default(),
@@ -334,13 +334,13 @@ mod tests {
     #[test]
     fn reads_numbers_and_strings_exactly() {
         let t = parse(&request(valid())).unwrap();
-        assert_eq!(t.amount, 500_50);
-        assert_eq!(t.tax_and_payments[0].amount_paid, 500_50);
+        assert_eq!(t.amount, Paise::new(500_50));
+        assert_eq!(t.tax_and_payments[0].amount_paid, Paise::new(500_50));
         assert_eq!(t.payer_name, "Asha");
         let mut v = valid();
         v["TXNAMOUNT"] = json!("0.29");
         v.as_object_mut().unwrap().remove("txnAmount");
-        assert_eq!(parse(&request(v)).unwrap().amount, 29);
+        assert_eq!(parse(&request(v)).unwrap().amount, Paise::new(29));
     }
 
     #[test]
