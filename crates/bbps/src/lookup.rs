@@ -9,6 +9,7 @@ use kosh_billing::bill::Bill;
 use kosh_billing::bill::fetch::{self, FetchCriteria};
 use kosh_billing::demand::store::{self as demand_store, DemandFilter};
 use kosh_mdms::Mdms;
+use kosh_platform::money::Paise;
 use kosh_platform::{Clock, DigitError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -252,7 +253,7 @@ pub fn ist_date(ms: i64) -> String {
         .to_string()
 }
 
-/// A bill as BBPS presents it: amounts in paise, its exactness and limits.
+/// A bill as BBPS presents it: amounts (paise on the wire), its exactness and limits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Presented {
     pub bill_id: String,
@@ -261,53 +262,66 @@ pub struct Presented {
     pub consumer_code: String,
     pub bill_number: Option<String>,
     pub customer_name: Option<String>,
-    pub amount: i64,
+    pub amount: Paise,
     pub bill_date: i64,
     pub expiry: Option<i64>,
     pub period_from: Option<i64>,
     pub period_to: Option<i64>,
     pub exactness: Exactness,
-    pub min_amount: i64,
-    pub max_amount: Option<i64>,
-    /// (tax head, paise), summed over the bill's periods, in the bill's order.
-    pub items: Vec<(String, i64)>,
+    pub min_amount: Paise,
+    pub max_amount: Option<Paise>,
+    /// (tax head, amount), summed over the bill's periods, in the bill's order.
+    pub items: Vec<(String, Paise)>,
 }
 
 impl Presented {
-    pub fn of(bill: &Bill) -> Presented {
+    /// The bill as BBPS sees it; refused (the biller cannot present it now) when a tax
+    /// head's amounts over the bill's periods cannot be added up. Each is within the
+    /// ceiling (bill generation checks them), so that cannot happen with a few of them.
+    pub fn of(bill: &Bill) -> Result<Presented, Refusal> {
         let exactness = Exactness::of(bill.part_payment_allowed, bill.is_advance_allowed);
-        let mut items: Vec<(String, i64)> = Vec::new();
+        let total = Paise::new(bill.total_amount);
+        let mut items: Vec<(String, Paise)> = Vec::new();
         for detail in &bill.details {
             for head in &detail.account_details {
+                let paise = Paise::new(head.amount);
                 match items
                     .iter_mut()
                     .find(|(code, _)| *code == head.tax_head_code)
                 {
-                    // Each head's amount is within the ceiling (bill generation checks
-                    // them), so this sum of a few of them cannot reach i64's limit; should
-                    // it ever, it stops there rather than wrap.
-                    Some((_, amount)) => *amount = amount.saturating_add(head.amount),
-                    None => items.push((head.tax_head_code.clone(), head.amount)),
+                    Some((_, amount)) => {
+                        *amount = amount.checked_add(paise).map_err(|e| {
+                            Refusal::new(
+                                BillerFault::TemporarilyUnavailable,
+                                format!(
+                                    "bill {}: tax head {}: {e}",
+                                    bill.bill_number.as_deref().unwrap_or(&bill.id),
+                                    head.tax_head_code
+                                ),
+                            )
+                        })?
+                    }
+                    None => items.push((head.tax_head_code.clone(), paise)),
                 }
             }
         }
-        Presented {
+        Ok(Presented {
             bill_id: bill.id.clone(),
             tenant_id: bill.tenant_id.clone(),
             business_service: bill.business_service.clone(),
             consumer_code: bill.consumer_code.clone(),
             bill_number: bill.bill_number.clone(),
             customer_name: bill.payer_name.clone(),
-            amount: bill.total_amount,
+            amount: total,
             bill_date: bill.bill_date,
             expiry: bill.details.iter().map(|d| d.expiry_date).min(),
             period_from: bill.details.iter().map(|d| d.from_period).min(),
             period_to: bill.details.iter().map(|d| d.to_period).max(),
             exactness,
-            min_amount: exactness.min_amount(bill.total_amount, bill.minimum_amount_to_be_paid),
-            max_amount: exactness.max_amount(bill.total_amount),
+            min_amount: exactness.min_amount(total, Paise::new(bill.minimum_amount_to_be_paid)),
+            max_amount: exactness.max_amount(total),
             items,
-        }
+        })
     }
 
     /// BBPS's `billPeriod` word for the bill's span.

@@ -36,6 +36,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use kosh_mdms::Mdms;
+use kosh_platform::money::Paise;
 use regex::Regex;
 use serde_json::Value;
 
@@ -226,39 +227,42 @@ impl Exactness {
         }
     }
 
-    /// The smallest amount accepted for a bill of `due` with minimum `minimum` (paise).
-    pub fn min_amount(self, due: i64, minimum: i64) -> i64 {
+    /// The smallest amount accepted for a bill of `due` with minimum `minimum`.
+    pub fn min_amount(self, due: Paise, minimum: Paise) -> Paise {
+        let one = Paise::new(1);
         match self {
             Exactness::Exact | Exactness::ExactUp => due,
             // Paying the whole bill is always allowed, even below a larger minimum.
-            Exactness::ExactDown | Exactness::Any => minimum.clamp(1, due.max(1)),
+            Exactness::ExactDown | Exactness::Any => minimum.clamp(one, due.max(one)),
         }
     }
 
     /// The largest amount accepted, if there is one.
-    pub fn max_amount(self, due: i64) -> Option<i64> {
+    pub fn max_amount(self, due: Paise) -> Option<Paise> {
         match self {
             Exactness::Exact | Exactness::ExactDown => Some(due),
             Exactness::ExactUp | Exactness::Any => None,
         }
     }
 
-    /// Why `amount` (paise) cannot pay a bill of `due` with minimum `minimum`, if it
-    /// cannot. Amounts are whole rupees, as collection takes them.
-    pub fn check(self, amount: i64, due: i64, minimum: i64) -> Result<(), String> {
-        if amount % 100 != 0 {
+    /// Why `amount` cannot pay a bill of `due` with minimum `minimum`, if it cannot.
+    /// Amounts are whole rupees, as collection takes them.
+    pub fn check(self, amount: Paise, due: Paise, minimum: Paise) -> Result<(), String> {
+        if amount.whole_rupees().is_none() {
             return Err(format!(
-                "{amount} paise is not a whole number of rupees; this biller takes multiples of 100 paise"
+                "{} paise is not a whole number of rupees; this biller takes multiples of 100 paise",
+                amount.get()
             ));
         }
-        if amount <= 0 {
+        if amount <= Paise::ZERO {
             return Err("the amount must be positive".into());
         }
         let min = self.min_amount(due, minimum);
         if amount < min {
             return Err(format!(
-                "{amount} paise is less than the {} paise this bill accepts ({})",
-                min,
+                "{} paise is less than the {} paise this bill accepts ({})",
+                amount.get(),
+                min.get(),
                 self.as_str()
             ));
         }
@@ -266,7 +270,9 @@ impl Exactness {
             && amount > max
         {
             return Err(format!(
-                "{amount} paise is more than the {max} paise this bill accepts ({})",
+                "{} paise is more than the {} paise this bill accepts ({})",
+                amount.get(),
+                max.get(),
                 self.as_str()
             ));
         }
@@ -501,22 +507,43 @@ mod tests {
         assert_eq!(Exactness::of(false, true), Exactness::ExactUp);
         assert_eq!(Exactness::of(true, false), Exactness::ExactDown);
         assert_eq!(Exactness::of(true, true), Exactness::Any);
+        let p = Paise::new;
         let due = 1000_00;
-        assert!(Exactness::Exact.check(due, due, 0).is_ok());
-        assert!(Exactness::Exact.check(due - 100, due, 0).is_err());
-        assert!(Exactness::Exact.check(due + 100, due, 0).is_err());
-        assert!(Exactness::ExactUp.check(due + 100, due, 0).is_ok());
-        assert!(Exactness::ExactUp.check(due - 100, due, 0).is_err());
-        assert!(Exactness::ExactDown.check(100_00, due, 100_00).is_ok());
-        assert!(Exactness::ExactDown.check(99_00, due, 100_00).is_err());
-        assert!(Exactness::ExactDown.check(due + 100, due, 100_00).is_err());
+        assert!(Exactness::Exact.check(p(due), p(due), p(0)).is_ok());
+        assert!(Exactness::Exact.check(p(due - 100), p(due), p(0)).is_err());
+        assert!(Exactness::Exact.check(p(due + 100), p(due), p(0)).is_err());
+        assert!(Exactness::ExactUp.check(p(due + 100), p(due), p(0)).is_ok());
+        assert!(
+            Exactness::ExactUp
+                .check(p(due - 100), p(due), p(0))
+                .is_err()
+        );
+        assert!(
+            Exactness::ExactDown
+                .check(p(100_00), p(due), p(100_00))
+                .is_ok()
+        );
+        assert!(
+            Exactness::ExactDown
+                .check(p(99_00), p(due), p(100_00))
+                .is_err()
+        );
+        assert!(
+            Exactness::ExactDown
+                .check(p(due + 100), p(due), p(100_00))
+                .is_err()
+        );
         // the whole bill is always payable, even below a larger minimum
-        assert!(Exactness::ExactDown.check(50_00, 50_00, 100_00).is_ok());
-        assert!(Exactness::Any.check(5000_00, due, 100_00).is_ok());
-        assert!(Exactness::Any.check(50_00, due, 100_00).is_err());
+        assert!(
+            Exactness::ExactDown
+                .check(p(50_00), p(50_00), p(100_00))
+                .is_ok()
+        );
+        assert!(Exactness::Any.check(p(5000_00), p(due), p(100_00)).is_ok());
+        assert!(Exactness::Any.check(p(50_00), p(due), p(100_00)).is_err());
         // whole rupees only, and something must be paid
-        assert!(Exactness::Any.check(100_50, due, 0).is_err());
-        assert!(Exactness::Any.check(0, due, 0).is_err());
+        assert!(Exactness::Any.check(p(100_50), p(due), p(0)).is_err());
+        assert!(Exactness::Any.check(p(0), p(due), p(0)).is_err());
     }
 
     #[test]

@@ -30,7 +30,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use kosh_platform::money::wire;
+use kosh_platform::money::{Paise, wire};
 use kosh_platform::{Db, DigitError};
 use serde_json::{Value, json};
 
@@ -68,7 +68,7 @@ pub struct Line {
     /// 1-based line number in the file.
     pub line: usize,
     pub txn_reference_id: String,
-    pub amount: i64,
+    pub amount: Paise,
     pub status: Settled,
     pub date: Option<String>,
 }
@@ -78,8 +78,8 @@ pub struct Mismatch {
     pub kind: &'static str,
     pub txn_reference_id: String,
     pub line: Option<usize>,
-    pub file_amount: Option<i64>,
-    pub kosh_amount: Option<i64>,
+    pub file_amount: Option<Paise>,
+    pub kosh_amount: Option<Paise>,
     pub file_status: Option<&'static str>,
     pub kosh_status: Option<&'static str>,
     pub detail: String,
@@ -254,7 +254,7 @@ pub fn parse(text: &str) -> Result<(Vec<Line>, Vec<Mismatch>), String> {
             continue;
         }
         let amount = match wire::parse_paise_digits(get(amount)) {
-            Ok(p) => p.get(),
+            Ok(p) => p,
             Err(e) => {
                 bad.push(fail(format!("amount: {e}")));
                 continue;
@@ -366,7 +366,11 @@ pub fn compare(lines: &[Line], kosh: &[TxnRow], dates: &[String]) -> (usize, Vec
             found.push(mismatch(
                 "AMOUNT_MISMATCH",
                 Some(t),
-                format!("the unit has {} paise, kosh {} paise", l.amount, t.amount),
+                format!(
+                    "the unit has {} paise, kosh {} paise",
+                    l.amount.get(),
+                    t.amount.get()
+                ),
             ));
         }
         if found.is_empty() {
@@ -473,7 +477,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(lines.len(), 2);
-        assert_eq!(lines[0].amount, 100000);
+        assert_eq!(lines[0].amount, Paise::new(100000));
         assert_eq!(lines[0].date.as_deref(), Some("2019-06-15"));
         assert_eq!(lines[1].status, Settled::Reversed);
         assert_eq!(bad.len(), 2);

@@ -4,7 +4,7 @@
 //! (NOTES.md §7.5); `kosh bbps reconcile` reads this CSV back as a settlement file too.
 
 use chrono::NaiveDate;
-use kosh_platform::money::{MoneyError, Paise};
+use kosh_platform::money::{MoneyError, Paise, wire};
 use serde_json::{Value, json};
 
 use crate::store::{TxnRow, TxnStatus};
@@ -45,12 +45,12 @@ fn joined(values: impl Iterator<Item = String>) -> String {
     values.collect::<Vec<_>>().join(";")
 }
 
-fn refund_due(t: &TxnRow) -> i64 {
+fn refund_due(t: &TxnRow) -> Paise {
     t.refund
         .as_ref()
         .filter(|r| r.status == "DUE")
         .map(|r| r.amount)
-        .unwrap_or(0)
+        .unwrap_or(Paise::ZERO)
 }
 
 /// One transaction's fields, in [`CSV_COLUMNS`] order.
@@ -60,7 +60,7 @@ fn fields(t: &TxnRow) -> Vec<String> {
         t.business_date.clone(),
         t.txn_reference_id.clone(),
         t.status.as_str().to_string(),
-        t.amount.to_string(),
+        wire::paise_text(t.amount),
         t.biller_id.clone(),
         t.business_service.clone(),
         t.bills
@@ -86,7 +86,7 @@ fn fields(t: &TxnRow) -> Vec<String> {
         opt(&t.compliance_code),
         t.created_ms.to_string(),
         t.reversed_ms.map(|m| m.to_string()).unwrap_or_default(),
-        refund_due(t).to_string(),
+        wire::paise_text(refund_due(t)),
     ]
 }
 
@@ -123,12 +123,12 @@ pub fn summary(transactions: &[TxnRow]) -> Result<Value, MoneyError> {
     Ok(json!({
         "count": transactions.len(),
         "successCount": of(TxnStatus::Success).count(),
-        "successAmount": Paise::sum_i64(of(TxnStatus::Success).map(|t| t.amount))?,
+        "successAmount": Paise::sum(of(TxnStatus::Success).map(|t| t.amount))?,
         "failedCount": of(TxnStatus::Failed).count(),
         "reversedCount": of(TxnStatus::Reversed).count(),
-        "reversedAmount": Paise::sum_i64(of(TxnStatus::Reversed).filter(|t| t.payment_id.is_some()).map(|t| t.amount))?,
+        "reversedAmount": Paise::sum(of(TxnStatus::Reversed).filter(|t| t.payment_id.is_some()).map(|t| t.amount))?,
         "refundPendingCount": of(TxnStatus::RefundPending).count(),
-        "refundDueAmount": Paise::sum_i64(transactions.iter().map(refund_due))?,
+        "refundDueAmount": Paise::sum(transactions.iter().map(refund_due))?,
     }))
 }
 

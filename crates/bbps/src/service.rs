@@ -92,7 +92,7 @@ pub async fn fetch(
             Err(Failure::Digit(e)) => Err(e),
         }
     })?;
-    Ok(found.map(|bills| bills.iter().map(Presented::of).collect()))
+    Ok(found.and_then(|bills| bills.iter().map(Presented::of).collect()))
 }
 
 /// Bill validation: the account exists and has a bill; with an amount, the amount fits it.
@@ -100,7 +100,7 @@ pub async fn validate(
     ctx: Ctx<'_>,
     biller: &Biller,
     params: &[Param],
-    amount: Option<i64>,
+    amount: Option<Paise>,
 ) -> Result<Result<Vec<Presented>, Refusal>, DigitError> {
     let bills = match fetch(ctx, biller, params).await? {
         Ok(bills) => bills,
@@ -127,7 +127,7 @@ pub async fn validate(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BillAmount {
     pub bill_number: String,
-    pub amount: i64,
+    pub amount: Paise,
 }
 
 /// A payment as an operating unit posts it (either profile).
@@ -141,8 +141,7 @@ pub struct Posting {
     pub payment_ref_id: Option<String>,
     pub params: Vec<Param>,
     pub customer_mobile: Option<String>,
-    /// Paise.
-    pub amount: i64,
+    pub amount: Paise,
     /// The bill paid, when the posting names one.
     pub bill_number: Option<String>,
     /// The amount per bill, when the posting pays several.
@@ -392,9 +391,9 @@ async fn apply(
     let lookup = lookup::resolve(ctx.mdms, ctx.state(), biller, &posting.params)?;
     let current =
         lookup::current_bills(conn, ctx.mdms, ctx.clock, biller, &lookup, &ctx.user.uuid).await?;
-    let mut targets: Vec<(Bill, i64)> = Vec::new();
+    let mut targets: Vec<(Bill, Paise)> = Vec::new();
     if !posting.bills.is_empty() {
-        let total = Paise::sum_i64(posting.bills.iter().map(|b| b.amount)).map_err(|e| {
+        let total = Paise::sum(posting.bills.iter().map(|b| b.amount)).map_err(|e| {
             Refusal::new(
                 BillerFault::AmountMismatch,
                 format!("the bill amounts cannot be added up: {e}"),
@@ -404,8 +403,9 @@ async fn apply(
             return Err(Refusal::new(
                 BillerFault::AmountMismatch,
                 format!(
-                    "the bill amounts add up to {total} paise, not the {} paise paid",
-                    posting.amount
+                    "the bill amounts add up to {} paise, not the {} paise paid",
+                    total.get(),
+                    posting.amount.get()
                 ),
             )
             .into());
@@ -440,9 +440,11 @@ async fn apply(
     }
     for (bill, amount) in &targets {
         let exactness = Exactness::of(bill.part_payment_allowed, bill.is_advance_allowed);
-        if let Err(why) =
-            exactness.check(*amount, bill.total_amount, bill.minimum_amount_to_be_paid)
-        {
+        if let Err(why) = exactness.check(
+            *amount,
+            Paise::new(bill.total_amount),
+            Paise::new(bill.minimum_amount_to_be_paid),
+        ) {
             let number = bill.bill_number.as_deref().unwrap_or(&bill.id);
             return Err(
                 Refusal::new(BillerFault::AmountMismatch, format!("bill {number}: {why}")).into(),
@@ -464,7 +466,7 @@ async fn apply(
         .iter()
         .map(|(b, amount)| BillShare {
             bill_id: b.id.clone(),
-            amount: Paise::new(*amount),
+            amount: *amount,
             total_due: Some(Paise::new(b.total_amount)),
         })
         .collect();
@@ -473,7 +475,7 @@ async fn apply(
         Channel::Bbps {
             txn_reference_id: posting.txn_reference_id.clone(),
         },
-        Paise::new(posting.amount),
+        posting.amount,
         &shares,
         Payer {
             paid_by: Some(payer.unwrap_or("BBPS").to_string()),
@@ -528,8 +530,8 @@ async fn apply(
         .iter()
         .zip(&created.receipt_numbers)
         .map(|((bill, amount), receipt)| {
-            let shown = Presented::of(bill);
-            TxnBill {
+            let shown = Presented::of(bill)?;
+            Ok(TxnBill {
                 bill_tenant_id: bill.tenant_id.clone(),
                 bill_id: bill.id.clone(),
                 bill_number: bill.bill_number.clone(),
@@ -539,12 +541,12 @@ async fn apply(
                 bill_expiry: shown.expiry,
                 period_from: shown.period_from,
                 period_to: shown.period_to,
-                bill_amount: bill.total_amount,
+                bill_amount: shown.amount,
                 amount_paid: *amount,
                 receipt_number: receipt.clone(),
-            }
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, Refusal>>()?;
     Ok((created.id, receipt_date, bills))
 }
 
@@ -560,9 +562,9 @@ pub struct Reversal {
     pub txn_reference_id: String,
     pub biller_id: Option<String>,
     pub reason: Option<String>,
-    /// Paise, when the operating unit says how much it reverses (kept on a reversal of a
+    /// When the operating unit says how much it reverses (kept on a reversal of a
     /// reference kosh never saw).
-    pub amount: Option<i64>,
+    pub amount: Option<Paise>,
     /// The customer parameters, when the reversal carries them (kept likewise).
     pub params: Vec<Param>,
 }
@@ -591,7 +593,7 @@ pub async fn reverse(ctx: Ctx<'_>, reversal: &Reversal) -> Result<TxnRow, DigitE
         payment_ref_id: None,
         customer_params: reversal.params.clone(),
         customer_mobile: None,
-        amount: reversal.amount.unwrap_or(0),
+        amount: reversal.amount.unwrap_or(Paise::ZERO),
         payment_mode: None,
         payment_channel: None,
         agent_id: None,
@@ -663,7 +665,7 @@ async fn reverse_in_tx(
                         bill_id: &bill.bill_id,
                         consumer_code: &bill.consumer_code,
                         business_service: &row.business_service,
-                        amount: Paise::new(row.amount),
+                        amount: row.amount,
                         reason: why,
                         payer_name: bill.customer_name.as_deref(),
                         mobile_number: row.customer_mobile.as_deref(),

@@ -8,6 +8,7 @@
 //! therefore never outlives its own transaction.
 
 use kosh_platform::DigitError;
+use kosh_platform::money::Paise;
 use kosh_platform::sql::SqlBuilder;
 use serde_json::{Value, json};
 use sqlx::any::AnyRow;
@@ -64,8 +65,8 @@ pub struct TxnBill {
     pub bill_expiry: Option<i64>,
     pub period_from: Option<i64>,
     pub period_to: Option<i64>,
-    pub bill_amount: i64,
-    pub amount_paid: i64,
+    pub bill_amount: Paise,
+    pub amount_paid: Paise,
     pub receipt_number: String,
 }
 
@@ -86,7 +87,7 @@ impl TxnBill {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refund {
-    pub amount: i64,
+    pub amount: Paise,
     pub reason: Option<String>,
     pub status: String,
     pub created_ms: i64,
@@ -106,7 +107,7 @@ pub struct TxnRow {
     pub payment_ref_id: Option<String>,
     pub customer_params: Vec<Param>,
     pub customer_mobile: Option<String>,
-    pub amount: i64,
+    pub amount: Paise,
     pub payment_mode: Option<String>,
     pub payment_channel: Option<String>,
     pub agent_id: Option<String>,
@@ -192,7 +193,7 @@ pub async fn claim(conn: &mut AnyConnection, row: &TxnRow) -> Result<bool, Digit
     .bind(&row.payment_ref_id)
     .bind(params)
     .bind(&row.customer_mobile)
-    .bind(row.amount)
+    .bind(row.amount.get())
     .bind(&row.payment_mode)
     .bind(&row.payment_channel)
     .bind(&row.agent_id)
@@ -272,8 +273,8 @@ pub async fn settle_success(
         .bind(b.bill_expiry)
         .bind(b.period_from)
         .bind(b.period_to)
-        .bind(b.bill_amount)
-        .bind(b.amount_paid)
+        .bind(b.bill_amount.get())
+        .bind(b.amount_paid.get())
         .bind(&b.receipt_number)
         .execute(&mut *conn)
         .await?;
@@ -333,7 +334,7 @@ pub async fn set_reversal(
         )
         .bind(&row.tenant_id)
         .bind(&row.txn_reference_id)
-        .bind(row.amount)
+        .bind(row.amount.get())
         .bind(reason)
         .bind(by)
         .bind(now_ms)
@@ -362,7 +363,7 @@ fn row_of(row: &AnyRow) -> Result<TxnRow, DigitError> {
         payment_ref_id: text_opt(row, "payment_ref_id")?,
         customer_params: serde_json::from_str(&params).unwrap_or_default(),
         customer_mobile: text_opt(row, "customer_mobile")?,
-        amount: row.try_get("amount")?,
+        amount: Paise::new(row.try_get("amount")?),
         payment_mode: text_opt(row, "payment_mode")?,
         payment_channel: text_opt(row, "payment_channel")?,
         agent_id: text_opt(row, "agent_id")?,
@@ -412,8 +413,8 @@ async fn complete(conn: &mut AnyConnection, rows: &mut [TxnRow]) -> Result<(), D
                 bill_expiry: r.try_get("bill_expiry")?,
                 period_from: r.try_get("period_from")?,
                 period_to: r.try_get("period_to")?,
-                bill_amount: r.try_get("bill_amount")?,
-                amount_paid: r.try_get("amount_paid")?,
+                bill_amount: Paise::new(r.try_get("bill_amount")?),
+                amount_paid: Paise::new(r.try_get("amount_paid")?),
                 receipt_number: r.try_get("receipt_number")?,
             };
             if let Some(t) = rows.iter_mut().find(|t| t.txn_reference_id == reference) {
@@ -429,7 +430,7 @@ async fn complete(conn: &mut AnyConnection, rows: &mut [TxnRow]) -> Result<(), D
         for r in q.build().fetch_all(&mut *conn).await? {
             let reference: String = r.try_get("txn_reference_id")?;
             let refund = Refund {
-                amount: r.try_get("amount")?,
+                amount: Paise::new(r.try_get("amount")?),
                 reason: text_opt(&r, "reason")?,
                 status: r.try_get("status")?,
                 created_ms: r.try_get("created_ms")?,

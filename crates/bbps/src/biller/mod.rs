@@ -279,7 +279,7 @@ async fn validate(
     let answer = match amount {
         // An amount no bill can take: refused before the bills are looked up.
         Some(Err(e)) => Err(wire::amount_refusal("amount", &e)),
-        Some(Ok(p)) => service::validate(ctx, biller, &params, Some(p.get())).await?,
+        Some(Ok(p)) => service::validate(ctx, biller, &params, Some(p)).await?,
         None => service::validate(ctx, biller, &params, None).await?,
     };
     Ok(Json(match answer {

@@ -309,7 +309,7 @@ impl PaymentWire {
             }
             bills.push(BillAmount {
                 bill_number: required(&b.biller_bill_id, &format!("bills[{i}].billerBillId"))?,
-                amount: share.map(Paise::get).unwrap_or_default(),
+                amount: share.unwrap_or_default(),
             });
         }
         // Whether the shares make the amount is the posting's check (a recorded refusal);
@@ -327,7 +327,7 @@ impl PaymentWire {
             payment_ref_id: short(&self.payment_ref_id, "paymentRefId", 128)?,
             params: params(&self.customer_params)?,
             customer_mobile: short(&self.customer_mobile, "customerMobile", 32)?,
-            amount: amount.map(Paise::get).unwrap_or_default(),
+            amount: amount.unwrap_or_default(),
             bill_number: short(&self.biller_bill_id, "billerBillId", 256)?,
             bills,
             payment_mode: short(&self.payment_mode, "paymentMode", 64)?,
@@ -355,8 +355,7 @@ impl ReverseRequest {
             amount: match &self.amount {
                 Some(v) => Some(
                     payable(v, "amount", true)?
-                        .map_err(|e| invalid("amount", format!("amount: {e}")))?
-                        .get(),
+                        .map_err(|e| invalid("amount", format!("amount: {e}")))?,
                 ),
                 None => None,
             },
@@ -382,7 +381,7 @@ mod tests {
     /// `Ok(Ok(paise))` accepted, `Ok(Err(detail))` refused with BPR011, `Err(code)` a 400.
     fn verdict(amount: Value, bills: Option<Value>) -> Result<Result<i64, String>, String> {
         match wire(amount, bills).posting() {
-            Ok((_, Ok(p))) => Ok(Ok(p.amount)),
+            Ok((_, Ok(p))) => Ok(Ok(p.amount.get())),
             Ok((_, Err(r))) => {
                 assert_eq!(r.fault, BillerFault::AmountMismatch);
                 Ok(Err(r.detail))
@@ -493,7 +492,7 @@ mod tests {
             .unwrap()
             .reversal()
         };
-        assert_eq!(reverse(json!(100)).unwrap().amount, Some(100));
+        assert_eq!(reverse(json!(100)).unwrap().amount, Some(Paise::new(100)));
         for bad in [json!(-1), json!(i64::MAX), json!("1e3")] {
             assert_eq!(
                 reverse(bad.clone()).unwrap_err().first_code(),

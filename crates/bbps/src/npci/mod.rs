@@ -278,9 +278,9 @@ fn presented_response(p: &Presented) -> BillerResponse {
         bill_period: Some(p.bill_period().into()),
         bill_expiry: p.expiry.map(ist_date),
         amount_multiple: Some("100".into()),
-        min_amount: Some(p.min_amount.to_string()),
-        max_amount: p.max_amount.map(|m| m.to_string()),
-        ..BillerResponse::new(Paise::new(p.amount.max(0)))
+        min_amount: Some(wire::paise_text(p.min_amount)),
+        max_amount: p.max_amount.map(wire::paise_text),
+        ..BillerResponse::new(p.amount.max(Paise::ZERO))
     }
 }
 
@@ -292,7 +292,7 @@ fn paid_responses(t: &TxnRow) -> Vec<BillerResponse> {
             bill_date: Some(ist_date(b.bill_date)),
             bill_number: b.bill_number.clone(),
             bill_period: Some(crate::lookup::bill_period(b.period_from, b.period_to).into()),
-            ..BillerResponse::new(Paise::new(b.bill_amount.max(0)))
+            ..BillerResponse::new(b.bill_amount.max(Paise::ZERO))
         })
         .collect()
 }
@@ -431,8 +431,7 @@ impl Env {
             .amt
             .amount
             .as_deref()
-            .and_then(|a| wire::parse_paise_digits(a).and_then(Paise::payable).ok())
-            .map(Paise::get);
+            .and_then(|a| wire::parse_paise_digits(a).and_then(Paise::payable).ok());
         let reversal = Reversal {
             txn_reference_id: r.txn_reference_id().to_string(),
             biller_id: Some(r.bill_details.biller.id.clone()),
@@ -491,7 +490,7 @@ impl Env {
         };
         let mut bills = paid_responses(&t);
         if bills.is_empty() {
-            bills.push(BillerResponse::new(Paise::new(t.amount.max(0))));
+            bills.push(BillerResponse::new(t.amount.max(Paise::ZERO)));
         }
         let mut answer =
             TxnStatusResponse::for_request(r, self.head(), &self.ts(), reason, details, bills);
@@ -553,7 +552,7 @@ fn posting(r: &BillPaymentRequest) -> Result<Posting, Refusal> {
                 .map_err(|e| amount_refusal("BillAmt", &e))?;
             bills.push(BillAmount {
                 bill_number: number.clone(),
-                amount: amount.get(),
+                amount,
             });
         }
     }
@@ -565,8 +564,7 @@ fn posting(r: &BillPaymentRequest) -> Result<Posting, Refusal> {
                 p.total_within_ceiling()
             }
         })
-        .map_err(|e: MoneyError| amount_refusal("Amt@amount", &e))?
-        .get();
+        .map_err(|e: MoneyError| amount_refusal("Amt@amount", &e))?;
     // The bill paid: the amount's bill number, else the one bill echoed from the fetch.
     let bill_number =
         r.amount
@@ -653,7 +651,7 @@ mod tests {
         let ceiling = kosh_platform::money::limits().max_amount.get();
         let total = kosh_platform::money::limits().max_total.get();
         let p = posting(&request("1172800", &[])).unwrap();
-        assert_eq!((p.amount, p.bills.len()), (1_172_800, 0));
+        assert_eq!((p.amount, p.bills.len()), (Paise::new(1_172_800), 0));
         assert!(!refused(&ceiling.to_string(), &[]));
         assert!(refused(&(ceiling + 1).to_string(), &[]));
         assert!(refused("9223372036854775807", &[]));
@@ -667,7 +665,10 @@ mod tests {
             &["9223372036854775800", "9223372036854775800", "10000"]
         ));
         let split = posting(&request("300", &["100", "200"])).unwrap();
-        assert_eq!(split.bills.iter().map(|b| b.amount).sum::<i64>(), 300);
+        assert_eq!(
+            Paise::sum(split.bills.iter().map(|b| b.amount)),
+            Ok(Paise::new(300))
+        );
         let at = ceiling.to_string();
         let at = at.as_str();
         assert!(!refused(&(2 * ceiling).to_string(), &[at, at]));
