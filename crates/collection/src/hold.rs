@@ -31,7 +31,11 @@ pub struct Hold {
     pub settle_by_ms: i64,
 }
 
-/// Holds `bill_ids` for the online transaction `txn_id` (in the caller's transaction).
+/// Holds `bill_ids` for the online transaction `txn_id` (in the caller's transaction), once
+/// no live payment is on them. The bills' consumer codes are locked first, as a counter
+/// payment locks them before it looks for holds: of a counter payment and a transaction
+/// begun at the same moment, one sees the other (a payment made between the transaction's
+/// checks and this write refuses the transaction with `BILL_ALREADY_PAID`).
 #[allow(clippy::too_many_arguments)]
 pub async fn place(
     conn: &mut AnyConnection,
@@ -42,6 +46,19 @@ pub async fn place(
     now_ms: i64,
     settle_by_ms: i64,
 ) -> Result<(), DigitError> {
+    let mut sorted = bill_ids.to_vec();
+    sorted.sort();
+    kosh_billing::demand::store::lock_consumers_of_bills(conn, tenant_id, &sorted).await?;
+    let paid = crate::store::paid_bill_ids(conn, tenant_id, bill_ids).await?;
+    if !paid.is_empty() {
+        return Err(DigitError::item(
+            kosh_platform::ErrorItem::new(
+                "BILL_ALREADY_PAID",
+                "Bill has already been paid or is in pending state",
+            )
+            .with_params(paid),
+        ));
+    }
     for bill_id in bill_ids {
         sqlx::query(
             "INSERT INTO egcl_bill_hold (tenant_id, bill_id, channel, holder_ref, held_by, created_ms, settle_by_ms) \
