@@ -27,10 +27,10 @@ pub struct Head {
     /// The caller's handle for this head (e.g. the bill account detail id).
     pub id: String,
     pub tax_head_code: String,
-    /// Paise; negative for rebates, exemptions and advance.
-    pub amount: i64,
-    /// Paise already adjusted by earlier payments.
-    pub adjusted: i64,
+    /// Negative for rebates, exemptions and advance.
+    pub amount: Paise,
+    /// What earlier payments already adjusted.
+    pub adjusted: Paise,
     /// The tax head's `order` from master data.
     pub order: i64,
     /// An advance carried forward (DIGIT: the tax-head code contains "ADVANCE").
@@ -52,25 +52,27 @@ pub struct Adjustment {
     pub period_id: String,
     pub head_id: String,
     pub tax_head_code: String,
-    /// Paise added to the head's adjusted amount by this payment.
-    pub adjusted_now: i64,
+    /// What this payment adds to the head's adjusted amount.
+    pub adjusted_now: Paise,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Apportionment {
     pub adjustments: Vec<Adjustment>,
     /// Paid per period (what DIGIT writes to billDetail.amountPaid), in input order.
-    pub paid_per_period: Vec<(String, i64)>,
-    /// Money left over that becomes advance on the latest period: (period id, paise > 0).
-    pub new_advance: Option<(String, i64)>,
+    pub paid_per_period: Vec<(String, Paise)>,
+    /// Money left over that becomes advance on the latest period: (period id, amount > 0).
+    pub new_advance: Option<(String, Paise)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApportionError {
     #[error(
-        "the payment of {paid} paise is more than the {owed} paise due, and the service takes no advance"
+        "the payment of {} paise is more than the {} paise due, and the service takes no advance",
+        .paid.get(),
+        .owed.get()
     )]
-    Overpaid { paid: i64, owed: i64 },
+    Overpaid { paid: Paise, owed: Paise },
     #[error("a payment cannot be negative")]
     Negative,
     #[error("an advance needs a bill detail to sit on")]
@@ -79,36 +81,31 @@ pub enum ApportionError {
     Money(#[from] MoneyError),
 }
 
-fn add(a: i64, b: i64) -> Result<i64, MoneyError> {
-    Paise::new(a).checked_add(Paise::new(b)).map(Paise::get)
-}
-
-fn sub(a: i64, b: i64) -> Result<i64, MoneyError> {
-    Paise::new(a).checked_sub(Paise::new(b)).map(Paise::get)
-}
-
 /// What is still due on a head (negative for an unconsumed rebate or advance).
-fn due(head: &Head) -> Result<i64, MoneyError> {
-    sub(head.amount, head.adjusted)
+fn due(head: &Head) -> Result<Paise, MoneyError> {
+    head.amount.checked_sub(head.adjusted)
 }
 
-/// Spreads `paid` paise over `periods`.
+/// Spreads `paid` over `periods`.
 pub fn apportion(
     periods: &[Period],
-    paid: i64,
+    paid: Paise,
     advance_allowed: bool,
 ) -> Result<Apportionment, ApportionError> {
-    if paid < 0 {
+    if paid.is_negative() {
         return Err(ApportionError::Negative);
     }
     let mut adjustments: Vec<Adjustment> = Vec::new();
-    let mut paid_now: Vec<(String, i64)> = periods.iter().map(|p| (p.id.clone(), 0)).collect();
+    let mut paid_now: Vec<(String, Paise)> = periods
+        .iter()
+        .map(|p| (p.id.clone(), Paise::ZERO))
+        .collect();
     let mut remaining = paid;
 
     // DIGIT's special case: nothing paid on a bill of nothing settles every head as it stands.
     let heads = || periods.iter().flat_map(|p| &p.heads);
-    let total_due = Paise::sum_i64(heads().map(due).collect::<Result<Vec<_>, _>>()?)?;
-    if paid == 0 && total_due == 0 {
+    let total_due = Paise::sum(heads().map(due).collect::<Result<Vec<_>, _>>()?)?;
+    if paid.is_zero() && total_due.is_zero() {
         for period in periods {
             for head in &period.heads {
                 adjustments.push(adjust(period, head, due(head)?));
@@ -122,21 +119,21 @@ pub fn apportion(
     }
 
     if advance_allowed {
-        let positive_due = Paise::sum_i64(
+        let positive_due = Paise::sum(
             heads()
                 .filter(|h| !h.is_advance)
-                .map(|h| due(h).map(|d| d.max(0)))
+                .map(|h| due(h).map(|d| d.max(Paise::ZERO)))
                 .collect::<Result<Vec<_>, _>>()?,
         )?;
         let mut usable = positive_due;
         for period in periods {
             for head in period.heads.iter().filter(|h| h.is_advance) {
-                let unconsumed = sub(0, due(head)?.min(0))?;
+                let unconsumed = due(head)?.min(Paise::ZERO).checked_neg()?;
                 let take = unconsumed.min(usable);
-                if take > 0 {
-                    usable = sub(usable, take)?;
-                    remaining = add(remaining, take)?;
-                    adjustments.push(adjust(period, head, -take));
+                if take > Paise::ZERO {
+                    usable = usable.checked_sub(take)?;
+                    remaining = remaining.checked_add(take)?;
+                    adjustments.push(adjust(period, head, take.checked_neg()?));
                 }
             }
         }
@@ -146,8 +143,8 @@ pub fn apportion(
     for period in periods {
         for head in period.heads.iter().filter(|h| !h.is_advance) {
             let due = due(head)?;
-            if due < 0 {
-                remaining = sub(remaining, due)?;
+            if due.is_negative() {
+                remaining = remaining.checked_sub(due)?;
                 adjustments.push(adjust(period, head, due));
             }
         }
@@ -156,27 +153,27 @@ pub fn apportion(
     order.sort_by_key(|&i| periods[i].from_period);
     for &pi in &order {
         let period = &periods[pi];
-        let mut heads: Vec<(&Head, i64)> = Vec::new();
+        let mut heads: Vec<(&Head, Paise)> = Vec::new();
         for head in period.heads.iter().filter(|h| !h.is_advance) {
             let due = due(head)?;
-            if due >= 0 {
+            if !due.is_negative() {
                 heads.push((head, due));
             }
         }
         heads.sort_by_key(|(h, _)| (h.amount, h.order));
         for (head, due) in heads {
             let take = due.min(remaining);
-            remaining = sub(remaining, take)?;
-            paid_now[pi].1 = add(paid_now[pi].1, take)?;
+            remaining = remaining.checked_sub(take)?;
+            paid_now[pi].1 = paid_now[pi].1.checked_add(take)?;
             adjustments.push(adjust(period, head, take));
         }
     }
 
-    let new_advance = if remaining > 0 {
+    let new_advance = if remaining > Paise::ZERO {
         if !advance_allowed {
             return Err(ApportionError::Overpaid {
                 paid,
-                owed: sub(paid, remaining)?,
+                owed: paid.checked_sub(remaining)?,
             });
         }
         let latest = order.last().ok_or(ApportionError::NoPeriod)?;
@@ -191,7 +188,7 @@ pub fn apportion(
     })
 }
 
-fn adjust(period: &Period, head: &Head, adjusted_now: i64) -> Adjustment {
+fn adjust(period: &Period, head: &Head, adjusted_now: Paise) -> Adjustment {
     Adjustment {
         period_id: period.id.clone(),
         head_id: head.id.clone(),
@@ -209,8 +206,8 @@ mod tests {
         Head {
             id: id.into(),
             tax_head_code: code.into(),
-            amount,
-            adjusted: 0,
+            amount: Paise::new(amount),
+            adjusted: Paise::ZERO,
             order,
             is_advance: code.contains("ADVANCE"),
         }
@@ -228,7 +225,7 @@ mod tests {
         a.adjustments
             .iter()
             .filter(|x| x.head_id == head_id)
-            .map(|x| x.adjusted_now)
+            .map(|x| x.adjusted_now.get())
             .sum()
     }
 
@@ -245,14 +242,17 @@ mod tests {
                 ],
             ),
         ];
-        let a = apportion(&bill, 200_00, false).unwrap();
+        let a = apportion(&bill, Paise::new(200_00), false).unwrap();
         // 2025 first; within it the smaller head (cess) first.
         assert_eq!(taken(&a, "cess25"), 50_00);
         assert_eq!(taken(&a, "tax25"), 150_00);
         assert_eq!(taken(&a, "tax26"), 0);
         assert_eq!(
             a.paid_per_period,
-            vec![("2026".into(), 0), ("2025".into(), 200_00)]
+            vec![
+                ("2026".into(), Paise::ZERO),
+                ("2025".into(), Paise::new(200_00))
+            ]
         );
         assert_eq!(a.new_advance, None);
     }
@@ -267,7 +267,7 @@ mod tests {
                 head("rebate", "PT_TIME_REBATE", -100_00, 3),
             ],
         )];
-        let a = apportion(&bill, 900_00, false).unwrap();
+        let a = apportion(&bill, Paise::new(900_00), false).unwrap();
         assert_eq!(taken(&a, "rebate"), -100_00);
         assert_eq!(taken(&a, "tax"), 1000_00);
     }
@@ -278,13 +278,13 @@ mod tests {
             period("old", 1, vec![head("a", "WS_CHARGE", 100_00, 1)]),
             period("new", 2, vec![head("b", "WS_CHARGE", 100_00, 1)]),
         ];
-        let a = apportion(&bill, 250_00, true).unwrap();
-        assert_eq!(a.new_advance, Some(("new".into(), 50_00)));
+        let a = apportion(&bill, Paise::new(250_00), true).unwrap();
+        assert_eq!(a.new_advance, Some(("new".into(), Paise::new(50_00))));
         assert_eq!(
-            apportion(&bill, 250_00, false),
+            apportion(&bill, Paise::new(250_00), false),
             Err(ApportionError::Overpaid {
-                paid: 250_00,
-                owed: 200_00
+                paid: Paise::new(250_00),
+                owed: Paise::new(200_00)
             })
         );
     }
@@ -299,7 +299,7 @@ mod tests {
                 head("adv", "WS_ADVANCE_CARRYFORWARD", -200_00, 0),
             ],
         )];
-        let a = apportion(&bill, 300_00, true).unwrap();
+        let a = apportion(&bill, Paise::new(300_00), true).unwrap();
         assert_eq!(taken(&a, "adv"), -200_00);
         assert_eq!(taken(&a, "charge"), 500_00);
         assert_eq!(a.new_advance, None);
@@ -315,7 +315,7 @@ mod tests {
                 head("rebate", "PT_TIME_REBATE", -100_00, 2),
             ],
         )];
-        let a = apportion(&bill, 0, false).unwrap();
+        let a = apportion(&bill, Paise::ZERO, false).unwrap();
         assert_eq!(taken(&a, "tax"), 100_00);
         assert_eq!(taken(&a, "rebate"), -100_00);
     }
@@ -331,13 +331,13 @@ mod tests {
             ],
         )];
         assert!(matches!(
-            apportion(&bill, 100, false),
+            apportion(&bill, Paise::new(100), false),
             Err(ApportionError::Money(MoneyError::Overflow))
         ));
         let mut odd = head("tax", "PT_TAX", i64::MIN, 1);
-        odd.adjusted = 1;
+        odd.adjusted = Paise::new(1);
         assert!(matches!(
-            apportion(&[period("p", 1, vec![odd])], 0, true),
+            apportion(&[period("p", 1, vec![odd])], Paise::ZERO, true),
             Err(ApportionError::Money(MoneyError::Overflow))
         ));
         let rebate = vec![period(
@@ -349,7 +349,7 @@ mod tests {
             ],
         )];
         assert!(matches!(
-            apportion(&rebate, i64::MAX, true),
+            apportion(&rebate, Paise::MAX, true),
             Err(ApportionError::Money(MoneyError::Overflow))
         ));
     }
@@ -372,10 +372,10 @@ mod tests {
             let net = raw_net.max(0);
             let paid = net * percent / 100;
             let rebates: i64 = amounts.iter().flatten().filter(|a| **a < 0).map(|a| -a).sum();
-            match apportion(&periods, paid, advance_allowed) {
+            match apportion(&periods, Paise::new(paid), advance_allowed) {
                 Ok(a) => {
-                    let onto_positive: i64 = a.adjustments.iter().filter(|x| x.adjusted_now > 0).map(|x| x.adjusted_now).sum();
-                    let advance = a.new_advance.as_ref().map(|x| x.1).unwrap_or(0);
+                    let onto_positive: i64 = a.adjustments.iter().map(|x| x.adjusted_now.get()).filter(|x| *x > 0).sum();
+                    let advance = a.new_advance.as_ref().map(|x| x.1.get()).unwrap_or(0);
                     if !(paid == 0 && net == 0) {
                         prop_assert_eq!(onto_positive + advance, paid + rebates);
                     }
@@ -383,15 +383,16 @@ mod tests {
                     for p in &periods {
                         for h in &p.heads {
                             let t = taken(&a, &h.id);
-                            if h.amount >= 0 { prop_assert!(t >= 0 && t <= h.amount); } else { prop_assert_eq!(t, h.amount); }
+                            let amount = h.amount.get();
+                            if amount >= 0 { prop_assert!(t >= 0 && t <= amount); } else { prop_assert_eq!(t, amount); }
                         }
                     }
                     for (i, p) in periods.iter().enumerate() {
                         let got: i64 = p.heads.iter().map(|h| taken(&a, &h.id).max(0)).sum();
                         if got > 0 {
                             for earlier in &periods[..i] {
-                                for h in earlier.heads.iter().filter(|h| h.amount > 0) {
-                                    prop_assert_eq!(taken(&a, &h.id), h.amount);
+                                for h in earlier.heads.iter().filter(|h| h.amount > Paise::ZERO) {
+                                    prop_assert_eq!(taken(&a, &h.id), h.amount.get());
                                 }
                             }
                         }

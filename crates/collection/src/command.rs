@@ -93,7 +93,7 @@ impl NewPayment {
             input: PaymentInput {
                 tenant_id: tenant_id.to_string(),
                 total_due: None,
-                total_amount_paid: total.get(),
+                total_amount_paid: total,
                 mode: PaymentMode::Online,
                 transaction_number: reference.clone(),
                 transaction_date: None,
@@ -103,8 +103,8 @@ impl NewPayment {
                     .iter()
                     .map(|s| DetailInput {
                         bill_id: s.bill_id.clone(),
-                        total_due: s.total_due.map(Paise::get),
-                        total_amount_paid: s.amount.get(),
+                        total_due: s.total_due,
+                        total_amount_paid: s.amount,
                         sub_paise: false,
                     })
                     .collect(),

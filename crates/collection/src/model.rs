@@ -1,7 +1,7 @@
 //! A payment and its details (one per bill, each with its receipt) as kosh keeps them, and
 //! their JSON in DIGIT's shape (collection-services `Payment`, `PaymentDetail`).
 
-use kosh_platform::money::rupees_json;
+use kosh_platform::money::Paise;
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -36,10 +36,8 @@ impl Audit {
 pub struct Payment {
     pub id: String,
     pub tenant_id: String,
-    /// Paise.
-    pub total_due: i64,
-    /// Paise.
-    pub total_amount_paid: i64,
+    pub total_due: Paise,
+    pub total_amount_paid: Paise,
     pub transaction_number: Option<String>,
     pub transaction_date: i64,
     pub payment_mode: String,
@@ -65,10 +63,8 @@ pub struct PaymentDetail {
     pub id: String,
     pub tenant_id: String,
     pub payment_id: String,
-    /// Paise.
-    pub due: i64,
-    /// Paise.
-    pub amount_paid: i64,
+    pub due: Paise,
+    pub amount_paid: Paise,
     pub receipt_number: String,
     pub receipt_date: i64,
     pub receipt_type: String,
@@ -90,8 +86,8 @@ impl Payment {
         json!({
             "id": self.id,
             "tenantId": self.tenant_id,
-            "totalDue": rupees_json(self.total_due),
-            "totalAmountPaid": rupees_json(self.total_amount_paid),
+            "totalDue": self.total_due.rupees_json(),
+            "totalAmountPaid": self.total_amount_paid.rupees_json(),
             "transactionNumber": self.transaction_number,
             "transactionDate": self.transaction_date,
             "paymentMode": self.payment_mode,
@@ -120,8 +116,8 @@ impl PaymentDetail {
             "id": self.id,
             "paymentId": self.payment_id,
             "tenantId": self.tenant_id,
-            "totalDue": rupees_json(self.due),
-            "totalAmountPaid": rupees_json(self.amount_paid),
+            "totalDue": self.due.rupees_json(),
+            "totalAmountPaid": self.amount_paid.rupees_json(),
             "receiptNumber": self.receipt_number,
             "manualReceiptNumber": self.manual_receipt_number,
             "manualReceiptDate": self.manual_receipt_date,

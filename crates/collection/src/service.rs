@@ -73,10 +73,10 @@ fn view(bill: &Bill) -> BillView {
         bill_number: bill.bill_number.clone().unwrap_or_default(),
         business_service: bill.business_service.clone(),
         status: bill.status.as_str().to_string(),
-        total_amount: bill.total_amount,
+        total_amount: Paise::new(bill.total_amount),
         part_payment_allowed: bill.part_payment_allowed,
         advance_allowed: bill.is_advance_allowed,
-        minimum_amount: bill.minimum_amount_to_be_paid,
+        minimum_amount: Paise::new(bill.minimum_amount_to_be_paid),
         modes_not_allowed: bill.collection_modes_not_allowed.clone(),
         expiry: bill.details.iter().map(|d| d.expiry_date).min(),
         has_details: !bill.details.is_empty(),
@@ -261,7 +261,7 @@ fn draft(
                 id: uuid::Uuid::now_v7().to_string(),
                 tenant_id: input.tenant_id.clone(),
                 payment_id: id.clone(),
-                due: bill.total_amount,
+                due: Paise::new(bill.total_amount),
                 amount_paid: d.total_amount_paid,
                 receipt_number: String::new(),
                 receipt_date: date,
@@ -279,7 +279,7 @@ fn draft(
         })
         .collect();
     let mode = input.mode;
-    let total_due = Paise::sum_i64(prepared.bills.iter().map(|b| b.total_amount))
+    let total_due = Paise::sum(prepared.bills.iter().map(|b| Paise::new(b.total_amount)))
         .map_err(|e| amount_error(&e))?;
     let mut additional_details = prepared.payer.additional_details.clone();
     if !prepared.overridden_holds.is_empty() {
@@ -378,8 +378,8 @@ fn periods(mdms: &Mdms, bill: &Bill) -> Vec<Period> {
                 .map(|a| Head {
                     id: a.id.clone(),
                     tax_head_code: a.tax_head_code.clone(),
-                    amount: a.amount,
-                    adjusted: a.adjusted_amount,
+                    amount: Paise::new(a.amount),
+                    adjusted: Paise::new(a.adjusted_amount),
                     order: a.order,
                     is_advance: advance.contains(&a.tax_head_code),
                 })
@@ -478,11 +478,12 @@ pub async fn create_payment(
                 format!("The payment of bill {} cannot be apportioned: {e}", bill.id),
             )
         })?;
-        let mut per_head: BTreeMap<String, i64> = BTreeMap::new();
+        let mut per_head: BTreeMap<String, Paise> = BTreeMap::new();
         for adjustment in &split.adjustments {
             let head = per_head.entry(adjustment.head_id.clone()).or_default();
-            *head =
-                Paise::sum_i64([*head, adjustment.adjusted_now]).map_err(|e| amount_error(&e))?;
+            *head = head
+                .checked_add(adjustment.adjusted_now)
+                .map_err(|e| amount_error(&e))?;
         }
         let bill_payment = BillPayment {
             tenant_id: bill.tenant_id.clone(),
@@ -492,14 +493,14 @@ pub async fn create_payment(
                 .into_iter()
                 .map(|(bill_account_detail_id, amount)| AccountDetailPayment {
                     bill_account_detail_id,
-                    amount,
+                    amount: amount.get(),
                 })
                 .collect(),
             advance: split
                 .new_advance
                 .map(|(bill_detail_id, amount)| AdvancePayment {
                     bill_detail_id,
-                    amount,
+                    amount: amount.get(),
                 }),
         };
         let paid_bill = apply_payment_locked(
@@ -524,10 +525,7 @@ pub async fn create_payment(
         detail.receipt_number = number;
         detail.bill = bill_json(&paid_bill, &prepared.payer);
         if let Some(object) = detail.bill.as_object_mut() {
-            object.insert(
-                "amountPaid".into(),
-                kosh_platform::money::rupees_json(detail.amount_paid),
-            );
+            object.insert("amountPaid".into(), detail.amount_paid.rupees_json());
         }
     }
     if !store::insert(conn, &payment).await? {
@@ -580,20 +578,23 @@ fn check_books(payment: &Payment) -> Result<(), DigitError> {
             format!("The payment cannot be recorded: {why}"),
         )
     };
-    let total = Paise::sum_i64(payment.details.iter().map(|d| d.amount_paid))
+    let total = Paise::sum(payment.details.iter().map(|d| d.amount_paid))
         .map_err(|e| broken(e.to_string()))?;
     if total != payment.total_amount_paid {
         return Err(broken(format!(
-            "its details add up to {total} paise, not its total of {}",
-            payment.total_amount_paid
+            "its details add up to {} paise, not its total of {}",
+            total.get(),
+            payment.total_amount_paid.get()
         )));
     }
-    Paise::new(payment.total_amount_paid)
+    payment
+        .total_amount_paid
         .payable()
         .and_then(Paise::total_within_ceiling)
         .map_err(|e| broken(e.to_string()))?;
     for detail in &payment.details {
-        Paise::new(detail.amount_paid)
+        detail
+            .amount_paid
             .payable()
             .map_err(|e| broken(e.to_string()))?;
         if detail.receipt_number.is_empty() {

@@ -2,6 +2,7 @@
 
 use kosh_platform::DigitError;
 use kosh_platform::audit_chain::{self, AuditRow, AuditTable, Kind};
+use kosh_platform::money::Paise;
 use kosh_platform::sql::SqlBuilder;
 use serde_json::Value;
 use sqlx::any::AnyRow;
@@ -29,8 +30,8 @@ pub async fn insert(conn: &mut AnyConnection, p: &Payment) -> Result<bool, Digit
     )
     .bind(&p.id)
     .bind(&p.tenant_id)
-    .bind(p.total_due)
-    .bind(p.total_amount_paid)
+    .bind(p.total_due.get())
+    .bind(p.total_amount_paid.get())
     .bind(&p.transaction_number)
     .bind(p.transaction_date)
     .bind(&p.payment_mode)
@@ -64,8 +65,8 @@ pub async fn insert(conn: &mut AnyConnection, p: &Payment) -> Result<bool, Digit
         .bind(&d.id)
         .bind(&d.tenant_id)
         .bind(&d.payment_id)
-        .bind(d.due)
-        .bind(d.amount_paid)
+        .bind(d.due.get())
+        .bind(d.amount_paid.get())
         .bind(&d.receipt_number)
         .bind(d.receipt_date)
         .bind(&d.receipt_type)
@@ -203,8 +204,8 @@ fn payment_of(row: &AnyRow) -> Result<Payment, sqlx::Error> {
     Ok(Payment {
         id: row.try_get("id")?,
         tenant_id: row.try_get("tenant_id")?,
-        total_due: row.try_get("total_due")?,
-        total_amount_paid: row.try_get("total_amount_paid")?,
+        total_due: Paise::new(row.try_get("total_due")?),
+        total_amount_paid: Paise::new(row.try_get("total_amount_paid")?),
         transaction_number: row.try_get("transaction_number")?,
         transaction_date: row.try_get("transaction_date")?,
         payment_mode: row.try_get("payment_mode")?,
@@ -232,8 +233,8 @@ fn detail_of(row: &AnyRow) -> Result<PaymentDetail, sqlx::Error> {
         id: row.try_get("id")?,
         tenant_id: row.try_get("tenant_id")?,
         payment_id: row.try_get("payment_id")?,
-        due: row.try_get("due")?,
-        amount_paid: row.try_get("amount_paid")?,
+        due: Paise::new(row.try_get("due")?),
+        amount_paid: Paise::new(row.try_get("amount_paid")?),
         receipt_number: row.try_get("receipt_number")?,
         receipt_date: row.try_get("receipt_date")?,
         receipt_type: row.try_get("receipt_type")?,

@@ -17,12 +17,12 @@ use crate::mode::PaymentMode;
 
 pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// A payment as the client asked for it, amounts in paise.
+/// A payment as the client asked for it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PaymentInput {
     pub tenant_id: String,
-    pub total_due: Option<i64>,
-    pub total_amount_paid: i64,
+    pub total_due: Option<Paise>,
+    pub total_amount_paid: Paise,
     pub mode: PaymentMode,
     pub transaction_number: Option<String>,
     /// The manual receipt date, when the clerk gives one.
@@ -35,8 +35,8 @@ pub struct PaymentInput {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetailInput {
     pub bill_id: String,
-    pub total_due: Option<i64>,
-    pub total_amount_paid: i64,
+    pub total_due: Option<Paise>,
+    pub total_amount_paid: Paise,
     /// Set when the client sent more than two decimal places.
     pub sub_paise: bool,
 }
@@ -48,12 +48,11 @@ pub struct BillView {
     pub bill_number: String,
     pub business_service: String,
     pub status: String,
-    /// Paise.
-    pub total_amount: i64,
+    pub total_amount: Paise,
     pub part_payment_allowed: bool,
     pub advance_allowed: bool,
-    /// Paise; 0 when there is none.
-    pub minimum_amount: i64,
+    /// Zero when there is none.
+    pub minimum_amount: Paise,
     pub modes_not_allowed: Vec<String>,
     /// The earliest expiry among the bill's details; `None` when a detail has none.
     pub expiry: Option<i64>,
@@ -68,14 +67,13 @@ pub enum Expiry {
     Waived,
 }
 
-fn is_whole_rupees(paise: i64) -> bool {
-    paise % 100 == 0
+fn is_whole_rupees(amount: Paise) -> bool {
+    amount.whole_rupees().is_some()
 }
 
 /// Why a payment's `totalAmountPaid` cannot be accepted whatever its bills: it is negative
 /// or above the total ceiling.
-pub fn total_paid_refusal(total: i64) -> Option<ErrorItem> {
-    let total = Paise::new(total);
+pub fn total_paid_refusal(total: Paise) -> Option<ErrorItem> {
     if total.is_negative() {
         return Some(ErrorItem::new(
             "INVALID_PAYMENT_AMOUNT",
@@ -245,7 +243,7 @@ pub fn check_against_bills(
         let Some(bill) = bills.iter().find(|b| b.id == detail.bill_id) else {
             continue;
         };
-        total_paid = total_paid.and_then(|t| t.checked_add(Paise::new(detail.total_amount_paid)));
+        total_paid = total_paid.and_then(|t| t.checked_add(detail.total_amount_paid));
         if paid_bill_ids.contains(&bill.id) || bill.status == "PAID" {
             errors.put(
                 "BILL_ALREADY_PAID",
@@ -277,7 +275,7 @@ pub fn check_against_bills(
             let e = due_mismatch(&bill.id);
             errors.put(e.code, e.message);
         }
-        if !bill.advance_allowed && (due < 0 || !is_whole_rupees(due)) {
+        if !bill.advance_allowed && (due.is_negative() || !is_whole_rupees(due)) {
             errors.put(
                 "INVALID_BILL_AMOUNT",
                 format!(
@@ -287,7 +285,7 @@ pub fn check_against_bills(
             );
         }
         // kosh fills DIGIT's dormant minimum; paying the whole bill is always allowed.
-        if bill.minimum_amount > 0 && paid < bill.minimum_amount && paid < due {
+        if bill.minimum_amount > Paise::ZERO && paid < bill.minimum_amount && paid < due {
             errors.put(
                 "INVALID_PAYMENTDETAIL",
                 "The amount to be paid cannot be less than minimum amount to be paid",
@@ -319,7 +317,7 @@ pub fn check_against_bills(
                 ),
             );
         }
-        if paid < 0 || (paid == 0 && due > 0) {
+        if paid.is_negative() || (paid.is_zero() && due > Paise::ZERO) {
             errors.put(
                 "INVALID_PAYMENTDETAIL",
                 format!(
@@ -338,7 +336,7 @@ pub fn check_against_bills(
             );
         }
         // Last of the paymentDetail rules, so that it is the one that stands.
-        if let Err(e) = Paise::new(paid).within_ceiling() {
+        if let Err(e) = paid.within_ceiling() {
             let e = detail_paid_refusal(&bill.bill_number, &e);
             errors.put(e.code, e.message);
         }
@@ -348,7 +346,7 @@ pub fn check_against_bills(
         }
     }
     match total_paid {
-        Ok(sum) if sum.get() == input.total_amount_paid => {}
+        Ok(sum) if sum == input.total_amount_paid => {}
         Ok(_) => errors.put(
             "INVALID_PAYMENT_AMOUNT",
             "Payment totalAmountPaid must equal the sum of totalAmountPaid of its paymentDetails",
@@ -381,10 +379,10 @@ mod tests {
             bill_number: "BILL-1".into(),
             business_service: "PT".into(),
             status: "ACTIVE".into(),
-            total_amount: total,
+            total_amount: Paise::new(total),
             part_payment_allowed: false,
             advance_allowed: false,
-            minimum_amount: 0,
+            minimum_amount: Paise::ZERO,
             modes_not_allowed: vec!["DD".into()],
             expiry: Some(10_000),
             has_details: true,
@@ -395,7 +393,7 @@ mod tests {
         PaymentInput {
             tenant_id: "pb.amritsar".into(),
             total_due: None,
-            total_amount_paid: paid,
+            total_amount_paid: Paise::new(paid),
             mode,
             transaction_number: None,
             transaction_date: None,
@@ -404,7 +402,7 @@ mod tests {
             details: vec![DetailInput {
                 bill_id: "b1".into(),
                 total_due: None,
-                total_amount_paid: paid,
+                total_amount_paid: Paise::new(paid),
                 sub_paise: false,
             }],
         }
@@ -443,13 +441,13 @@ mod tests {
             DetailInput {
                 bill_id: "b1".into(),
                 total_due: None,
-                total_amount_paid: huge,
+                total_amount_paid: Paise::new(huge),
                 sub_paise: false,
             },
             DetailInput {
                 bill_id: "b2".into(),
                 total_due: None,
-                total_amount_paid: huge,
+                total_amount_paid: Paise::new(huge),
                 sub_paise: false,
             },
         ];
@@ -538,7 +536,7 @@ mod tests {
         );
         let mut part = bill(500_00);
         part.part_payment_allowed = true;
-        part.minimum_amount = 200_00;
+        part.minimum_amount = Paise::new(200_00);
         let errs = run(&input(PaymentMode::Cash, 100_00), &part, 1_000);
         assert_eq!(
             errs,

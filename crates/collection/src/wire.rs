@@ -93,7 +93,7 @@ pub(crate) const MOBILE_PATTERN: &str = "^[6-9][0-9]{9}$";
 
 enum Amount {
     Missing,
-    Paise(i64),
+    Paise(Paise),
     /// More than two decimal places: a fraction of a paisa, which DIGIT calls fractional.
     SubPaise,
     /// A number too large for any amount kosh can compute.
@@ -105,7 +105,7 @@ fn amount(value: &Option<Value>) -> Amount {
     match value {
         None | Some(Value::Null) => Amount::Missing,
         Some(v) => match Paise::from_json(v) {
-            Ok(p) => Amount::Paise(p.get()),
+            Ok(p) => Amount::Paise(p),
             Err(MoneyError::SubPaise(_)) => Amount::SubPaise,
             Err(MoneyError::Overflow) => Amount::TooLarge,
             Err(_) => {
@@ -165,7 +165,7 @@ pub fn parse(request: &PaymentRequest) -> Result<(PaymentInput, PayerFields), Di
     let total_paid = match amount(&payment.total_amount_paid) {
         Amount::Missing => {
             errors.push(not_null("totalAmountPaid"));
-            0
+            Paise::ZERO
         }
         Amount::Paise(p) => {
             if let Some(refusal) = validate::total_paid_refusal(p) {
@@ -173,10 +173,10 @@ pub fn parse(request: &PaymentRequest) -> Result<(PaymentInput, PayerFields), Di
             }
             p
         }
-        Amount::SubPaise => 1,
+        Amount::SubPaise => Paise::new(1),
         Amount::TooLarge => {
             errors.push(validate::total_paid_too_large(&MoneyError::Overflow));
-            0
+            Paise::ZERO
         }
         Amount::NotANumber => return Err(mapping_error()),
     };
@@ -254,21 +254,21 @@ pub fn parse(request: &PaymentRequest) -> Result<(PaymentInput, PayerFields), Di
         let (paid, sub_paise) = match amount(&d.total_amount_paid) {
             Amount::Missing => {
                 errors.push(not_null(&format!("paymentDetails[{i}].totalAmountPaid")));
-                (0, false)
+                (Paise::ZERO, false)
             }
             Amount::Paise(p) => {
-                if let Err(e) = Paise::new(p).within_ceiling() {
+                if let Err(e) = p.within_ceiling() {
                     errors.push(validate::detail_paid_refusal(&bill_id, &e));
                 }
                 (p, false)
             }
-            Amount::SubPaise => (1, true),
+            Amount::SubPaise => (Paise::new(1), true),
             Amount::TooLarge => {
                 errors.push(validate::detail_paid_refusal(
                     &bill_id,
                     &MoneyError::Overflow,
                 ));
-                (0, false)
+                (Paise::ZERO, false)
             }
             Amount::NotANumber => return Err(mapping_error()),
         };
@@ -338,9 +338,9 @@ mod tests {
             "paidBy": "Asha", "mobileNumber": "9876543210", "paymentDetails": [{"billId": "b1", "totalDue": 500, "totalAmountPaid": 500}]}),
         );
         let (input, payer) = parse(&r).unwrap();
-        assert_eq!(input.total_amount_paid, 500_00);
+        assert_eq!(input.total_amount_paid, Paise::new(500_00));
         assert_eq!(input.mode, PaymentMode::Cash);
-        assert_eq!(input.details[0].total_due, Some(500_00));
+        assert_eq!(input.details[0].total_due, Some(Paise::new(500_00)));
         assert_eq!(payer.paid_by.as_deref(), Some("Asha"));
     }
 
