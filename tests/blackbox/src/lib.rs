@@ -5,6 +5,8 @@
 //! each test creates its own database there and drops it afterwards. A test on PostgreSQL
 //! fails, never skips, when PostgreSQL cannot be reached: `scripts/test` starts it.
 
+pub mod books;
+
 use std::path::PathBuf;
 
 use kosh_server::Running;
