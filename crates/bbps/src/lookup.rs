@@ -280,11 +280,11 @@ impl Presented {
     /// ceiling (bill generation checks them), so that cannot happen with a few of them.
     pub fn of(bill: &Bill) -> Result<Presented, Refusal> {
         let exactness = Exactness::of(bill.part_payment_allowed, bill.is_advance_allowed);
-        let total = Paise::new(bill.total_amount);
+        let total = bill.total_amount;
         let mut items: Vec<(String, Paise)> = Vec::new();
         for detail in &bill.details {
             for head in &detail.account_details {
-                let paise = Paise::new(head.amount);
+                let paise = head.amount;
                 match items
                     .iter_mut()
                     .find(|(code, _)| *code == head.tax_head_code)
@@ -318,7 +318,7 @@ impl Presented {
             period_from: bill.details.iter().map(|d| d.from_period).min(),
             period_to: bill.details.iter().map(|d| d.to_period).max(),
             exactness,
-            min_amount: exactness.min_amount(total, Paise::new(bill.minimum_amount_to_be_paid)),
+            min_amount: exactness.min_amount(total, bill.minimum_amount_to_be_paid),
             max_amount: exactness.max_amount(total),
             items,
         })

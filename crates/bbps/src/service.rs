@@ -440,11 +440,9 @@ async fn apply(
     }
     for (bill, amount) in &targets {
         let exactness = Exactness::of(bill.part_payment_allowed, bill.is_advance_allowed);
-        if let Err(why) = exactness.check(
-            *amount,
-            Paise::new(bill.total_amount),
-            Paise::new(bill.minimum_amount_to_be_paid),
-        ) {
+        if let Err(why) =
+            exactness.check(*amount, bill.total_amount, bill.minimum_amount_to_be_paid)
+        {
             let number = bill.bill_number.as_deref().unwrap_or(&bill.id);
             return Err(
                 Refusal::new(BillerFault::AmountMismatch, format!("bill {number}: {why}")).into(),
@@ -467,7 +465,7 @@ async fn apply(
         .map(|(b, amount)| BillShare {
             bill_id: b.id.clone(),
             amount: *amount,
-            total_due: Some(Paise::new(b.total_amount)),
+            total_due: Some(b.total_amount),
         })
         .collect();
     let command = NewPayment::online(

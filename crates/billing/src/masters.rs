@@ -11,7 +11,8 @@ use axum::Json;
 use axum::extract::{FromRef, State};
 use kosh_mdms::Mdms;
 use kosh_platform::envelope::RequestInfoWrapper;
-use kosh_platform::{Clock, DigitError, DigitJson, DigitQuery, money};
+use kosh_platform::money::Paise;
+use kosh_platform::{Clock, DigitError, DigitJson, DigitQuery};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
@@ -28,8 +29,8 @@ pub struct BusinessService {
     pub code: String,
     pub part_payment_allowed: bool,
     pub is_advance_allowed: bool,
-    /// Paise; 0 when the master sets none.
-    pub min_amount_payable: i64,
+    /// Zero when the master sets none.
+    pub min_amount_payable: Paise,
     pub collection_modes_not_allowed: Vec<String>,
 }
 
@@ -89,9 +90,9 @@ pub fn business_service(mdms: &Mdms, tenant_id: &str, code: &str) -> Option<Busi
         is_advance_allowed: flag(record.get("isAdvanceAllowed")),
         min_amount_payable: record
             .get("minAmountPayable")
-            .and_then(money::paise_from_json)
-            .unwrap_or(0)
-            .max(0),
+            .and_then(|v| Paise::from_json(v).ok())
+            .unwrap_or(Paise::ZERO)
+            .max(Paise::ZERO),
         collection_modes_not_allowed: record
             .get("collectionModesNotAllowed")
             .and_then(Value::as_array)
@@ -157,14 +158,14 @@ pub enum HeadSign {
     Charge,
 }
 
-/// The most negative amount a round-off head takes, in paise (exclusive): −₹1.
-pub const ROUND_OFF_FLOOR: i64 = -100;
+/// The most negative amount a round-off head takes (exclusive): −₹1.
+pub const ROUND_OFF_FLOOR: Paise = Paise::new(-100);
 
 impl HeadSign {
-    /// Whether `tax` paise may stand on a head of this kind.
-    pub fn allows(self, tax: i64) -> bool {
+    /// Whether `tax` may stand on a head of this kind.
+    pub fn allows(self, tax: Paise) -> bool {
         match self {
-            _ if tax >= 0 => true,
+            _ if !tax.is_negative() => true,
             HeadSign::Credit => true,
             HeadSign::RoundOff => tax > ROUND_OFF_FLOOR,
             HeadSign::Charge => false,
@@ -479,7 +480,7 @@ mod tests {
             "PT_DECIMAL_CEILING_DEBIT",
         ] {
             assert_eq!(pt.get(code), Some(&HeadSign::Credit), "{code}");
-            assert!(pt[code].allows(-5000_00), "{code}");
+            assert!(pt[code].allows(Paise::new(-5000_00)), "{code}");
         }
         for code in [
             "PT_TAX",
@@ -490,14 +491,17 @@ mod tests {
             "PT_ADHOC_PENALTY",
         ] {
             assert_eq!(pt.get(code), Some(&HeadSign::Charge), "{code}");
-            assert!(!pt[code].allows(-1), "{code}");
-            assert!(pt[code].allows(0) && pt[code].allows(5000_00), "{code}");
+            assert!(!pt[code].allows(Paise::new(-1)), "{code}");
+            assert!(
+                pt[code].allows(Paise::new(0)) && pt[code].allows(Paise::new(5000_00)),
+                "{code}"
+            );
         }
         assert_eq!(pt.get("PT_ROUNDOFF"), Some(&HeadSign::RoundOff));
-        assert!(pt["PT_ROUNDOFF"].allows(-50));
-        assert!(pt["PT_ROUNDOFF"].allows(-99));
-        assert!(!pt["PT_ROUNDOFF"].allows(-100));
-        assert!(!pt["PT_ROUNDOFF"].allows(-5000_00));
+        assert!(pt["PT_ROUNDOFF"].allows(Paise::new(-50)));
+        assert!(pt["PT_ROUNDOFF"].allows(Paise::new(-99)));
+        assert!(!pt["PT_ROUNDOFF"].allows(Paise::new(-100)));
+        assert!(!pt["PT_ROUNDOFF"].allows(Paise::new(-5000_00)));
 
         let tl = head_signs(&mdms, "pb.amritsar", "TL");
         assert_eq!(tl.get("TL_TAX"), Some(&HeadSign::Charge));

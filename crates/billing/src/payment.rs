@@ -24,8 +24,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use kosh_mdms::Mdms;
 use kosh_platform::DigitError;
-use kosh_platform::money::{MoneyError, Paise};
 use kosh_platform::audit_chain::{self, AuditRow};
+use kosh_platform::money::{MoneyError, Paise};
 use sqlx::AnyConnection;
 
 use crate::bill::{Bill, BillStatus, store as bill_store};
@@ -34,20 +34,20 @@ use crate::demand::{Audit, Demand, DemandDetail, new_id};
 use crate::masters;
 use crate::wire::plain;
 
-/// The paise a payment puts on one bill account detail (`billAccountDetails[].id`): what
+/// What a payment puts on one bill account detail (`billAccountDetails[].id`): what
 /// apportionment gave it. Negative on a rebate or advance head consumed by the payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountDetailPayment {
     pub bill_account_detail_id: String,
-    pub amount: i64,
+    pub amount: Paise,
 }
 
-/// Paise paid beyond the bill, kept as advance on the demand of one bill detail
+/// What was paid beyond the bill, kept as advance on the demand of one bill detail
 /// (`billDetails[].id`, usually the latest period's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdvancePayment {
     pub bill_detail_id: String,
-    pub amount: i64,
+    pub amount: Paise,
 }
 
 /// One bill's share of a payment, as collection apportioned it.
@@ -112,65 +112,61 @@ async fn bill_demands(
         .collect())
 }
 
-/// Adds `amount` paise to the collection of `demand`'s details of `head`: positive money
-/// fills positive taxes smallest first; negative money consumes negative taxes (rebates,
+/// Adds `amount` to the collection of `demand`'s details of `head`: positive money fills
+/// positive taxes smallest first; negative money consumes negative taxes (rebates,
 /// advance). What cannot be placed is returned; an amount that cannot be computed is an
 /// error, never a wrap.
-fn collect(demand: &mut Demand, head: &str, amount: i64) -> Result<i64, MoneyError> {
+fn collect(demand: &mut Demand, head: &str, amount: Paise) -> Result<Paise, MoneyError> {
     let mut details: Vec<&mut DemandDetail> = demand
         .details
         .iter_mut()
-        .filter(|d| d.tax_head_code == head && (d.tax_amount >= 0) == (amount >= 0))
+        .filter(|d| d.tax_head_code == head && d.tax_amount.is_negative() == amount.is_negative())
         .collect();
     details.sort_by(|a, b| (a.tax_amount, &a.id).cmp(&(b.tax_amount, &b.id)));
-    if amount < 0 {
+    if amount.is_negative() {
         details.reverse();
     }
     let mut remaining = amount;
     for d in details {
-        if remaining == 0 {
+        if remaining.is_zero() {
             break;
         }
-        let room = Paise::new(d.tax_amount)
-            .checked_sub(Paise::new(d.collection_amount))?
-            .get();
-        let take = if amount >= 0 {
-            room.max(0).min(remaining)
+        let room = d.tax_amount.checked_sub(d.collection_amount)?;
+        let take = if amount.is_negative() {
+            room.min(Paise::ZERO).max(remaining)
         } else {
-            room.min(0).max(remaining)
+            room.max(Paise::ZERO).min(remaining)
         };
-        d.collection_amount = Paise::sum_i64([d.collection_amount, take])?;
-        remaining = Paise::new(remaining).checked_sub(Paise::new(take))?.get();
+        d.collection_amount = d.collection_amount.checked_add(take)?;
+        remaining = remaining.checked_sub(take)?;
     }
     Ok(remaining)
 }
 
-/// Takes `amount` paise back off the collection of `demand`'s details of `head`, the
-/// reverse of [`collect`]. What cannot be taken back is returned.
-fn uncollect(demand: &mut Demand, head: &str, amount: i64) -> Result<i64, MoneyError> {
+/// Takes `amount` back off the collection of `demand`'s details of `head`, the reverse of
+/// [`collect`]. What cannot be taken back is returned.
+fn uncollect(demand: &mut Demand, head: &str, amount: Paise) -> Result<Paise, MoneyError> {
     let mut details: Vec<&mut DemandDetail> = demand
         .details
         .iter_mut()
-        .filter(|d| d.tax_head_code == head && (d.tax_amount >= 0) == (amount >= 0))
+        .filter(|d| d.tax_head_code == head && d.tax_amount.is_negative() == amount.is_negative())
         .collect();
     details.sort_by(|a, b| (b.tax_amount, &b.id).cmp(&(a.tax_amount, &a.id)));
-    if amount < 0 {
+    if amount.is_negative() {
         details.reverse();
     }
     let mut remaining = amount;
     for d in details {
-        if remaining == 0 {
+        if remaining.is_zero() {
             break;
         }
-        let take = if amount >= 0 {
-            d.collection_amount.max(0).min(remaining)
+        let take = if amount.is_negative() {
+            d.collection_amount.min(Paise::ZERO).max(remaining)
         } else {
-            d.collection_amount.min(0).max(remaining)
+            d.collection_amount.max(Paise::ZERO).min(remaining)
         };
-        d.collection_amount = Paise::new(d.collection_amount)
-            .checked_sub(Paise::new(take))?
-            .get();
-        remaining = Paise::new(remaining).checked_sub(Paise::new(take))?.get();
+        d.collection_amount = d.collection_amount.checked_sub(take)?;
+        remaining = remaining.checked_sub(take)?;
     }
     Ok(remaining)
 }
@@ -282,7 +278,7 @@ pub async fn apply_payment_locked(
 
     // Every line names an account detail of this bill once, within what that head owes.
     let mut seen = BTreeSet::new();
-    let mut lines: Vec<(usize, usize, i64)> = Vec::new();
+    let mut lines: Vec<(usize, usize, Paise)> = Vec::new();
     for line in &payment.account_details {
         if !seen.insert(line.bill_account_detail_id.as_str()) {
             return Err(invalid(format!(
@@ -303,10 +299,10 @@ pub async fn apply_payment_locked(
             )));
         };
         let owed = bill.details[i].account_details[j].amount;
-        let within = if owed >= 0 {
-            (0..=owed).contains(&line.amount)
+        let within = if owed.is_negative() {
+            (owed..=Paise::ZERO).contains(&line.amount)
         } else {
-            (owed..=0).contains(&line.amount)
+            (Paise::ZERO..=owed).contains(&line.amount)
         };
         if !within {
             return Err(invalid(format!(
@@ -318,9 +314,9 @@ pub async fn apply_payment_locked(
         }
         lines.push((i, j, line.amount));
     }
-    let advance = payment.advance.as_ref().filter(|a| a.amount != 0);
+    let advance = payment.advance.as_ref().filter(|a| !a.amount.is_zero());
     if let Some(a) = advance {
-        if a.amount < 0 {
+        if a.amount.is_negative() {
             return Err(invalid("An advance cannot be negative".into()));
         }
         if !bill.is_advance_allowed {
@@ -336,10 +332,10 @@ pub async fn apply_payment_locked(
             )));
         }
     }
-    let paid = Paise::sum_i64(lines.iter().map(|l| l.2)).map_err(money)?;
-    let advance_amount = advance.map(|a| a.amount).unwrap_or(0);
-    let paid_with_advance = Paise::sum_i64([paid, advance_amount]).map_err(money)?;
-    if paid_with_advance <= 0 && bill.total_amount > 0 {
+    let paid = Paise::sum(lines.iter().map(|l| l.2)).map_err(money)?;
+    let advance_amount = advance.map(|a| a.amount).unwrap_or(Paise::ZERO);
+    let paid_with_advance = paid.checked_add(advance_amount).map_err(money)?;
+    if paid_with_advance <= Paise::ZERO && bill.total_amount > Paise::ZERO {
         return Err(invalid(format!(
             "A payment of {} cannot be put on the bill {} of {}",
             plain(paid_with_advance),
@@ -352,7 +348,7 @@ pub async fn apply_payment_locked(
     let mut demands = bill_demands(conn, &bill).await?;
     let mut changed = BTreeSet::new();
     for &(i, j, amount) in &lines {
-        if amount == 0 {
+        if amount.is_zero() {
             continue;
         }
         let demand_id = bill.details[i].demand_id.clone();
@@ -364,7 +360,7 @@ pub async fn apply_payment_locked(
             ))
         })?;
         let left = collect(demand, &head, amount).map_err(money)?;
-        if left != 0 {
+        if !left.is_zero() {
             return Err(DigitError::new(
                 "EG_BS_PAYMENT_EXCEEDS_DEMAND",
                 format!(
@@ -401,8 +397,8 @@ pub async fn apply_payment_locked(
             demand_id: demand_id.clone(),
             tenant_id: demand.tenant_id.clone(),
             tax_head_code: head,
-            tax_amount: -a.amount,
-            collection_amount: 0,
+            tax_amount: a.amount.checked_neg().map_err(money)?,
+            collection_amount: Paise::ZERO,
             additional_details: None,
             audit: Audit::new(actor, now_ms),
         });
@@ -423,12 +419,14 @@ pub async fn apply_payment_locked(
 
     // The bill.
     for detail in &mut bill.details {
-        detail.amount_paid = 0;
+        detail.amount_paid = Paise::ZERO;
     }
     for &(i, j, amount) in &lines {
         bill.details[i].account_details[j].adjusted_amount = amount;
-        bill.details[i].amount_paid =
-            Paise::sum_i64([bill.details[i].amount_paid, amount]).map_err(money)?;
+        bill.details[i].amount_paid = bill.details[i]
+            .amount_paid
+            .checked_add(amount)
+            .map_err(money)?;
     }
     bill.amount_paid = paid;
     bill.status = if paid >= bill.total_amount {
@@ -483,7 +481,7 @@ pub async fn reverse_payment(
     let mut changed = BTreeSet::new();
     for detail in &bill.details {
         for account in &detail.account_details {
-            if account.adjusted_amount == 0 {
+            if account.adjusted_amount.is_zero() {
                 continue;
             }
             let demand = demands.get_mut(&detail.demand_id).ok_or_else(|| {
@@ -494,7 +492,7 @@ pub async fn reverse_payment(
             })?;
             let left = uncollect(demand, &account.tax_head_code, account.adjusted_amount)
                 .map_err(money)?;
-            if left != 0 {
+            if !left.is_zero() {
                 return Err(invalid(format!(
                     "The demand {} no longer holds the {} the payment put on tax head {}",
                     detail.demand_id,
@@ -512,13 +510,13 @@ pub async fn reverse_payment(
         if let Some(demand) = holder {
             let demand_id = demand.id.clone();
             if let Some(detail) = demand.details.iter_mut().find(|x| x.id == advance_id) {
-                if detail.collection_amount != 0 {
+                if !detail.collection_amount.is_zero() {
                     return Err(invalid(format!(
                         "The advance of {} left by the payment {payment_id} has been used by a later payment",
                         plain(bill.advance_amount)
                     )));
                 }
-                detail.tax_amount = 0;
+                detail.tax_amount = Paise::ZERO;
                 detail.audit = detail.audit.touched(actor, now_ms);
             }
             changed.insert(demand_id);
@@ -538,14 +536,14 @@ pub async fn reverse_payment(
     audit_chain::insert(conn, &audit).await?;
 
     for detail in &mut bill.details {
-        detail.amount_paid = 0;
+        detail.amount_paid = Paise::ZERO;
         for account in &mut detail.account_details {
-            account.adjusted_amount = 0;
+            account.adjusted_amount = Paise::ZERO;
         }
     }
-    bill.amount_paid = 0;
+    bill.amount_paid = Paise::ZERO;
     bill.payment_id = None;
-    bill.advance_amount = 0;
+    bill.advance_amount = Paise::ZERO;
     bill.advance_demand_detail_id = None;
     bill.audit = bill.audit.touched(actor, now_ms);
     // Any other ACTIVE bill assumed this money was paid.
@@ -567,7 +565,7 @@ pub async fn reverse_payment(
     Ok(bill)
 }
 
-/// Keeps `amount` paise received for a consumer code as its advance (a refund due settled
+/// Keeps `amount` received for a consumer code as its advance (a refund due settled
 /// as ADVANCED): a new ADVANCE_COLLECTION detail with tax = −amount on the consumer code's
 /// latest ACTIVE demand, which its next bills carry as a credit, as an advance paid with a
 /// bill is kept. The consumer code's ACTIVE bill is expired (its amounts assumed no credit).
@@ -579,12 +577,12 @@ pub async fn keep_as_advance(
     tenant_id: &str,
     business_service: &str,
     consumer_code: &str,
-    amount: i64,
+    amount: Paise,
     actor: &str,
     now_ms: i64,
 ) -> Result<String, DigitError> {
     let refused = |why: String| DigitError::new("EG_BS_ADVANCE_NOT_ALLOWED", why);
-    if amount <= 0 {
+    if amount <= Paise::ZERO {
         return Err(refused(format!(
             "An advance of {} cannot be kept",
             plain(amount)
@@ -625,8 +623,8 @@ pub async fn keep_as_advance(
         demand_id: demand.id.clone(),
         tenant_id: demand.tenant_id.clone(),
         tax_head_code: head,
-        tax_amount: -amount,
-        collection_amount: 0,
+        tax_amount: amount.checked_neg().map_err(money)?,
+        collection_amount: Paise::ZERO,
         additional_details: None,
         audit: Audit::new(actor, now_ms),
     });
@@ -658,8 +656,8 @@ mod tests {
             demand_id: "d".into(),
             tenant_id: "pb.amritsar".into(),
             tax_head_code: head.into(),
-            tax_amount: tax,
-            collection_amount: collected,
+            tax_amount: Paise::new(tax),
+            collection_amount: Paise::new(collected),
             additional_details: None,
             audit: Audit::new("x", 0),
         }
@@ -675,7 +673,7 @@ mod tests {
             payer: None,
             tax_period_from: 0,
             tax_period_to: 1,
-            minimum_amount_payable: 0,
+            minimum_amount_payable: Paise::ZERO,
             bill_expiry_time: None,
             fixed_bill_expiry_date: None,
             status: DemandStatus::Active,
@@ -693,12 +691,18 @@ mod tests {
             detail("b", "PT_TAX", 1000, 0),
             detail("c", "PT_CESS", 700, 0),
         ]);
-        assert_eq!(collect(&mut d, "PT_TAX", 3000), Ok(0));
-        assert_eq!(d.details[1].collection_amount, 1000);
-        assert_eq!(d.details[0].collection_amount, 2000);
-        assert_eq!(d.details[2].collection_amount, 0);
-        assert_eq!(collect(&mut d, "PT_TAX", 3500), Ok(500));
-        assert_eq!(d.details[0].collection_amount, 5000);
+        assert_eq!(
+            collect(&mut d, "PT_TAX", Paise::new(3000)),
+            Ok(Paise::new(0))
+        );
+        assert_eq!(d.details[1].collection_amount, Paise::new(1000));
+        assert_eq!(d.details[0].collection_amount, Paise::new(2000));
+        assert_eq!(d.details[2].collection_amount, Paise::new(0));
+        assert_eq!(
+            collect(&mut d, "PT_TAX", Paise::new(3500)),
+            Ok(Paise::new(500))
+        );
+        assert_eq!(d.details[0].collection_amount, Paise::new(5000));
     }
 
     #[test]
@@ -709,18 +713,36 @@ mod tests {
             detail("r", "PT_TIME_REBATE", -500, 0),
         ]);
         let mut d = original.clone();
-        assert_eq!(collect(&mut d, "PT_TAX", 4000), Ok(0));
-        assert_eq!(collect(&mut d, "PT_TIME_REBATE", -500), Ok(0));
-        assert_eq!(d.details[2].collection_amount, -500);
-        assert_eq!(uncollect(&mut d, "PT_TIME_REBATE", -500), Ok(0));
-        assert_eq!(uncollect(&mut d, "PT_TAX", 4000), Ok(0));
+        assert_eq!(
+            collect(&mut d, "PT_TAX", Paise::new(4000)),
+            Ok(Paise::new(0))
+        );
+        assert_eq!(
+            collect(&mut d, "PT_TIME_REBATE", Paise::new(-500)),
+            Ok(Paise::new(0))
+        );
+        assert_eq!(d.details[2].collection_amount, Paise::new(-500));
+        assert_eq!(
+            uncollect(&mut d, "PT_TIME_REBATE", Paise::new(-500)),
+            Ok(Paise::new(0))
+        );
+        assert_eq!(
+            uncollect(&mut d, "PT_TAX", Paise::new(4000)),
+            Ok(Paise::new(0))
+        );
         assert_eq!(d, original);
-        assert_eq!(uncollect(&mut d, "PT_TAX", 1), Ok(1));
+        assert_eq!(
+            uncollect(&mut d, "PT_TAX", Paise::new(1)),
+            Ok(Paise::new(1))
+        );
     }
 
     #[test]
     fn collect_refuses_what_cannot_be_computed() {
         let mut d = demand(vec![detail("a", "PT_TAX", i64::MAX, -5)]);
-        assert_eq!(collect(&mut d, "PT_TAX", 10), Err(MoneyError::Overflow));
+        assert_eq!(
+            collect(&mut d, "PT_TAX", Paise::new(10)),
+            Err(MoneyError::Overflow)
+        );
     }
 }

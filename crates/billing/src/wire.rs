@@ -1,7 +1,8 @@
 //! Billing's wire conventions: Spring's status strings in `ResponseInfo`, bean-validation
 //! error codes, and money as decimal rupees that must convert to paise exactly.
 
-use kosh_platform::{ErrorItem, RequestInfo, ResponseInfo, money};
+use kosh_platform::money::{self, Paise};
+use kosh_platform::{ErrorItem, RequestInfo, ResponseInfo};
 use serde_json::Value;
 
 /// `HttpStatus.toString()`, which billing-service writes into `ResponseInfo.status`.
@@ -46,7 +47,7 @@ pub fn text(value: &Option<String>) -> Option<String> {
 
 /// Reads a rupee amount (a JSON number or a numeric string) as paise, exactly. `field` names
 /// the field in the error (`Demands[0].demandDetails[1].taxAmount`).
-pub fn paise(value: &Value, field: &str) -> Result<i64, ErrorItem> {
+pub fn paise(value: &Value, field: &str) -> Result<Paise, ErrorItem> {
     let text = match value {
         Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
         Value::Number(n) => n.as_f64().map(|f| f.to_string()).unwrap_or_default(),
@@ -64,7 +65,7 @@ pub fn paise(value: &Value, field: &str) -> Result<i64, ErrorItem> {
     }
     let invalid = |why: String| ErrorItem::new("EG_BS_INVALID_AMOUNT", why);
     match money::parse_rupees(&text) {
-        Some(p) if p.abs() <= MAX_AMOUNT_PAISE => Ok(p),
+        Some(p) if p.abs() <= MAX_AMOUNT_PAISE => Ok(Paise::new(p)),
         Some(_) => Err(invalid(format!(
             "{field} must be less than 10000000000, got {text}"
         ))),
@@ -93,10 +94,10 @@ fn too_precise(text: &str) -> bool {
         .is_some_and(|(_, f)| f.trim_end_matches('0').len() > 2)
 }
 
-/// Paise in the shortest decimal form, as a BigDecimal the client sent prints in DIGIT's
-/// messages: `20000` → `200`, `20050` → `200.5`, `20005` → `200.05`.
-pub fn plain(paise: i64) -> String {
-    let formatted = money::format_rupees(paise);
+/// Rupees in the shortest decimal form, as a BigDecimal the client sent prints in DIGIT's
+/// messages: `20000` paise → `200`, `20050` → `200.5`, `20005` → `200.05`.
+pub fn plain(amount: Paise) -> String {
+    let formatted = amount.rupees();
     formatted
         .trim_end_matches('0')
         .trim_end_matches('.')
@@ -123,11 +124,11 @@ mod tests {
 
     #[test]
     fn amounts_convert_exactly() {
-        assert_eq!(paise(&json!(100), "x"), Ok(10000));
-        assert_eq!(paise(&json!(100.5), "x"), Ok(10050));
-        assert_eq!(paise(&json!("99.99"), "x"), Ok(9999));
-        assert_eq!(paise(&json!(-12.25), "x"), Ok(-1225));
-        assert_eq!(paise(&json!("10.500"), "x"), Ok(1050));
+        assert_eq!(paise(&json!(100), "x"), Ok(Paise::new(10000)));
+        assert_eq!(paise(&json!(100.5), "x"), Ok(Paise::new(10050)));
+        assert_eq!(paise(&json!("99.99"), "x"), Ok(Paise::new(9999)));
+        assert_eq!(paise(&json!(-12.25), "x"), Ok(Paise::new(-1225)));
+        assert_eq!(paise(&json!("10.500"), "x"), Ok(Paise::new(1050)));
     }
 
     #[test]
@@ -155,6 +156,7 @@ mod tests {
 
     #[test]
     fn plain_prints_like_bigdecimal() {
+        let plain = |paise| plain(Paise::new(paise));
         assert_eq!(plain(20000), "200");
         assert_eq!(plain(20050), "200.5");
         assert_eq!(plain(20005), "200.05");

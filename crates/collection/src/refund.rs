@@ -375,7 +375,7 @@ pub async fn settle(
                 tenant_id,
                 &due.business_service,
                 &due.consumer_code,
-                due.amount.get(),
+                due.amount,
                 by,
                 now_ms,
             )

@@ -73,10 +73,10 @@ fn view(bill: &Bill) -> BillView {
         bill_number: bill.bill_number.clone().unwrap_or_default(),
         business_service: bill.business_service.clone(),
         status: bill.status.as_str().to_string(),
-        total_amount: Paise::new(bill.total_amount),
+        total_amount: bill.total_amount,
         part_payment_allowed: bill.part_payment_allowed,
         advance_allowed: bill.is_advance_allowed,
-        minimum_amount: Paise::new(bill.minimum_amount_to_be_paid),
+        minimum_amount: bill.minimum_amount_to_be_paid,
         modes_not_allowed: bill.collection_modes_not_allowed.clone(),
         expiry: bill.details.iter().map(|d| d.expiry_date).min(),
         has_details: !bill.details.is_empty(),
@@ -261,7 +261,7 @@ fn draft(
                 id: uuid::Uuid::now_v7().to_string(),
                 tenant_id: input.tenant_id.clone(),
                 payment_id: id.clone(),
-                due: Paise::new(bill.total_amount),
+                due: bill.total_amount,
                 amount_paid: d.total_amount_paid,
                 receipt_number: String::new(),
                 receipt_date: date,
@@ -279,8 +279,8 @@ fn draft(
         })
         .collect();
     let mode = input.mode;
-    let total_due = Paise::sum(prepared.bills.iter().map(|b| Paise::new(b.total_amount)))
-        .map_err(|e| amount_error(&e))?;
+    let total_due =
+        Paise::sum(prepared.bills.iter().map(|b| b.total_amount)).map_err(|e| amount_error(&e))?;
     let mut additional_details = prepared.payer.additional_details.clone();
     if !prepared.overridden_holds.is_empty() {
         let mut object = additional_details
@@ -378,8 +378,8 @@ fn periods(mdms: &Mdms, bill: &Bill) -> Vec<Period> {
                 .map(|a| Head {
                     id: a.id.clone(),
                     tax_head_code: a.tax_head_code.clone(),
-                    amount: Paise::new(a.amount),
-                    adjusted: Paise::new(a.adjusted_amount),
+                    amount: a.amount,
+                    adjusted: a.adjusted_amount,
                     order: a.order,
                     is_advance: advance.contains(&a.tax_head_code),
                 })
@@ -493,14 +493,14 @@ pub async fn create_payment(
                 .into_iter()
                 .map(|(bill_account_detail_id, amount)| AccountDetailPayment {
                     bill_account_detail_id,
-                    amount: amount.get(),
+                    amount,
                 })
                 .collect(),
             advance: split
                 .new_advance
                 .map(|(bill_detail_id, amount)| AdvancePayment {
                     bill_detail_id,
-                    amount: amount.get(),
+                    amount,
                 }),
         };
         let paid_bill = apply_payment_locked(

@@ -7,6 +7,7 @@
 use kosh_billing::{AccountDetailPayment, AdvancePayment, Bill, BillPayment};
 use kosh_blackbox::{Backend, Kosh, assert_digit_error, on_both_databases};
 use kosh_platform::DigitError;
+use kosh_platform::money::Paise;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -156,7 +157,7 @@ fn lines(bill: &Value, paid: &[(&str, i64)]) -> Vec<AccountDetailPayment> {
     paid.iter()
         .map(|(head, paise)| AccountDetailPayment {
             bill_account_detail_id: id(&account(bill, head)),
-            amount: *paise,
+            amount: Paise::new(*paise),
         })
         .collect()
 }
@@ -1333,7 +1334,7 @@ async fn payments_keep_demand_and_bill_consistent(backend: Backend) {
         "EG_BS_PAYMENT_INVALID"
     );
     wrong.account_details[0].bill_account_detail_id = "no-such-line".into();
-    wrong.account_details[0].amount = 1;
+    wrong.account_details[0].amount = Paise::new(1);
     assert_eq!(
         code_of(&apply(&kosh, &wrong).await.unwrap_err()),
         "EG_BS_PAYMENT_INVALID"
@@ -1354,7 +1355,7 @@ async fn payments_keep_demand_and_bill_consistent(backend: Backend) {
         .await
         .expect("payment");
     assert_eq!(paid.status.as_str(), "PARTIALLY_PAID");
-    assert_eq!(paid.amount_paid, 400_00);
+    assert_eq!(paid.amount_paid, Paise::new(400_00));
     let shown = bill_by_id(&kosh, &id(&first)).await;
     assert_eq!(shown["status"], "PARTIALLY_PAID");
     assert_eq!(shown["amountPaid"], json!(400));
@@ -1385,7 +1386,7 @@ async fn payments_keep_demand_and_bill_consistent(backend: Backend) {
         .await
         .expect("reversal");
     assert_eq!(reversed.status.as_str(), "EXPIRED");
-    assert_eq!(reversed.amount_paid, 0);
+    assert_eq!(reversed.amount_paid, Paise::ZERO);
     assert_eq!(bill_by_id(&kosh, &id(&second)).await["status"], "EXPIRED");
     assert_eq!(
         collected(&demand_of(&kosh, "PT-P-1").await, "PT_TAX"),
@@ -1494,11 +1495,11 @@ async fn advance_becomes_a_credit_on_the_next_bill(backend: Backend) {
     let mut pay = payment(&bill, "pay-adv", &[("WS_CHARGE", 500_00)]);
     pay.advance = Some(AdvancePayment {
         bill_detail_id: id(&bill["billDetails"][0]),
-        amount: 100_00,
+        amount: Paise::new(100_00),
     });
     let paid = apply(&kosh, &pay).await.expect("payment with advance");
     assert_eq!(paid.status.as_str(), "PAID");
-    assert_eq!(paid.advance_amount, 100_00);
+    assert_eq!(paid.advance_amount, Paise::new(100_00));
 
     // The next period's bill carries the advance as a credit.
     create_demand(&kosh, ws(1_585_699_200_000, 1_617_235_199_000, 300)).await;
@@ -1532,7 +1533,7 @@ async fn advance_becomes_a_credit_on_the_next_bill(backend: Backend) {
     let mut over = payment(&pt, "pay-pt", &[("PT_TAX", 100_00)]);
     over.advance = Some(AdvancePayment {
         bill_detail_id: id(&pt["billDetails"][0]),
-        amount: 1,
+        amount: Paise::new(1),
     });
     assert_eq!(
         code_of(&apply(&kosh, &over).await.unwrap_err()),

@@ -35,6 +35,7 @@ pub fn end_of_day(ms: i64, tz: Tz) -> i64 {
 mod tests {
     use super::*;
     use crate::demand::{Audit, DemandStatus};
+    use kosh_platform::money::Paise;
 
     const KOLKATA: Tz = chrono_tz::Asia::Kolkata;
     /// 2019-06-15 10:00:00 IST.
@@ -53,7 +54,7 @@ mod tests {
             payer: None,
             tax_period_from: 0,
             tax_period_to: 0,
-            minimum_amount_payable: 0,
+            minimum_amount_payable: Paise::ZERO,
             bill_expiry_time: period,
             fixed_bill_expiry_date: fixed,
             status: DemandStatus::Active,

@@ -55,17 +55,17 @@ pub fn make(demands: &[Demand], ctx: &BillContext<'_>) -> Result<Option<Bill>, M
         .iter()
         .map(|d| detail_for(d, &bill_id, ctx))
         .collect::<Result<Vec<BillDetail>, MoneyError>>()?;
-    let total = Paise::sum_i64(details.iter().map(|d| d.amount))?;
-    if total < 0 {
+    let total = Paise::sum(details.iter().map(|d| d.amount))?;
+    if total.is_negative() {
         return Ok(None);
     }
-    Paise::new(total).total_within_ceiling()?;
-    let demanded_minimum = Paise::sum_i64(demands.iter().map(|d| d.minimum_amount_payable))?;
+    total.total_within_ceiling()?;
+    let demanded_minimum = Paise::sum(demands.iter().map(|d| d.minimum_amount_payable))?;
     let minimum = if ctx.business.part_payment_allowed {
         ctx.business
             .min_amount_payable
             .max(demanded_minimum)
-            .clamp(0, total)
+            .clamp(Paise::ZERO, total)
     } else {
         total
     };
@@ -80,7 +80,7 @@ pub fn make(demands: &[Demand], ctx: &BillContext<'_>) -> Result<Option<Bill>, M
         seq: 0,
         status: BillStatus::Active,
         total_amount: total,
-        amount_paid: 0,
+        amount_paid: Paise::ZERO,
         user_id: payer.map(|u| u.uuid.clone()),
         payer_name: payer.and_then(|u| u.name.clone()),
         payer_address: payer.and_then(crate::payer::address),
@@ -93,7 +93,7 @@ pub fn make(demands: &[Demand], ctx: &BillContext<'_>) -> Result<Option<Bill>, M
         additional_details: None,
         file_store_id: None,
         payment_id: None,
-        advance_amount: 0,
+        advance_amount: Paise::ZERO,
         advance_demand_detail_id: None,
         audit: Audit::new(ctx.actor, ctx.now_ms),
         details,
@@ -109,10 +109,10 @@ fn detail_for(
     let mut by_head: BTreeMap<&str, BillAccountDetail> = BTreeMap::new();
     let mut outstanding = Paise::ZERO;
     for dd in &demand.details {
-        let due = Paise::new(dd.tax_amount).checked_sub(Paise::new(dd.collection_amount))?;
+        let due = dd.tax_amount.checked_sub(dd.collection_amount)?;
         outstanding = outstanding.checked_add(due)?;
         if let Some(a) = by_head.get_mut(dd.tax_head_code.as_str()) {
-            a.amount = Paise::new(a.amount).checked_add(due)?.get();
+            a.amount = a.amount.checked_add(due)?;
             continue;
         }
         by_head.insert(
@@ -129,8 +129,8 @@ fn detail_for(
                     .find(|h| h.code == dd.tax_head_code)
                     .map(|h| h.order)
                     .unwrap_or(0),
-                amount: due.get(),
-                adjusted_amount: 0,
+                amount: due,
+                adjusted_amount: Paise::ZERO,
                 additional_details: None,
             },
         );
@@ -145,8 +145,8 @@ fn detail_for(
         from_period: demand.tax_period_from,
         to_period: demand.tax_period_to,
         expiry_date: expiry_date(demand, ctx.now_ms, ctx.tz),
-        amount: outstanding.get(),
-        amount_paid: 0,
+        amount: outstanding,
+        amount_paid: Paise::ZERO,
         additional_details: demand.additional_details.clone(),
         account_details,
     })
@@ -163,8 +163,8 @@ mod tests {
             demand_id: "d".into(),
             tenant_id: "pb.amritsar".into(),
             tax_head_code: head.into(),
-            tax_amount: tax,
-            collection_amount: collected,
+            tax_amount: Paise::new(tax),
+            collection_amount: Paise::new(collected),
             additional_details: None,
             audit: Audit::new("x", 0),
         }
@@ -180,7 +180,7 @@ mod tests {
             payer: None,
             tax_period_from: from,
             tax_period_to: from + 1000,
-            minimum_amount_payable: minimum,
+            minimum_amount_payable: Paise::new(minimum),
             bill_expiry_time: None,
             fixed_bill_expiry_date: None,
             status: DemandStatus::Active,
@@ -196,7 +196,7 @@ mod tests {
             code: "PT".into(),
             part_payment_allowed: part,
             is_advance_allowed: false,
-            min_amount_payable: min,
+            min_amount_payable: Paise::new(min),
             collection_modes_not_allowed: vec!["DD".into()],
         }
     }
@@ -252,17 +252,17 @@ mod tests {
         let bill = make(&demands, &ctx(&business, &heads))
             .unwrap()
             .expect("a bill");
-        assert_eq!(bill.total_amount, 51000 + 23000);
+        assert_eq!(bill.total_amount.get(), 51000 + 23000);
         // Oldest period first.
         assert_eq!(bill.details[0].from_period, 1000);
-        assert_eq!(bill.details[0].amount, 23000);
+        assert_eq!(bill.details[0].amount.get(), 23000);
         let first = &bill.details[0].account_details;
         assert_eq!(first.len(), 2);
         assert_eq!(first[0].tax_head_code, "PT_TAX");
-        assert_eq!(first[0].amount, 25000);
+        assert_eq!(first[0].amount.get(), 25000);
         assert_eq!(first[0].demand_detail_id, demands[1].details[0].id);
-        assert_eq!(first[1].amount, -2000);
-        assert_eq!(bill.minimum_amount_to_be_paid, 10000);
+        assert_eq!(first[1].amount.get(), -2000);
+        assert_eq!(bill.minimum_amount_to_be_paid.get(), 10000);
         assert_eq!(bill.status, BillStatus::Active);
     }
 
@@ -275,7 +275,8 @@ mod tests {
             make(&d, &ctx(&business, &heads))
                 .unwrap()
                 .unwrap()
-                .minimum_amount_to_be_paid,
+                .minimum_amount_to_be_paid
+                .get(),
             25000
         );
         let d = vec![demand(1000, 0, vec![detail("PT_TAX", 5000, 0)])];
@@ -283,7 +284,8 @@ mod tests {
             make(&d, &ctx(&business, &heads))
                 .unwrap()
                 .unwrap()
-                .minimum_amount_to_be_paid,
+                .minimum_amount_to_be_paid
+                .get(),
             5000
         );
         let whole = service(false, 0);
@@ -292,7 +294,8 @@ mod tests {
             make(&d, &ctx(&whole, &heads))
                 .unwrap()
                 .unwrap()
-                .minimum_amount_to_be_paid,
+                .minimum_amount_to_be_paid
+                .get(),
             50000
         );
     }
@@ -333,7 +336,8 @@ mod tests {
             make(&at, &ctx(&business, &heads))
                 .unwrap()
                 .unwrap()
-                .total_amount,
+                .total_amount
+                .get(),
             ceiling
         );
         let over = vec![

@@ -15,7 +15,7 @@ pub mod generate;
 pub mod search;
 pub mod store;
 
-use kosh_platform::money::rupees_json;
+use kosh_platform::money::Paise;
 use serde_json::{Value, json};
 
 use crate::demand::Audit;
@@ -72,10 +72,10 @@ pub struct Bill {
     /// The bill's place among its consumer code's bills: 1 for the first, and so on.
     pub seq: i64,
     pub status: BillStatus,
-    /// Paise: Σ of the details' amounts.
-    pub total_amount: i64,
-    /// Paise put on the bill by its payment (advance excluded).
-    pub amount_paid: i64,
+    /// Σ of the details' amounts.
+    pub total_amount: Paise,
+    /// What its payment put on the bill (advance excluded).
+    pub amount_paid: Paise,
     pub user_id: Option<String>,
     pub payer_name: Option<String>,
     pub payer_address: Option<String>,
@@ -83,14 +83,13 @@ pub struct Bill {
     pub mobile_number: Option<String>,
     pub part_payment_allowed: bool,
     pub is_advance_allowed: bool,
-    /// Paise.
-    pub minimum_amount_to_be_paid: i64,
+    pub minimum_amount_to_be_paid: Paise,
     pub collection_modes_not_allowed: Vec<String>,
     pub additional_details: Option<Value>,
     pub file_store_id: Option<String>,
     pub payment_id: Option<String>,
-    /// Paise paid beyond the bill, held as advance on a demand detail.
-    pub advance_amount: i64,
+    /// What was paid beyond the bill, held as advance on a demand detail.
+    pub advance_amount: Paise,
     pub advance_demand_detail_id: Option<String>,
     pub audit: Audit,
     pub details: Vec<BillDetail>,
@@ -106,8 +105,8 @@ pub struct BillDetail {
     pub from_period: i64,
     pub to_period: i64,
     pub expiry_date: i64,
-    pub amount: i64,
-    pub amount_paid: i64,
+    pub amount: Paise,
+    pub amount_paid: Paise,
     pub additional_details: Option<Value>,
     pub account_details: Vec<BillAccountDetail>,
 }
@@ -122,8 +121,8 @@ pub struct BillAccountDetail {
     pub demand_detail_id: String,
     pub tax_head_code: String,
     pub order: i64,
-    pub amount: i64,
-    pub adjusted_amount: i64,
+    pub amount: Paise,
+    pub adjusted_amount: Paise,
     pub additional_details: Option<Value>,
 }
 
@@ -143,15 +142,15 @@ impl Bill {
             "payerAddress": self.payer_address,
             "payerEmail": self.payer_email,
             "status": self.status.as_str(),
-            "totalAmount": rupees_json(self.total_amount),
-            "amountPaid": rupees_json(self.amount_paid),
+            "totalAmount": self.total_amount.rupees_json(),
+            "amountPaid": self.amount_paid.rupees_json(),
             "businessService": self.business_service,
             "billNumber": self.bill_number,
             "billDate": self.bill_date,
             "consumerCode": self.consumer_code,
             "partPaymentAllowed": self.part_payment_allowed,
             "isAdvanceAllowed": self.is_advance_allowed,
-            "minimumAmountToBePaid": rupees_json(self.minimum_amount_to_be_paid),
+            "minimumAmountToBePaid": self.minimum_amount_to_be_paid.rupees_json(),
             "collectionModesNotAllowed": self.collection_modes_not_allowed,
             "additionalDetails": self.additional_details,
             "billDetails": self.details.iter().map(BillDetail::to_json).collect::<Vec<_>>(),
@@ -170,8 +169,8 @@ impl BillDetail {
             "demandId": self.demand_id,
             "billId": self.bill_id,
             "expiryDate": self.expiry_date,
-            "amount": rupees_json(self.amount),
-            "amountPaid": rupees_json(self.amount_paid),
+            "amount": self.amount.rupees_json(),
+            "amountPaid": self.amount_paid.rupees_json(),
             "fromPeriod": self.from_period,
             "toPeriod": self.to_period,
             "additionalDetails": self.additional_details,
@@ -188,8 +187,8 @@ impl BillAccountDetail {
             "billDetailId": self.bill_detail_id,
             "demandDetailId": self.demand_detail_id,
             "order": self.order,
-            "amount": rupees_json(self.amount),
-            "adjustedAmount": rupees_json(self.adjusted_amount),
+            "amount": self.amount.rupees_json(),
+            "adjustedAmount": self.adjusted_amount.rupees_json(),
             "taxHeadCode": self.tax_head_code,
             "additionalDetails": self.additional_details,
         })

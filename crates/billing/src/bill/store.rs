@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use kosh_platform::DigitError;
+use kosh_platform::money::Paise;
 use kosh_platform::sql::SqlBuilder;
 use serde_json::Value;
 use sqlx::any::AnyRow;
@@ -32,8 +33,8 @@ fn bill_from(row: &AnyRow) -> Result<Bill, sqlx::Error> {
         bill_date: row.try_get("bill_date")?,
         seq: row.try_get("seq")?,
         status: BillStatus::parse(&status).unwrap_or(BillStatus::Expired),
-        total_amount: row.try_get("total_amount")?,
-        amount_paid: row.try_get("amount_paid")?,
+        total_amount: Paise::new(row.try_get("total_amount")?),
+        amount_paid: Paise::new(row.try_get("amount_paid")?),
         user_id: row.try_get("user_id")?,
         payer_name: row.try_get("payer_name")?,
         payer_address: row.try_get("payer_address")?,
@@ -41,7 +42,7 @@ fn bill_from(row: &AnyRow) -> Result<Bill, sqlx::Error> {
         mobile_number: row.try_get("mobile_number")?,
         part_payment_allowed: row.try_get::<i64, _>("part_payment_allowed")? != 0,
         is_advance_allowed: row.try_get::<i64, _>("is_advance_allowed")? != 0,
-        minimum_amount_to_be_paid: row.try_get("minimum_amount_to_be_paid")?,
+        minimum_amount_to_be_paid: Paise::new(row.try_get("minimum_amount_to_be_paid")?),
         collection_modes_not_allowed: modes
             .map(|m| {
                 m.split(',')
@@ -53,7 +54,7 @@ fn bill_from(row: &AnyRow) -> Result<Bill, sqlx::Error> {
         additional_details: json_column(row.try_get("additional_details")?),
         file_store_id: row.try_get("file_store_id")?,
         payment_id: row.try_get("payment_id")?,
-        advance_amount: row.try_get("advance_amount")?,
+        advance_amount: Paise::new(row.try_get("advance_amount")?),
         advance_demand_detail_id: row.try_get("advance_demand_detail_id")?,
         audit: Audit {
             created_by: row.try_get("created_by")?,
@@ -74,8 +75,8 @@ fn detail_from(row: &AnyRow) -> Result<BillDetail, sqlx::Error> {
         from_period: row.try_get("from_period")?,
         to_period: row.try_get("to_period")?,
         expiry_date: row.try_get("expiry_date")?,
-        amount: row.try_get("amount")?,
-        amount_paid: row.try_get("amount_paid")?,
+        amount: Paise::new(row.try_get("amount")?),
+        amount_paid: Paise::new(row.try_get("amount_paid")?),
         additional_details: json_column(row.try_get("additional_details")?),
         account_details: Vec::new(),
     })
@@ -89,8 +90,8 @@ fn account_from(row: &AnyRow) -> Result<BillAccountDetail, sqlx::Error> {
         demand_detail_id: row.try_get("demand_detail_id")?,
         tax_head_code: row.try_get("tax_head_code")?,
         order: row.try_get("order_no")?,
-        amount: row.try_get("amount")?,
-        adjusted_amount: row.try_get("adjusted_amount")?,
+        amount: Paise::new(row.try_get("amount")?),
+        adjusted_amount: Paise::new(row.try_get("adjusted_amount")?),
         additional_details: json_column(row.try_get("additional_details")?),
     })
 }
@@ -118,8 +119,8 @@ pub async fn claim(conn: &mut AnyConnection, bill: &Bill) -> Result<bool, DigitE
     .bind(bill.bill_date)
     .bind(bill.seq)
     .bind(bill.status.as_str())
-    .bind(bill.total_amount)
-    .bind(bill.amount_paid)
+    .bind(bill.total_amount.get())
+    .bind(bill.amount_paid.get())
     .bind(&bill.user_id)
     .bind(&bill.payer_name)
     .bind(&bill.payer_address)
@@ -127,12 +128,12 @@ pub async fn claim(conn: &mut AnyConnection, bill: &Bill) -> Result<bool, DigitE
     .bind(&bill.mobile_number)
     .bind(i64::from(bill.part_payment_allowed))
     .bind(i64::from(bill.is_advance_allowed))
-    .bind(bill.minimum_amount_to_be_paid)
+    .bind(bill.minimum_amount_to_be_paid.get())
     .bind(if modes.is_empty() { None } else { Some(modes) })
     .bind(json_text(&bill.additional_details))
     .bind(&bill.file_store_id)
     .bind(&bill.payment_id)
-    .bind(bill.advance_amount)
+    .bind(bill.advance_amount.get())
     .bind(&bill.advance_demand_detail_id)
     .bind(&bill.audit.created_by)
     .bind(bill.audit.created_ms)
@@ -189,8 +190,8 @@ pub async fn insert_details(conn: &mut AnyConnection, bill: &Bill) -> Result<(),
         .bind(detail.from_period)
         .bind(detail.to_period)
         .bind(detail.expiry_date)
-        .bind(detail.amount)
-        .bind(detail.amount_paid)
+        .bind(detail.amount.get())
+        .bind(detail.amount_paid.get())
         .bind(json_text(&detail.additional_details))
         .execute(&mut *conn)
         .await?;
@@ -205,8 +206,8 @@ pub async fn insert_details(conn: &mut AnyConnection, bill: &Bill) -> Result<(),
             .bind(&account.demand_detail_id)
             .bind(&account.tax_head_code)
             .bind(account.order)
-            .bind(account.amount)
-            .bind(account.adjusted_amount)
+            .bind(account.amount.get())
+            .bind(account.adjusted_amount.get())
             .bind(json_text(&account.additional_details))
             .execute(&mut *conn)
             .await?;
@@ -467,9 +468,9 @@ pub async fn save_payment(conn: &mut AnyConnection, bill: &Bill) -> Result<(), D
          WHERE tenant_id = $8 AND id = $9",
     )
     .bind(bill.status.as_str())
-    .bind(bill.amount_paid)
+    .bind(bill.amount_paid.get())
     .bind(&bill.payment_id)
-    .bind(bill.advance_amount)
+    .bind(bill.advance_amount.get())
     .bind(&bill.advance_demand_detail_id)
     .bind(&bill.audit.last_modified_by)
     .bind(bill.audit.last_modified_ms)
@@ -481,7 +482,7 @@ pub async fn save_payment(conn: &mut AnyConnection, bill: &Bill) -> Result<(), D
         sqlx::query(
             "UPDATE egbs_bill_detail SET amount_paid = $1 WHERE tenant_id = $2 AND id = $3",
         )
-        .bind(detail.amount_paid)
+        .bind(detail.amount_paid.get())
         .bind(&detail.tenant_id)
         .bind(&detail.id)
         .execute(&mut *conn)
@@ -490,7 +491,7 @@ pub async fn save_payment(conn: &mut AnyConnection, bill: &Bill) -> Result<(), D
             sqlx::query(
                 "UPDATE egbs_bill_account_detail SET adjusted_amount = $1 WHERE tenant_id = $2 AND id = $3",
             )
-            .bind(account.adjusted_amount)
+            .bind(account.adjusted_amount.get())
             .bind(&account.tenant_id)
             .bind(&account.id)
             .execute(&mut *conn)

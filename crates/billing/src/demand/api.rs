@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use kosh_identity::users::User;
 use kosh_mdms::Mdms;
 use kosh_platform::envelope::RequestInfoWrapper;
+use kosh_platform::money::Paise;
 use kosh_platform::{AuthUser, Clock, Db, DigitError, DigitJson, DigitQuery, write_tx};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -149,7 +150,7 @@ fn updated_demand(old: &Demand, draft: &DemandDraft, actor: &str, now: i64) -> D
                 tenant_id: old.tenant_id.clone(),
                 tax_head_code: d.tax_head_code.clone(),
                 tax_amount: d.tax_amount,
-                collection_amount: 0,
+                collection_amount: Paise::ZERO,
                 additional_details: d.additional_details.clone(),
                 audit: Audit::new(actor, now),
             }),

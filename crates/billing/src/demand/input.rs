@@ -60,7 +60,7 @@ pub struct DetailInput {
     pub additional_details: Option<Value>,
 }
 
-/// A demand that passed bean validation, amounts in paise.
+/// A demand that passed bean validation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemandDraft {
     pub id: Option<String>,
@@ -71,7 +71,7 @@ pub struct DemandDraft {
     pub payer: Option<String>,
     pub tax_period_from: i64,
     pub tax_period_to: i64,
-    pub minimum_amount_payable: i64,
+    pub minimum_amount_payable: Paise,
     pub bill_expiry_time: Option<i64>,
     pub fixed_bill_expiry_date: Option<i64>,
     pub additional_details: Option<Value>,
@@ -83,18 +83,16 @@ pub struct DemandDraft {
 pub struct DetailDraft {
     pub id: Option<String>,
     pub tax_head_code: String,
-    pub tax_amount: i64,
-    pub collection_amount: i64,
+    pub tax_amount: Paise,
+    pub collection_amount: Paise,
     pub additional_details: Option<Value>,
 }
 
-/// An amount in paise: exact (DIGIT's decimal, [`wire::paise`]) and, either sign, within
-/// the single-amount ceiling, so that no sum of a demand's amounts comes near `i64`'s limits.
-fn amount(value: &Value, field: &str) -> Result<i64, ErrorItem> {
-    let paise = wire::paise(value, field)?;
-    Paise::new(paise)
+/// An amount: exact (DIGIT's decimal, [`wire::paise`]) and, either sign, within the
+/// single-amount ceiling, so that no sum of a demand's amounts comes near `i64`'s limits.
+fn amount(value: &Value, field: &str) -> Result<Paise, ErrorItem> {
+    wire::paise(value, field)?
         .within_ceiling()
-        .map(Paise::get)
         .map_err(|e| ErrorItem::new("EG_BS_INVALID_AMOUNT", format!("{field}: {e}")))
 }
 
@@ -135,11 +133,11 @@ pub fn drafts(request: &DemandRequest) -> Result<Vec<DemandDraft>, DigitError> {
             errors.push(not_null(&format!("{path}.taxPeriodTo")));
         }
         let minimum = match &d.minimum_amount_payable {
-            None | Some(Value::Null) => 0,
+            None | Some(Value::Null) => Paise::ZERO,
             Some(v) => {
                 amount(v, &format!("Demands[{i}].minimumAmountPayable")).unwrap_or_else(|e| {
                     errors.push(e);
-                    0
+                    Paise::ZERO
                 })
             }
         };
@@ -210,19 +208,19 @@ fn detail_drafts(
         let tax = match &detail.tax_amount {
             None | Some(Value::Null) => {
                 errors.push(not_null(&format!("{path}.demandDetails[{j}].taxAmount")));
-                0
+                Paise::ZERO
             }
             Some(v) => amount(v, &field("taxAmount")).unwrap_or_else(|e| {
                 errors.push(e);
-                0
+                Paise::ZERO
             }),
         };
         // DIGIT defaults a missing collection amount to zero.
         let collection = match &detail.collection_amount {
-            None | Some(Value::Null) => 0,
+            None | Some(Value::Null) => Paise::ZERO,
             Some(v) => amount(v, &field("collectionAmount")).unwrap_or_else(|e| {
                 errors.push(e);
-                0
+                Paise::ZERO
             }),
         };
         out.push(DetailDraft {

@@ -14,7 +14,7 @@ use std::fmt;
 use axum::http::StatusCode;
 use kosh_identity::users::User;
 use kosh_platform::DigitError;
-use kosh_platform::money::{MoneyError, Paise, rupees_json};
+use kosh_platform::money::{MoneyError, Paise};
 use serde_json::{Value, json};
 
 use crate::wire::plain;
@@ -95,8 +95,7 @@ pub struct Demand {
     pub payer: Option<String>,
     pub tax_period_from: i64,
     pub tax_period_to: i64,
-    /// Paise.
-    pub minimum_amount_payable: i64,
+    pub minimum_amount_payable: Paise,
     pub bill_expiry_time: Option<i64>,
     pub fixed_bill_expiry_date: Option<i64>,
     pub status: DemandStatus,
@@ -112,41 +111,39 @@ pub struct DemandDetail {
     pub demand_id: String,
     pub tenant_id: String,
     pub tax_head_code: String,
-    /// Paise; negative for rebates, exemptions and advance.
-    pub tax_amount: i64,
-    /// Paise collected against `tax_amount` by payments.
-    pub collection_amount: i64,
+    /// Negative for rebates, exemptions and advance.
+    pub tax_amount: Paise,
+    /// What payments collected against `tax_amount`.
+    pub collection_amount: Paise,
     pub additional_details: Option<Value>,
     pub audit: Audit,
 }
 
 impl Demand {
-    /// Paise still owed: Σ(tax − collection), with checked arithmetic.
-    pub fn checked_outstanding(&self) -> Result<i64, MoneyError> {
+    /// What is still owed: Σ(tax − collection), with checked arithmetic.
+    pub fn checked_outstanding(&self) -> Result<Paise, MoneyError> {
         let mut owed = Paise::ZERO;
         for d in &self.details {
-            owed = owed.checked_add(
-                Paise::new(d.tax_amount).checked_sub(Paise::new(d.collection_amount))?,
-            )?;
+            owed = owed.checked_add(d.tax_amount.checked_sub(d.collection_amount)?)?;
         }
-        Ok(owed.get())
+        Ok(owed)
     }
 
-    /// Paise still owed: Σ(tax − collection). Every demand kosh writes has passed
+    /// What is still owed: Σ(tax − collection). Every demand kosh writes has passed
     /// [`Demand::check_books`], which computes this sum with checked arithmetic, so it cannot
     /// overflow for a stored demand; should it (a row changed behind kosh's back), the error
     /// is logged and the amount saturates rather than wraps.
-    pub fn outstanding(&self) -> i64 {
+    pub fn outstanding(&self) -> Paise {
         self.checked_outstanding().unwrap_or_else(|e| {
             tracing::error!(demand_id = %self.id, tenant_id = %self.tenant_id, error = %e,
                 "a demand's outstanding amount does not fit in paise");
-            i64::MAX
+            Paise::MAX
         })
     }
 
     /// Whether payments have collected every tax head (DIGIT: Σtax == Σcollection).
     pub fn fully_collected(&self) -> bool {
-        self.checked_outstanding() == Ok(0)
+        self.checked_outstanding() == Ok(Paise::ZERO)
     }
 
     /// The invariants every stored demand keeps, asserted on every write
@@ -175,14 +172,14 @@ impl Demand {
                 });
             }
         }
-        let mut heads: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
-        let mut charges = (0_i64, 0_i64);
+        let mut heads: BTreeMap<&str, (Paise, Paise)> = BTreeMap::new();
+        let mut charges = (Paise::ZERO, Paise::ZERO);
         let mut overflow = false;
-        let mut add = |sum: &mut (i64, i64), tax: i64, collected: i64| match (
+        let mut add = |sum: &mut (Paise, Paise), tax: Paise, collected: Paise| match (
             sum.0.checked_add(tax),
             sum.1.checked_add(collected),
         ) {
-            (Some(t), Some(c)) => *sum = (t, c),
+            (Ok(t), Ok(c)) => *sum = (t, c),
             _ => overflow = true,
         };
         for d in &self.details {
@@ -208,7 +205,7 @@ impl Demand {
                 }
             }
             let (due, collected) = charges;
-            if collected > due.max(0) {
+            if collected > due.max(Paise::ZERO) {
                 violations.push(Violation::Net { due, collected });
             }
         }
@@ -244,7 +241,7 @@ impl Demand {
             "fixedBillExpiryDate": self.fixed_bill_expiry_date,
             "billExpiryTime": self.bill_expiry_time,
             "additionalDetails": self.additional_details,
-            "minimumAmountPayable": rupees_json(self.minimum_amount_payable),
+            "minimumAmountPayable": self.minimum_amount_payable.rupees_json(),
             "isPaymentCompleted": self.is_payment_completed,
             "status": self.status.as_str(),
         })
@@ -257,8 +254,8 @@ impl DemandDetail {
             "id": self.id,
             "demandId": self.demand_id,
             "taxHeadMasterCode": self.tax_head_code,
-            "taxAmount": rupees_json(self.tax_amount),
-            "collectionAmount": rupees_json(self.collection_amount),
+            "taxAmount": self.tax_amount.rupees_json(),
+            "collectionAmount": self.collection_amount.rupees_json(),
             "additionalDetails": self.additional_details,
             "auditDetails": self.audit.json(),
             "tenantId": self.tenant_id,
@@ -277,11 +274,11 @@ pub fn is_advance_head(code: &str) -> bool {
 
 /// Whether `collected` lies between zero and `tax`: 0 ≤ collected ≤ tax for a positive tax,
 /// tax ≤ collected ≤ 0 for a negative one (a credit is collected as it is used).
-pub fn within_sign_bounds(tax: i64, collected: i64) -> bool {
-    if tax >= 0 {
-        (0..=tax).contains(&collected)
+pub fn within_sign_bounds(tax: Paise, collected: Paise) -> bool {
+    if tax.is_negative() {
+        (tax..=Paise::ZERO).contains(&collected)
     } else {
-        (tax..=0).contains(&collected)
+        (Paise::ZERO..=tax).contains(&collected)
     }
 }
 
@@ -292,17 +289,17 @@ pub enum Violation {
     Detail {
         detail_id: String,
         head: String,
-        tax: i64,
-        collected: i64,
+        tax: Paise,
+        collected: Paise,
     },
     /// A tax head, its details summed, has collected more than its tax, or the wrong sign.
     Head {
         head: String,
-        tax: i64,
-        collected: i64,
+        tax: Paise,
+        collected: Paise,
     },
     /// The demand's charges, net of credits used, have collected more than they make due.
-    Net { due: i64, collected: i64 },
+    Net { due: Paise, collected: Paise },
     /// A sum of the demand's amounts does not fit in paise.
     Overflow,
 }
@@ -418,8 +415,8 @@ mod tests {
             demand_id: "d-1".into(),
             tenant_id: "pb.amritsar".into(),
             tax_head_code: head.into(),
-            tax_amount: tax,
-            collection_amount: collected,
+            tax_amount: Paise::new(tax),
+            collection_amount: Paise::new(collected),
             additional_details: None,
             audit: Audit::new("x", 0),
         }
@@ -435,7 +432,7 @@ mod tests {
             payer: None,
             tax_period_from: 0,
             tax_period_to: 1,
-            minimum_amount_payable: 0,
+            minimum_amount_payable: Paise::ZERO,
             bill_expiry_time: None,
             fixed_bill_expiry_date: None,
             status: DemandStatus::Active,
@@ -504,8 +501,8 @@ mod tests {
         assert!(violations(&d).contains(&Violation::Detail {
             detail_id: "a".into(),
             head: "PT_TAX".into(),
-            tax: 100_00,
-            collected: 100_01,
+            tax: Paise::new(100_00),
+            collected: Paise::new(100_01),
         }));
         for (tax, collected) in [(100_00, -1), (-100_00, 1), (-100_00, -100_01), (0, 1)] {
             let d = demand(vec![detail("a", "PT_TIME_REBATE", tax, collected)]);
@@ -528,14 +525,14 @@ mod tests {
         assert!(
             found.contains(&Violation::Head {
                 head: "TL_TAX".into(),
-                tax: 100_00,
-                collected: 400_00
+                tax: Paise::new(100_00),
+                collected: Paise::new(400_00)
             }),
             "{found:?}"
         );
         assert!(found.contains(&Violation::Net {
-            due: 100_00,
-            collected: 400_00
+            due: Paise::new(100_00),
+            collected: Paise::new(400_00)
         }));
         assert!(!found.iter().any(|v| matches!(v, Violation::Detail { .. })));
         let message = d.check_books().unwrap_err().to_string();
@@ -556,8 +553,8 @@ mod tests {
         assert_eq!(
             violations(&d),
             vec![Violation::Net {
-                due: 900_00,
-                collected: 1000_00
+                due: Paise::new(900_00),
+                collected: Paise::new(1000_00)
             }]
         );
     }
@@ -589,14 +586,14 @@ mod tests {
             detail("d", "PT_ADVANCE_CARRYFORWARD", -70_00, -30_00),
         ]);
         assert_eq!(d.check_books(), Ok(()));
-        d.details[1].collection_amount = 50_01;
+        d.details[1].collection_amount = Paise::new(50_01);
         let err = d.check_books().unwrap_err();
         assert_eq!(err.demand_id, "d-1");
         assert!(err.violations.contains(&Violation::Detail {
             detail_id: "b".into(),
             head: "PT_CANCER_CESS".into(),
-            tax: 50_00,
-            collected: 50_01
+            tax: Paise::new(50_00),
+            collected: Paise::new(50_01)
         }));
         assert_eq!(err.fault().status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(err.fault().first_code(), Some(BOOKS_VIOLATED));

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use kosh_platform::DigitError;
 use kosh_platform::db::is_unique_violation;
+use kosh_platform::money::Paise;
 use kosh_platform::sql::{SqlBuilder, rows_per_statement};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -89,7 +90,7 @@ fn demand_from(row: &AnyRow) -> Result<Demand, sqlx::Error> {
         payer: row.try_get("payer")?,
         tax_period_from: row.try_get("tax_period_from")?,
         tax_period_to: row.try_get("tax_period_to")?,
-        minimum_amount_payable: row.try_get("minimum_amount_payable")?,
+        minimum_amount_payable: Paise::new(row.try_get("minimum_amount_payable")?),
         bill_expiry_time: row.try_get("bill_expiry_time")?,
         fixed_bill_expiry_date: row.try_get("fixed_bill_expiry_date")?,
         status: DemandStatus::parse(&status).unwrap_or(DemandStatus::Active),
@@ -106,8 +107,8 @@ fn detail_from(row: &AnyRow) -> Result<DemandDetail, sqlx::Error> {
         demand_id: row.try_get("demand_id")?,
         tenant_id: row.try_get("tenant_id")?,
         tax_head_code: row.try_get("tax_head_code")?,
-        tax_amount: row.try_get("tax_amount")?,
-        collection_amount: row.try_get("collection_amount")?,
+        tax_amount: Paise::new(row.try_get("tax_amount")?),
+        collection_amount: Paise::new(row.try_get("collection_amount")?),
         additional_details: json_column(row.try_get("additional_details")?),
         audit: audit_from(row)?,
     })
@@ -154,7 +155,7 @@ pub async fn insert(conn: &mut AnyConnection, d: &Demand) -> Result<(), DigitErr
     .bind(&d.payer)
     .bind(d.tax_period_from)
     .bind(d.tax_period_to)
-    .bind(d.minimum_amount_payable)
+    .bind(d.minimum_amount_payable.get())
     .bind(d.bill_expiry_time)
     .bind(d.fixed_bill_expiry_date)
     .bind(d.status.as_str())
@@ -187,8 +188,8 @@ async fn insert_detail(conn: &mut AnyConnection, detail: &DemandDetail) -> Resul
     .bind(&detail.tenant_id)
     .bind(&detail.demand_id)
     .bind(&detail.tax_head_code)
-    .bind(detail.tax_amount)
-    .bind(detail.collection_amount)
+    .bind(detail.tax_amount.get())
+    .bind(detail.collection_amount.get())
     .bind(json_text(&detail.additional_details))
     .bind(&detail.audit.created_by)
     .bind(detail.audit.created_ms)
@@ -212,7 +213,7 @@ pub async fn update(conn: &mut AnyConnection, d: &Demand) -> Result<(), DigitErr
     .bind(&d.payer)
     .bind(d.tax_period_from)
     .bind(d.tax_period_to)
-    .bind(d.minimum_amount_payable)
+    .bind(d.minimum_amount_payable.get())
     .bind(d.bill_expiry_time)
     .bind(d.fixed_bill_expiry_date)
     .bind(d.status.as_str())
@@ -234,8 +235,8 @@ pub async fn update(conn: &mut AnyConnection, d: &Demand) -> Result<(), DigitErr
             "UPDATE egbs_demand_detail SET tax_amount = $1, collection_amount = $2, additional_details = $3, \
              last_modified_by = $4, last_modified_ms = $5 WHERE tenant_id = $6 AND id = $7 AND demand_id = $8",
         )
-        .bind(detail.tax_amount)
-        .bind(detail.collection_amount)
+        .bind(detail.tax_amount.get())
+        .bind(detail.collection_amount.get())
         .bind(json_text(&detail.additional_details))
         .bind(&detail.audit.last_modified_by)
         .bind(detail.audit.last_modified_ms)
@@ -491,7 +492,7 @@ pub async fn insert_many(conn: &mut AnyConnection, demands: &[Demand]) -> Result
                 .push(", ")
                 .bind(d.tax_period_to)
                 .push(", ");
-            q.bind(d.minimum_amount_payable)
+            q.bind(d.minimum_amount_payable.get())
                 .push(", ")
                 .bind(d.bill_expiry_time)
                 .push(", ");
@@ -536,9 +537,9 @@ pub async fn insert_many(conn: &mut AnyConnection, demands: &[Demand]) -> Result
                 .push(", ")
                 .bind(x.tax_head_code.as_str())
                 .push(", ");
-            q.bind(x.tax_amount)
+            q.bind(x.tax_amount.get())
                 .push(", ")
-                .bind(x.collection_amount)
+                .bind(x.collection_amount.get())
                 .push(", ");
             q.bind(json_text(&x.additional_details))
                 .push(", ")

@@ -45,7 +45,7 @@ pub async fn for_create(
         check_masters(mdms, draft, &mut errors, &mut sets);
     }
     let payers = check_payers(conn, drafts, &mut errors).await?;
-    let amounts: Vec<(i64, i64)> = drafts
+    let amounts: Vec<(Paise, Paise)> = drafts
         .iter()
         .flat_map(|d| {
             d.details
@@ -80,7 +80,7 @@ pub async fn for_import(
         let found = check_payers(conn, one, &mut errors).await?;
         good_payers.extend(found.into_keys());
     }
-    let amounts: Vec<(i64, i64)> = draft
+    let amounts: Vec<(Paise, Paise)> = draft
         .details
         .iter()
         .map(|x| (x.tax_amount, x.collection_amount))
@@ -140,7 +140,7 @@ pub async fn for_update(
             ),
         );
     }
-    let requested: Vec<(i64, i64)> = drafts
+    let requested: Vec<(Paise, Paise)> = drafts
         .iter()
         .flat_map(|d| {
             d.details
@@ -240,14 +240,14 @@ pub fn written<'a>(
         for (what, sum) in [
             (
                 "taxAmounts",
-                Paise::sum_i64(demand.details.iter().map(|d| d.tax_amount)),
+                Paise::sum(demand.details.iter().map(|d| d.tax_amount)),
             ),
             (
                 "collectionAmounts",
-                Paise::sum_i64(demand.details.iter().map(|d| d.collection_amount)),
+                Paise::sum(demand.details.iter().map(|d| d.collection_amount)),
             ),
         ] {
-            if let Err(e) = sum.and_then(|total| Paise::new(total).total_within_ceiling()) {
+            if let Err(e) = sum.and_then(Paise::total_within_ceiling) {
                 totals.push(format!(
                     "the {what} of the demand of consumer code {} : {e}",
                     demand.consumer_code
@@ -297,7 +297,7 @@ pub fn written<'a>(
     Ok(())
 }
 
-fn below_collected(demand: &Demand, head: &str, tax: i64, collected: i64) -> String {
+fn below_collected(demand: &Demand, head: &str, tax: Paise, collected: Paise) -> String {
     format!(
         "demand {}, tax head {head} : the taxAmount cannot be {} when {} has been collected on it",
         demand.id,
@@ -445,16 +445,16 @@ async fn check_payers(
 
 /// (tax, collection) pairs: a positive tax is collected between zero and itself; a negative
 /// one (rebate, exemption, advance) between itself and zero.
-fn check_amounts(amounts: &[(i64, i64)], errors: &mut ErrorMap) {
+fn check_amounts(amounts: &[(Paise, Paise)], errors: &mut ErrorMap) {
     let mut faults = Vec::new();
     for &(tax, collection) in amounts {
-        if tax >= 0 && (collection > tax || collection < 0) {
+        if !tax.is_negative() && (collection > tax || collection.is_negative()) {
             faults.push(format!(
                 "collection amount : {}, cannot not be greater than taxAmount or Negative in case of positive tax : {}",
                 plain(collection),
                 plain(tax)
             ));
-        } else if tax < 0 && (collection < tax || collection > 0) {
+        } else if tax.is_negative() && (collection < tax || collection > Paise::ZERO) {
             faults.push(format!(
                 "collection amount : {}, should be equal to 'ZERO' or tax amount : {} in case of negative Tax",
                 plain(collection),
@@ -530,7 +530,7 @@ mod tests {
             payer: None,
             tax_period_from: 0,
             tax_period_to: 1,
-            minimum_amount_payable: 0,
+            minimum_amount_payable: Paise::ZERO,
             bill_expiry_time: None,
             fixed_bill_expiry_date: None,
             status: DemandStatus::Active,
@@ -544,8 +544,8 @@ mod tests {
                     demand_id: "d-1".into(),
                     tenant_id: "pb.amritsar".into(),
                     tax_head_code: head.into(),
-                    tax_amount: tax,
-                    collection_amount: collected,
+                    tax_amount: Paise::new(tax),
+                    collection_amount: Paise::new(collected),
                     additional_details: None,
                     audit: Audit::new("x", 0),
                 })
@@ -607,11 +607,11 @@ mod tests {
             &[("a", "TL_TAX", 400_00, 0), ("b", "TL_TAX", -1_00, 0)],
         );
         let mut new = old.clone();
-        new.details[0].tax_amount = 500_00;
+        new.details[0].tax_amount = Paise::new(500_00);
         assert_eq!(refusal(written(&mdms, [(&new, Some(&old))])), vec![]);
         // ...one it sets is.
         let mut new = old.clone();
-        new.details[1].tax_amount = -2_00;
+        new.details[1].tax_amount = Paise::new(-2_00);
         assert_eq!(
             refusal(written(&mdms, [(&new, Some(&old))]))[0].0,
             NEGATIVE_TAX
@@ -623,7 +623,7 @@ mod tests {
         let mdms = shipped();
         let old = demand("PT", &[("a", "PT_TAX", 1000_00, 600_00)]);
         let mut new = old.clone();
-        new.details[0].tax_amount = 500_00;
+        new.details[0].tax_amount = Paise::new(500_00);
         assert_eq!(
             refusal(written(&mdms, [(&new, Some(&old))])),
             vec![(
@@ -631,7 +631,7 @@ mod tests {
                 "A demand's taxAmount cannot be lowered below what has been collected on it : [demand d-1, tax head PT_TAX : the taxAmount cannot be 500 when 600 has been collected on it]".to_string()
             )]
         );
-        new.details[0].tax_amount = 600_00;
+        new.details[0].tax_amount = Paise::new(600_00);
         assert_eq!(refusal(written(&mdms, [(&new, Some(&old))])), vec![]);
     }
 
@@ -677,6 +677,13 @@ mod tests {
 
     #[test]
     fn amounts_follow_digit_rules() {
+        let check_amounts = |amounts: &[(i64, i64)], e: &mut ErrorMap| {
+            let amounts: Vec<(Paise, Paise)> = amounts
+                .iter()
+                .map(|&(t, c)| (Paise::new(t), Paise::new(c)))
+                .collect();
+            check_amounts(&amounts, e)
+        };
         let mut e = ErrorMap::new();
         check_amounts(
             &[(10000, 0), (10000, 10000), (-500, 0), (-500, -500)],
