@@ -81,7 +81,7 @@ use std::fmt;
 use kosh_platform::money::Paise;
 use serde_json::Value;
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, Row};
 
 /// Which rule a violation breaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -171,7 +171,8 @@ pub struct DetailRow {
     pub receipt_number: String,
     pub amount_paid: i64,
     pub live: bool,
-    /// The bill snapshot, as stored (parsed only for live details).
+    /// The bill snapshot, as stored; read (and parsed) only for live details, empty for
+    /// the others.
     pub bill: String,
 }
 
@@ -270,12 +271,12 @@ fn bool_of(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
 }
 
 async fn rows<T>(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     sql: &'static str,
     map: impl Fn(&AnyRow) -> Result<T, sqlx::Error>,
 ) -> Result<Vec<T>, sqlx::Error> {
     sqlx::query(sql)
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await?
         .iter()
         .map(map)
@@ -283,10 +284,19 @@ async fn rows<T>(
 }
 
 impl Snapshot {
-    /// Reads the books (ten plain SELECTs, no SQL arithmetic).
+    /// Reads the books: ten plain SELECTs, no SQL arithmetic, in one read transaction
+    /// that sees one instant (REPEATABLE READ on PostgreSQL; on SQLite a transaction's
+    /// reads share the snapshot its first read took), so that the checker can read the
+    /// books of a server that is busy writing them.
     pub async fn load(pool: &AnyPool) -> Result<Snapshot, sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        if tx.backend_name().eq_ignore_ascii_case("postgresql") {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
         let payments = rows(
-            pool,
+            &mut tx,
             "SELECT tenant_id, id, payment_status, total_amount_paid, transaction_number FROM egcl_payment",
             |r| {
                 Ok(PaymentRow {
@@ -300,8 +310,9 @@ impl Snapshot {
         )
         .await?;
         let details = rows(
-            pool,
-            "SELECT tenant_id, id, payment_id, bill_id, receipt_number, amount_paid, live, bill FROM egcl_paymentdetail",
+            &mut tx,
+            "SELECT tenant_id, id, payment_id, bill_id, receipt_number, amount_paid, live, \
+             CASE WHEN live = 1 THEN bill ELSE '' END AS bill FROM egcl_paymentdetail",
             |r| {
                 Ok(DetailRow {
                     tenant_id: r.try_get("tenant_id")?,
@@ -317,7 +328,7 @@ impl Snapshot {
         )
         .await?;
         let demand_details = rows(
-            pool,
+            &mut tx,
             "SELECT tenant_id, id, demand_id, tax_head_code, tax_amount, collection_amount FROM egbs_demand_detail",
             |r| {
                 Ok(DemandDetailRow {
@@ -332,7 +343,7 @@ impl Snapshot {
         )
         .await?;
         let bills = rows(
-            pool,
+            &mut tx,
             "SELECT tenant_id, id, status, amount_paid, payment_id, advance_amount, advance_demand_detail_id FROM egbs_bill",
             |r| {
                 Ok(BillRow {
@@ -348,7 +359,7 @@ impl Snapshot {
         )
         .await?;
         let pg = rows(
-            pool,
+            &mut tx,
             "SELECT tenant_id, txn_id, txn_amount, txn_status, receipt, payment_id, refund_id, closed_time FROM eg_pg_transactions",
             |r| {
                 Ok(PgTxnRow {
@@ -365,7 +376,7 @@ impl Snapshot {
         )
         .await?;
         let pg_payments = rows(
-            pool,
+            &mut tx,
             "SELECT tenant_id, txn_id, payment_id, receipt_numbers FROM eg_pg_txn_payment",
             |r| {
                 Ok(PgPaymentRow {
@@ -378,7 +389,7 @@ impl Snapshot {
         )
         .await?;
         let bbps = rows(
-            pool,
+            &mut tx,
             "SELECT tenant_id, txn_reference_id, amount, status, payment_id FROM bbps_txn",
             |r| {
                 Ok(BbpsRow {
@@ -392,7 +403,7 @@ impl Snapshot {
         )
         .await?;
         let bbps_refunds = rows(
-            pool,
+            &mut tx,
             "SELECT tenant_id, txn_reference_id, amount FROM bbps_refund",
             |r| {
                 Ok(BbpsRefundRow {
@@ -404,7 +415,7 @@ impl Snapshot {
         )
         .await?;
         let refunds = rows(
-            pool,
+            &mut tx,
             "SELECT tenant_id, id, channel, source_ref, amount, status, settlement_reference FROM egcl_refund_due",
             |r| {
                 Ok(RefundRow {
@@ -420,7 +431,7 @@ impl Snapshot {
         )
         .await?;
         let holds = rows(
-            pool,
+            &mut tx,
             "SELECT tenant_id, bill_id, holder_ref FROM egcl_bill_hold",
             |r| {
                 Ok(HoldRow {
@@ -431,6 +442,7 @@ impl Snapshot {
             },
         )
         .await?;
+        tx.rollback().await?;
         Ok(Snapshot {
             payments,
             details,
@@ -447,11 +459,18 @@ impl Snapshot {
 
     /// Every rule that holds at one instant, checked; the violations found.
     pub fn violations(&self) -> Vec<Violation> {
+        self.violations_with(&mut Parsed::default())
+    }
+
+    /// [`Snapshot::violations`], reusing the bill snapshots `parsed` has already read when
+    /// their stored text is unchanged (a [`Watch`] keeps one across checks).
+    pub fn violations_with(&self, parsed: &mut Parsed) -> Vec<Violation> {
         let mut out = Out::default();
         let index = Index::of(self);
+        parsed.refresh(self);
         self.check_payments(&index, &mut out);
-        self.check_demands(&mut out);
-        self.check_bills(&index, &mut out);
+        self.check_demands(parsed, &mut out);
+        self.check_bills(&index, parsed, &mut out);
         self.check_online(&index, &mut out);
         self.check_bbps(&index, &mut out);
         self.check_refunds(&index, &mut out);
@@ -629,6 +648,41 @@ fn apportioned(bill: &Value) -> Result<Vec<(String, String, i64)>, String> {
     Ok(out)
 }
 
+/// What a bill snapshot records: (demandId, taxHeadCode, adjusted paise) per account
+/// detail, or why it cannot be read.
+type Lines = Result<Vec<(String, String, i64)>, String>;
+
+/// The apportionment of every live payment detail's bill snapshot, each parsed once and
+/// kept while its stored text is unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    by_detail: HashMap<String, (String, Lines)>,
+}
+
+impl Parsed {
+    fn refresh(&mut self, snapshot: &Snapshot) {
+        let mut kept = HashMap::new();
+        for d in snapshot.details.iter().filter(|d| d.live) {
+            let entry = match self.by_detail.remove(&d.id) {
+                Some((text, lines)) if text == d.bill => (text, lines),
+                _ => {
+                    let lines = serde_json::from_str::<Value>(&d.bill)
+                        .map_err(|e| format!("bill snapshot is not JSON: {e}"))
+                        .and_then(|bill| apportioned(&bill));
+                    (d.bill.clone(), lines)
+                }
+            };
+            kept.insert(d.id.clone(), entry);
+        }
+        self.by_detail = kept;
+    }
+
+    fn lines(&self, detail_id: &str) -> &Lines {
+        static MISSING: Lines = Ok(Vec::new());
+        self.by_detail.get(detail_id).map_or(&MISSING, |(_, l)| l)
+    }
+}
+
 fn add(sum: &mut i128, v: i64) {
     *sum += i128::from(v);
 }
@@ -730,7 +784,7 @@ impl Snapshot {
 
     /// (b) and (c): demand details within their tax; per (demand, head) collected equals the
     /// live apportioned amounts.
-    fn check_demands(&self, out: &mut Out) {
+    fn check_demands(&self, parsed: &Parsed, out: &mut Out) {
         // (tenant, demand, head) → (Σ tax, Σ collection, Σ apportioned by live payments).
         let mut heads: BTreeMap<(&str, &str, &str), (i128, i128)> = BTreeMap::new();
         for d in &self.demand_details {
@@ -761,25 +815,13 @@ impl Snapshot {
         }
         let mut paid: BTreeMap<(String, String, String), i128> = BTreeMap::new();
         for d in self.details.iter().filter(|d| d.live) {
-            let bill: Value = match serde_json::from_str(&d.bill) {
-                Ok(v) => v,
-                Err(e) => {
-                    out.push(
-                        Rule::CollectedEqualsApportioned,
-                        format!(
-                            "receipt {}: bill snapshot is not JSON: {e}",
-                            d.receipt_number
-                        ),
-                    );
-                    continue;
-                }
-            };
-            match apportioned(&bill) {
+            match parsed.lines(&d.id) {
                 Ok(lines) => {
                     for (demand, head, amount) in lines {
                         add(
-                            paid.entry((d.tenant_id.clone(), demand, head)).or_default(),
-                            amount,
+                            paid.entry((d.tenant_id.clone(), demand.clone(), head.clone()))
+                                .or_default(),
+                            *amount,
                         );
                     }
                 }
@@ -814,7 +856,7 @@ impl Snapshot {
     }
 
     /// (c): a bill agrees with its live payment detail.
-    fn check_bills(&self, index: &Index<'_>, out: &mut Out) {
+    fn check_bills(&self, index: &Index<'_>, parsed: &Parsed, out: &mut Out) {
         let mut seen = BTreeSet::new();
         for b in &self.bills {
             seen.insert((b.tenant_id.as_str(), b.id.as_str()));
@@ -856,9 +898,7 @@ impl Snapshot {
                             ),
                         );
                     }
-                    if let Ok(bill) = serde_json::from_str::<Value>(&d.bill)
-                        && let Ok(lines) = apportioned(&bill)
-                    {
+                    if let Ok(lines) = parsed.lines(&d.id) {
                         let sum: i128 = lines.iter().map(|l| i128::from(l.2)).sum();
                         if sum != i128::from(b.amount_paid) {
                             out.push(
@@ -1369,6 +1409,7 @@ pub async fn check(pool: &AnyPool) -> Result<Vec<Violation>, sqlx::Error> {
 /// A checker that remembers what it has seen, for the rules about change (f).
 #[derive(Debug, Default)]
 pub struct Watch {
+    parsed: Parsed,
     pg: HashMap<String, String>,
     bbps: HashMap<(String, String), String>,
     refunds: HashMap<(String, String), (String, i64)>,
@@ -1399,7 +1440,7 @@ impl Watch {
     /// Checks `snapshot` (every instant rule, and its changes since the last one seen) and
     /// remembers it.
     pub fn observe(&mut self, snapshot: &Snapshot) -> Vec<Violation> {
-        let mut out = Out(snapshot.violations());
+        let mut out = Out(snapshot.violations_with(&mut self.parsed));
         let mut pg = HashMap::new();
         for t in &snapshot.pg {
             if let Some(before) = self.pg.get(&t.txn_id)

@@ -156,6 +156,64 @@ async fn callback_get(kosh: &Kosh, callback: &SimCallback) -> (StatusCode, Value
     kosh_blackbox::read(response).await
 }
 
+/// The steps a run is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// Fetch a consumer code's bill again.
+    Fetch,
+    /// A CASH payment: full, part, over, negative, zero, fractional; of a fresh or a stale
+    /// bill; of one or two bills; sometimes overriding an online hold.
+    Counter,
+    /// An online transaction by one of the two citizens, of one or two bills.
+    OnlineCreate,
+    /// The payer pays at the gateway (success, failure, pending); the callback now or lost.
+    GatewayOutcome,
+    /// A callback delivered (again).
+    RepeatCallback,
+    /// The creator asks kosh about their transaction.
+    OwnerUpdate,
+    /// Time passes and reconciliation runs.
+    Reconcile,
+    /// The payer paid on the page of a transaction kosh has closed.
+    LateSuccess,
+    /// A payment the gateway held as pending completes or fails there.
+    GatewaySettles,
+    /// A BBPS posting: full, part, over, random.
+    BbpsPosting,
+    /// A BBPS reversal: of a paid posting, of any posting, of a reference never posted.
+    BbpsReversal,
+    /// The counter cancels one of its payments.
+    CounterCancel,
+    /// An employee raises (or lowers) a tax.
+    DemandUpdate,
+    /// An employee settles a refund due: paid back or kept as advance.
+    SettleRefund,
+    /// Time passes.
+    Tick,
+    /// Counter, BBPS and a gateway callback on one bill at once.
+    Race,
+}
+
+/// Each step and how often it comes.
+const OPS: [(Op, u32); 16] = [
+    (Op::Fetch, 5),
+    (Op::Counter, 14),
+    (Op::OnlineCreate, 14),
+    (Op::GatewayOutcome, 12),
+    (Op::RepeatCallback, 6),
+    (Op::OwnerUpdate, 4),
+    (Op::Reconcile, 8),
+    (Op::LateSuccess, 5),
+    (Op::GatewaySettles, 4),
+    (Op::BbpsPosting, 10),
+    (Op::BbpsReversal, 5),
+    (Op::CounterCancel, 6),
+    (Op::DemandUpdate, 16),
+    (Op::SettleRefund, 3),
+    (Op::Tick, 3),
+    (Op::Race, 6),
+];
+
 struct Citizen {
     token: String,
     name: &'static str,
@@ -549,53 +607,34 @@ impl World {
     }
 
     async fn random_step(&mut self) -> String {
-        // How often each step comes, in the order of the match below; races only in a run
-        // that allows them.
-        let weights: [u32; 16] = [
-            5,
-            14,
-            14,
-            12,
-            6,
-            4,
-            8,
-            3,
-            4,
-            10,
-            5,
-            6,
-            16,
-            3,
-            3,
-            if self.races { 6 } else { 0 },
-        ];
-        let total: u32 = weights.iter().sum();
+        let weight = |&(op, w): &(Op, u32)| if op == Op::Race && !self.races { 0 } else { w };
+        let total: u32 = OPS.iter().map(weight).sum();
         let mut roll = self.rng.random_range(0..total);
-        let mut which = 0;
-        for (i, weight) in weights.iter().enumerate() {
-            if roll < *weight {
-                which = i;
+        let mut chosen = Op::Tick;
+        for entry in &OPS {
+            if roll < weight(entry) {
+                chosen = entry.0;
                 break;
             }
-            roll -= weight;
+            roll -= weight(entry);
         }
-        match which {
-            0 => self.fetch_bill_step().await,
-            1 => self.counter_payment().await,
-            2 => self.online_create().await,
-            3 => self.gateway_outcome().await,
-            4 => self.repeat_callback().await,
-            5 => self.owner_update().await,
-            6 => self.reconcile().await,
-            7 => self.late_success().await,
-            8 => self.gateway_settles_pending().await,
-            9 => self.bbps_posting().await,
-            10 => self.bbps_reversal().await,
-            11 => self.counter_cancel().await,
-            12 => self.demand_update().await,
-            13 => self.settle_refund().await,
-            14 => self.tick().await,
-            _ => self.race().await,
+        match chosen {
+            Op::Fetch => self.fetch_bill_step().await,
+            Op::Counter => self.counter_payment().await,
+            Op::OnlineCreate => self.online_create().await,
+            Op::GatewayOutcome => self.gateway_outcome().await,
+            Op::RepeatCallback => self.repeat_callback().await,
+            Op::OwnerUpdate => self.owner_update().await,
+            Op::Reconcile => self.reconcile().await,
+            Op::LateSuccess => self.late_success().await,
+            Op::GatewaySettles => self.gateway_settles_pending().await,
+            Op::BbpsPosting => self.bbps_posting().await,
+            Op::BbpsReversal => self.bbps_reversal().await,
+            Op::CounterCancel => self.counter_cancel().await,
+            Op::DemandUpdate => self.demand_update().await,
+            Op::SettleRefund => self.settle_refund().await,
+            Op::Tick => self.tick().await,
+            Op::Race => self.race().await,
         }
     }
 
@@ -975,7 +1014,15 @@ impl World {
         };
         self.txns[i].sim = Some(outcome);
         self.txns[i].callback = Some(callback);
-        let mut line = format!("gateway {} {outcome:?}", self.txns[i].id);
+        let mut line = format!(
+            "gateway {} {outcome:?}{}",
+            self.txns[i].id,
+            if self.closed(&self.txns[i].id) {
+                " (a late answer: kosh had closed it)"
+            } else {
+                ""
+            }
+        );
         if self.rng.random_bool(0.6) {
             let delivered = self.deliver(i).await;
             let _ = write!(line, "; {delivered}");
@@ -1296,9 +1343,20 @@ impl World {
                 self.txns[i].sim = Some(outcome);
             }
         }
-        self.check().await;
-        for i in 0..self.txns.len() {
-            if self.txns[i].sim.is_some() && self.status_of(&self.txns[i].id) == Some("PENDING") {
+        // A gateway that does not answer in time (a loaded machine) leaves a transaction
+        // PENDING, as it should: ask again, a few times.
+        for _ in 0..3 {
+            self.check().await;
+            let unsettled: Vec<usize> = (0..self.txns.len())
+                .filter(|&i| {
+                    self.txns[i].sim.is_some()
+                        && self.status_of(&self.txns[i].id) == Some("PENDING")
+                })
+                .collect();
+            if unsettled.is_empty() {
+                break;
+            }
+            for i in unsettled {
                 let _ = write!(line, " [{}]", self.owner_update_of(i).await);
             }
         }
