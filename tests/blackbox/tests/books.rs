@@ -148,6 +148,20 @@ fn posting_json(service: Service, reference: &str, params: &Value, amount: i64) 
         "txnTimestamp": "2019-06-15T10:00:00+05:30"})
 }
 
+/// Runs `future` after `delay`.
+async fn after<F: std::future::Future>(delay: std::time::Duration, future: F) -> F::Output {
+    tokio::time::sleep(delay).await;
+    future.await
+}
+
+/// Runs `future` when there is one.
+async fn maybe<F: std::future::Future>(future: Option<F>) -> Option<F::Output> {
+    match future {
+        Some(f) => Some(f.await),
+        None => None,
+    }
+}
+
 /// The gateway's callback reaching `_update` without a token.
 async fn callback_get(kosh: &Kosh, callback: &SimCallback) -> (StatusCode, Value) {
     let mut url = reqwest::Url::parse(&kosh.url(UPDATE)).expect("url");
@@ -190,7 +204,8 @@ enum Op {
     SettleRefund,
     /// Time passes.
     Tick,
-    /// Counter, BBPS and a gateway callback on one bill at once.
+    /// Counter, BBPS, a gateway callback, a cancellation and a reversal on one consumer
+    /// code at once.
     Race,
 }
 
@@ -270,6 +285,8 @@ struct Txn {
 
 struct CounterPayment {
     id: String,
+    /// The consumer codes it paid.
+    codes: Vec<String>,
     receipt: String,
     amount: i64,
     /// The model: false once a CANCEL was answered 200.
@@ -278,6 +295,8 @@ struct CounterPayment {
 
 struct Posting {
     reference: String,
+    /// The account it was posted for (none for a reversal of a reference never posted).
+    account: Option<usize>,
     amount: i64,
     /// The status kosh last answered for it.
     answered: String,
@@ -759,8 +778,15 @@ impl World {
             .map(|d| text(&d["receiptNumber"]))
             .collect();
         let receipt = receipts.join("+");
+        let codes = p["paymentDetails"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| text(&d["bill"]["consumerCode"]))
+            .collect();
         self.counter.push(CounterPayment {
             id: text(&p["id"]),
+            codes,
             receipt: receipt.clone(),
             amount,
             live: true,
@@ -768,20 +794,18 @@ impl World {
         format!("payment {} receipt {receipt}", p["id"])
     }
 
-    /// Three channels at once on one consumer code's bill: the counter (overriding any
-    /// online hold), a BBPS posting, and the gateway's callback of an online transaction
-    /// of the bill the payer has just paid (when there is one). Whichever wins, the others
-    /// are refused or become refunds due.
+    /// Several channels at once on one consumer code: the counter paying its bill
+    /// (overriding any online hold), a BBPS posting, the gateway's callback of an online
+    /// transaction of the bill that the payer has just paid (when there is one), and
+    /// sometimes the counter cancelling its latest payment of the consumer code and BBPS
+    /// reversing a posting of it. Whatever order the server takes them in, the books must
+    /// balance: one wins the bill, the others are refused or become refunds due.
     async fn race(&mut self) -> String {
         let account = self.account();
-        let Some(bill) = self.fetch_bill(account).await else {
-            return format!(
-                "race {}: no bill ({})",
-                self.accounts[account].code, self.last_fetch
-            );
-        };
-        let bill_id = text(&bill["id"]);
-        let total = paise(&bill["totalAmount"]);
+        let code = self.accounts[account].code.clone();
+        let bill = self.fetch_bill(account).await;
+        let bill_id = bill.as_ref().map(|b| text(&b["id"])).unwrap_or_default();
+        let total = bill.as_ref().map_or(100_00, |b| paise(&b["totalAmount"]));
         let open = (0..self.txns.len()).find(|&i| {
             self.txns[i].sim.is_none()
                 && self.txns[i].redirect.is_some()
@@ -800,40 +824,93 @@ impl World {
                 )),
             }
         }
+        let cancel = if self.rng.random_bool(0.5) {
+            (0..self.counter.len())
+                .rev()
+                .find(|&i| self.counter[i].live && self.counter[i].codes.contains(&code))
+        } else {
+            None
+        };
+        let reverse = if self.rng.random_bool(0.5) {
+            (0..self.postings.len()).rev().find(|&i| {
+                self.postings[i].answered == "SUCCESS" && self.postings[i].account == Some(account)
+            })
+        } else {
+            None
+        };
         self.next_ref += 1;
         let reference = format!("AU01BOOKS{:011}", self.next_ref);
         let service = self.accounts[account].service;
         let params = self.bbps_params(account);
-        let counter = self.kosh.post(
-            "/collection-services/payments/_create",
-            cash_for(&[(bill.clone(), total)], true),
+        // Each starts after its own small delay, so that any of them may come first.
+        let delays: Vec<std::time::Duration> = (0..5)
+            .map(|_| std::time::Duration::from_millis(self.rng.random_range(0..25)))
+            .collect();
+        let kosh = &self.kosh;
+        let counter = maybe(bill.clone().map(|b| {
+            after(
+                delays[0],
+                kosh.post(
+                    "/collection-services/payments/_create",
+                    cash_for(&[(b, total)], true),
+                ),
+            )
+        }));
+        let bbps = after(
+            delays[1],
+            kosh.post_as(
+                &self.unit_token,
+                "/bbps/v1/payments",
+                posting_json(service, &reference, &params, total),
+            ),
         );
-        let bbps = self.kosh.post_as(
-            &self.unit_token,
-            "/bbps/v1/payments",
-            posting_json(service, &reference, &params, total),
+        let callback = maybe(
+            open.and_then(|i| self.txns[i].callback.as_ref())
+                .map(|cb| after(delays[2], callback_get(kosh, cb))),
         );
-        let callback = async {
-            match open.and_then(|i| self.txns[i].callback.clone()) {
-                Some(cb) => Some(callback_get(&self.kosh, &cb).await),
-                None => None,
-            }
-        };
-        let ((cs, cb), (bs, bb), online) = tokio::join!(counter, bbps, callback);
-        self.no_5xx("race: counter", cs, &cb);
-        self.no_5xx("race: BBPS", bs, &bb);
-        let mut line = format!(
-            "race on {} {total} paise: counter {}",
-            describe(&[(bill, total)]),
-            outcome(cs, &cb)
-        );
-        if cs == StatusCode::OK {
-            let _ = write!(line, " {}", self.record_counter(&cb, total));
+        let cancelling = maybe(cancel.map(|i| {
+            after(
+                delays[3],
+                kosh.post(
+                    "/collection-services/payments/_workflow",
+                    json!({"RequestInfo": {}, "PaymentWorkflows": [{"paymentId": self.counter[i].id,
+                        "action": "CANCEL", "tenantId": TENANT, "reason": "books race"}]}),
+                ),
+            )
+        }));
+        let reversing = maybe(reverse.map(|i| {
+            after(
+                delays[4],
+                kosh.post_as(
+                    &self.unit_token,
+                    "/bbps/v1/payments/reverse",
+                    json!({"txnReferenceId": self.postings[i].reference, "reason": "books race"}),
+                ),
+            )
+        }));
+        let (counter, (bs, bb), online, cancelled, reversed) =
+            tokio::join!(counter, bbps, callback, cancelling, reversing);
+        let mut line = format!("race on {code}");
+        if let Some(b) = &bill {
+            let _ = write!(line, " {}", describe(&[(b.clone(), total)]));
         }
+        if let Some((status, body)) = counter {
+            self.no_5xx("race: counter", status, &body);
+            let _ = write!(line, "; counter {}", outcome(status, &body));
+            if status == StatusCode::OK {
+                let _ = write!(line, " {}", self.record_counter(&body, total));
+            }
+        }
+        self.no_5xx("race: BBPS", bs, &bb);
         let answered = text(&bb["status"]);
-        let _ = write!(line, "; BBPS {reference} {answered}");
+        let _ = write!(
+            line,
+            "; BBPS {reference} {total} paise {answered} {}",
+            bb["reason"]["complianceRespCd"]
+        );
         self.postings.push(Posting {
             reference,
+            account: Some(account),
             amount: total,
             answered,
         });
@@ -844,6 +921,26 @@ impl World {
                 "; callback {} {}",
                 self.txns[i].id, body["Transaction"][0]["txnStatus"]
             );
+        }
+        if let (Some(i), Some((status, body))) = (cancel, cancelled) {
+            self.no_5xx("race: cancel", status, &body);
+            if status == StatusCode::OK {
+                self.counter[i].live = false;
+            }
+            let _ = write!(
+                line,
+                "; cancel {} {}",
+                self.counter[i].receipt,
+                outcome(status, &body)
+            );
+        }
+        if let (Some(i), Some((status, body))) = (reverse, reversed) {
+            self.no_5xx("race: reversal", status, &body);
+            let answered = text(&body["status"]);
+            if status == StatusCode::OK {
+                self.postings[i].answered = answered.clone();
+            }
+            let _ = write!(line, "; reverse {} {answered}", self.postings[i].reference);
         }
         line
     }
@@ -1177,6 +1274,7 @@ impl World {
         let answered = text(&answer["status"]);
         self.postings.push(Posting {
             reference: reference.clone(),
+            account: Some(account),
             amount,
             answered: answered.clone(),
         });
@@ -1217,6 +1315,7 @@ impl World {
             Some(i) if status == StatusCode::OK => self.postings[i].answered = answered.clone(),
             None if status == StatusCode::OK => self.postings.push(Posting {
                 reference: reference.clone(),
+                account: None,
                 amount: 0,
                 answered: answered.clone(),
             }),
