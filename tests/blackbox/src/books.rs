@@ -1,9 +1,10 @@
 //! The books of a running kosh, checked from its database alone (issue 14, item 7).
 //!
-//! [`Snapshot::load`] reads every table that holds money (a handful of whole-table reads,
-//! cheap on a test database; portable SQL, so the same code runs on SQLite and
-//! PostgreSQL, and every sum is taken in Rust with checked arithmetic rather than with SQL
-//! `SUM`, which PostgreSQL answers as NUMERIC). [`Snapshot::violations`] checks the rules
+//! [`Snapshot::load`] reads every table that holds money (whole-table reads in one read
+//! transaction, cheap on a test database; portable SQL, so the same code runs on SQLite
+//! and PostgreSQL). Every sum is taken in Rust over `i128`, which no sum of `i64` paise
+//! rows can overflow, rather than with SQL `SUM`, which PostgreSQL answers as NUMERIC
+//! and SQLite may silently turn into a float. [`Snapshot::violations`] checks the rules
 //! that hold at any instant; [`Watch`] remembers what it saw and adds the rules about
 //! change (a settled transaction stays settled, a receipt number is never reused).
 //!
@@ -69,7 +70,8 @@
 //!   that stopped being live never becomes live again.
 //! - (h) **advance held is accounted**: every ADVANCE head detail with a non-zero tax is
 //!   held by exactly one owner, either a bill whose `advance_demand_detail_id` it is (with
-//!   `advance_amount` = −tax, and that bill has a live payment) or an ADVANCED refund due
+//!   `advance_amount` = −tax; by (c), only a bill with a live receipt holds an advance) or
+//!   an ADVANCED refund due
 //!   whose `settlement_reference` it is (with amount = −tax); every bill naming an advance
 //!   detail finds it with tax = −advance.
 //! - (i) **holds only while pending**: a bill hold names a pg transaction that is PENDING
@@ -867,12 +869,22 @@ impl Snapshot {
             let paid_status = b.status == "PAID" || b.status == "PARTIALLY_PAID";
             match live {
                 None => {
-                    if paid_status || b.payment_id.is_some() || b.amount_paid != 0 {
+                    if paid_status
+                        || b.payment_id.is_some()
+                        || b.amount_paid != 0
+                        || b.advance_amount != 0
+                        || b.advance_demand_detail_id.is_some()
+                    {
                         out.push(
                             Rule::BillMatchesPayment,
                             format!(
-                                "bill {} is {} (payment {:?}, amount paid {}) but has no live receipt",
-                                b.id, b.status, b.payment_id, b.amount_paid
+                                "bill {} is {} (payment {:?}, amount paid {}, advance {} on {:?}) but has no live receipt",
+                                b.id,
+                                b.status,
+                                b.payment_id,
+                                b.amount_paid,
+                                b.advance_amount,
+                                b.advance_demand_detail_id
                             ),
                         );
                     }
