@@ -621,7 +621,7 @@ impl<'a> Index<'a> {
 }
 
 /// The apportionment a bill snapshot records: (demandId, taxHeadCode, adjusted paise).
-fn apportioned(bill: &Value) -> Result<Vec<(String, String, i64)>, String> {
+fn apportioned(bill: &Value) -> Lines {
     let mut out = Vec::new();
     let details = bill["billDetails"]
         .as_array()
