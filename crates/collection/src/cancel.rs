@@ -46,7 +46,9 @@ pub async fn is_latest(conn: &mut AnyConnection, payment: &Payment) -> Result<bo
             .bind(detail.consumer_code.as_str())
             .push(" AND d.business_service = ")
             .bind(detail.business_service.as_str())
-            .push(" ORDER BY p.transaction_date DESC, p.created_ms DESC LIMIT 1");
+            // Ids are time-ordered: of two receipts made in one millisecond, the later made
+            // is the latest, every time.
+            .push(" ORDER BY p.transaction_date DESC, p.created_ms DESC, p.id DESC LIMIT 1");
         let latest = q.build().fetch_optional(&mut *conn).await?;
         if let Some(row) = latest
             && row.try_get::<String, _>(0)? != payment.id
@@ -84,6 +86,17 @@ pub async fn apply(
 ) -> Result<Outcome, DigitError> {
     if !LIVE.contains(&payment.payment_status.as_str()) || payment.details.iter().any(|d| !d.live) {
         return Ok(Outcome::NotLive);
+    }
+    // The consumer codes' locks first, as a payment takes them: no new receipt can become
+    // the latest between this check and the reversal.
+    for detail in &payment.details {
+        kosh_billing::demand::store::lock_consumer(
+            conn,
+            &detail.tenant_id,
+            &detail.business_service,
+            &detail.consumer_code,
+        )
+        .await?;
     }
     if !is_latest(conn, &payment).await? {
         return Ok(Outcome::NotLatest);
