@@ -861,7 +861,8 @@ async fn run_search(
     q.push(" ORDER BY id LIMIT ")
         .bind(size)
         .push(" OFFSET ")
-        .bind(page * size);
+        // A page past any data is empty; a page number too large to multiply is one too.
+        .bind(page.saturating_mul(size));
     let mut conn = db.pool().acquire().await?;
     let mut found = users::many(&mut conn, q).await?;
     users::name_roles(mdms, &mut found);

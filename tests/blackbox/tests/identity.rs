@@ -448,6 +448,10 @@ async fn search_filters_and_rejects_empty_criteria(backend: Backend) {
         1,
         "numeric strings are read as numbers: {body}"
     );
+    // A page number too large to turn into an offset is a page past the data, not a 500.
+    let (status, body) = kosh.post("/user/v1/_search", json!({"tenantId": "pb", "roleCodes": ["CITIZEN"], "pageSize": 50, "pageNumber": i64::MAX})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"], json!([]), "{body}");
 
     let (status, body) = kosh.post("/user/_search", json!({"tenantId": "pb"})).await;
     assert_digit_error(
