@@ -100,16 +100,17 @@ pub async fn password_grant(
         }
         unlock(db, &mut user, now).await?;
     }
-    if !address_allowed(&user, login.client_ip) {
-        return refuse(
-            "Login from this address is not allowed for this user",
-            "address_not_allowed",
-        );
-    }
     let matches = match &user.password_hash {
         Some(stored) => password::verify(login.password, stored).await,
         None => false,
     };
+    if !address_allowed(&user, login.client_ip) {
+        // Told as a wrong password, after the same password check, so that no one can learn
+        // from an answer or its timing that a SYSTEM user of this name exists; logged (the
+        // refusal's reason) for the operator. Not counted towards the lock: a stranger's
+        // address could otherwise lock the integrator out.
+        return refuse(INVALID_CREDENTIALS, "address_not_allowed");
+    }
     if !matches {
         let locked = record_failure(db, config, &user, login.client_ip, now).await?;
         return refuse(
