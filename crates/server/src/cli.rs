@@ -170,6 +170,18 @@ pub enum ClockMode {
     Manual,
 }
 
+/// Whether kosh's SANDBOX gateway (which takes no money) is on when no gateways file is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SandboxMode {
+    /// On only while kosh listens on a loopback address (a developer's machine), where no
+    /// citizen can reach it.
+    Auto,
+    /// On wherever kosh listens (a test or demo deployment the operator means to expose).
+    On,
+    /// Off.
+    Off,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// TOML file with settings: keys are the variable names below without `KOSH_`, in lower
@@ -280,9 +292,14 @@ pub struct Settings {
 
     /// Payment gateways: a TOML (or, named *.json, JSON) file with one section per gateway
     /// (axis, paytm, payu, phonepe, sandbox) and an optional timeout_ms. Default: only the
-    /// SANDBOX test gateway, served by kosh itself (it takes no money).
+    /// SANDBOX test gateway, served by kosh itself (it takes no money), as KOSH_PG_SANDBOX says.
     #[arg(long, env = "KOSH_PG_GATEWAYS_FILE")]
     pub pg_gateways_file: Option<PathBuf>,
+
+    /// Without a gateways file: whether the SANDBOX gateway, which settles bills without taking
+    /// money, is on. `auto` turns it on only while kosh listens on a loopback address.
+    #[arg(long, env = "KOSH_PG_SANDBOX", value_enum, default_value_t = SandboxMode::Auto)]
+    pub pg_sandbox: SandboxMode,
 
     /// How often the payment reconciliation job runs, in seconds; 0 turns it off.
     #[arg(long, env = "KOSH_PG_RECONCILE_EVERY_SECONDS", default_value_t = 60)]

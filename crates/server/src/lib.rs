@@ -27,7 +27,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::cli::{ClockMode, LogFormat, Settings, UserCreate};
+use crate::cli::{ClockMode, LogFormat, SandboxMode, Settings, UserCreate};
 
 /// What every handler may ask for.
 #[derive(Clone, FromRef)]
@@ -245,6 +245,20 @@ pub fn gateways_config(
             toml::from_str(&text).map_err(anyhow::Error::from)
         };
         return config.with_context(|| format!("KOSH_PG_GATEWAYS_FILE {}", path.display()));
+    }
+    let sandbox_on = match settings.pg_sandbox {
+        SandboxMode::On => true,
+        SandboxMode::Off => false,
+        // A citizen of a public deployment could otherwise settle bills without paying.
+        SandboxMode::Auto => addr.ip().is_loopback(),
+    };
+    if !sandbox_on {
+        if settings.pg_sandbox == SandboxMode::Auto {
+            tracing::info!(
+                "the SANDBOX payment gateway is off: kosh listens beyond loopback (KOSH_PG_SANDBOX=on turns it on)"
+            );
+        }
+        return Ok(kosh_pg::GatewaysConfig::default());
     }
     let host = if addr.ip().is_unspecified() {
         SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())

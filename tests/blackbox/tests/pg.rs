@@ -36,6 +36,7 @@ on_both_databases!(
     a_refused_redirect_fails_the_transaction,
     a_counter_payment_waits_for_a_pending_online_one_unless_overridden,
     a_refund_due_kept_as_advance_credits_the_consumer_code,
+    the_sandbox_is_off_by_default_beyond_loopback,
 );
 
 /// 2019-06-15 10:00 IST, inside PT's 2019-20 tax period.
@@ -1461,4 +1462,29 @@ async fn a_refund_due_kept_as_advance_credits_the_consumer_code(backend: Backend
     assert_eq!(advance[0]["taxHeadMasterCode"], "WS_ADVANCE_CARRYFORWARD");
     assert_eq!(advance[0]["taxAmount"], json!(-300));
     env.stop().await;
+}
+
+/// SANDBOX settles bills without taking money: with no gateways file it is on only while
+/// kosh listens on a loopback address, unless the operator turns it on.
+async fn the_sandbox_is_off_by_default_beyond_loopback(backend: Backend) {
+    for (mode, expected) in [
+        (kosh_server::cli::SandboxMode::Auto, json!([])),
+        (kosh_server::cli::SandboxMode::Off, json!([])),
+        (kosh_server::cli::SandboxMode::On, json!(["SANDBOX"])),
+    ] {
+        let kosh = Kosh::start_with(backend, |s| {
+            s.listen = "0.0.0.0:0".parse().unwrap();
+            s.pg_sandbox = mode;
+        })
+        .await;
+        let (status, names) = kosh.get("/pg-service/gateway/v1/_search").await;
+        assert_eq!(status, StatusCode::OK, "{names}");
+        assert_eq!(names, expected, "{mode:?}");
+        kosh.stop().await;
+    }
+    // On loopback (as every other test here runs) `auto` keeps it on.
+    let kosh = Kosh::start(backend).await;
+    let (_, names) = kosh.get("/pg-service/gateway/v1/_search").await;
+    assert_eq!(names, json!(["SANDBOX"]));
+    kosh.stop().await;
 }
