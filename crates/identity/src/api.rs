@@ -140,6 +140,7 @@ async fn oauth_token(
     let mut params: Vec<(String, String)> =
         serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
     params.extend(serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).unwrap_or_default());
+    kosh_platform::extract::check_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let param = |name: &str| {
         params
             .iter()

@@ -164,6 +164,7 @@ async fn update(
             .ok()
             .and_then(|w| w.request_info);
     }
+    kosh_platform::extract::check_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let txn = ctx
         .pg
         .update(&ctx.db, &ctx.mdms, &ctx.clock, user.as_ref(), &params)

@@ -243,6 +243,7 @@ async fn pay(
 ) -> Result<Response, DigitError> {
     let secret = secret(&pg)?;
     let params = pairs(&body);
+    kosh_platform::extract::check_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let request = match sandbox::parse_pay_request(secret, &params) {
         Ok(r) => r,
         Err(reason) => return Ok(refused(&reason)),

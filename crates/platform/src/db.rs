@@ -253,12 +253,27 @@ fn is_retryable(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Database(db) => match db.code().as_deref() {
             Some("40001") | Some("40P01") => true,
-            Some(code) => code
+            // SQLite's BUSY and LOCKED (low byte 5 and 6 of its numeric codes). Only SQLite's:
+            // PostgreSQL's SQLSTATE 22021 (a NUL byte in text) also parses to a number whose
+            // low byte is 5, and is bad input, not a busy database.
+            Some(code) if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() => code
                 .parse::<i32>()
                 .map(|c| matches!(c & 0xff, 5 | 6))
                 .unwrap_or(false),
-            None => false,
+            _ => false,
         },
+        _ => false,
+    }
+}
+
+/// Whether the database refused a value of the request itself: PostgreSQL's class 22 (data
+/// exception: a string too long for its column, a NUL byte or an invalid byte sequence in
+/// text, a number out of range).
+fn is_bad_value(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .is_some_and(|pg| pg.code().starts_with("22")),
         _ => false,
     }
 }
@@ -268,14 +283,23 @@ fn is_retryable(err: &sqlx::Error) -> bool {
 /// later (see [`fault`]); anything else is a fault of kosh, logged and answered with a 500.
 pub(crate) fn classify(err: sqlx::Error) -> DigitError {
     if is_retryable(&err) {
-        let mut e = DigitError::unavailable(err.to_string());
+        // The driver's words stay in the log; the client learns only that it may retry.
+        tracing::debug!(error = %err, "database busy");
+        let mut e = DigitError::unavailable("the database is busy; retry the request");
         e.retryable = true;
         return e;
+    }
+    if is_bad_value(&err) {
+        tracing::warn!(error = %err, "the database refused a value of the request");
+        return DigitError::new(
+            "INVALID_INPUT",
+            "A value in the request cannot be stored: it is too long, out of range or not valid text",
+        );
     }
     if let Some(f) = fault::fault_of(&err) {
         metrics::counter!("kosh_db_faults_total").increment(1);
         tracing::warn!(error = %err, fault = ?f, "database fault");
-        return fault::error_for(f, err.to_string());
+        return fault::error_for(f);
     }
     tracing::error!(error = %err, "database error");
     DigitError::new(

@@ -33,16 +33,47 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for DigitJson<T> {
     }
 }
 
-/// Parses a request body as JSON. An empty body, or `null`, is DIGIT's MissingJsonException.
+/// Parses a request body as JSON. An empty body, or `null`, is DIGIT's MissingJsonException;
+/// a NUL character anywhere in it is [`nul_refused`] (no database stores it as text).
 pub fn parse_body(bytes: &[u8]) -> Result<Value, DigitError> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(missing_json());
     }
     match serde_json::from_slice(bytes) {
         Ok(Value::Null) => Err(missing_json()),
+        Ok(value) if holds_nul(&value) => Err(nul_refused()),
         Ok(value) => Ok(value),
         Err(e) => Err(malformed_json(&e)),
     }
+}
+
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
+/// Form or query pairs (already decoded) with a NUL character are [`nul_refused`].
+pub fn check_pairs<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), DigitError> {
+    let mut pairs = pairs.into_iter();
+    if pairs.any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+        return Err(nul_refused());
+    }
+    Ok(())
+}
+
+/// A NUL character in a request: refused before it reaches the database (PostgreSQL cannot
+/// store it in text, and a value cut at it would not be the value sent).
+pub fn nul_refused() -> DigitError {
+    DigitError::new(
+        "INVALID_INPUT",
+        "The request carries a NUL character, which no field accepts",
+    )
 }
 
 /// No body where one is required (Spring's "Required request body is missing").

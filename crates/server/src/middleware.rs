@@ -49,6 +49,7 @@ pub fn wrap(router: Router) -> Router {
             DigitError::method_not_allowed(req.method().as_str(), req.uri().path())
         })
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn(refuse_nul_in_uri))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn(track))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -67,6 +68,18 @@ pub fn wrap(router: Router) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// A NUL character in the path or the query (`%00`) is refused on every route, open ones
+/// included, before any handler or database sees it. (Bodies are checked where they are
+/// parsed: `kosh_platform::extract`.)
+async fn refuse_nul_in_uri(req: Request, next: Next) -> axum::response::Response {
+    let uri = req.uri();
+    let carries_nul = |text: &str| text.to_ascii_lowercase().contains("%00");
+    if carries_nul(uri.path()) || uri.query().is_some_and(carries_nul) {
+        return kosh_platform::extract::nul_refused().into_response();
+    }
+    next.run(req).await
 }
 
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<axum::body::Body> {

@@ -13,6 +13,7 @@ on_both_databases!(
     deeply_nested_json_is_a_digit_400,
     a_very_long_string_field_is_a_digit_400,
     a_payment_over_thousands_of_bills_is_a_digit_400,
+    input_the_database_cannot_store_is_a_digit_400,
 );
 
 /// The limit the tests configure: small, so that "over the limit" stays cheap.
@@ -258,5 +259,89 @@ async fn a_payment_over_thousands_of_bills_is_a_digit_400(backend: Backend) {
         "{found:.300}"
     );
     still_up(&kosh).await;
+    kosh.stop().await;
+}
+
+/// A NUL character (which PostgreSQL cannot store in text) is refused as DIGIT's 400 before
+/// it reaches the database, on open routes and token routes, in a form, a query or a JSON
+/// body; a value too long for its column is never a 5xx; no answer carries a driver's words.
+async fn input_the_database_cannot_store_is_a_digit_400(backend: Backend) {
+    let kosh = Kosh::start(backend).await;
+    let leaks = |body: &Value| {
+        let text = body.to_string().to_ascii_lowercase();
+        [
+            "sqlx",
+            "sqlstate",
+            "postgres",
+            "sqlite",
+            "byte sequence",
+            "value too long",
+        ]
+        .iter()
+        .any(|w| text.contains(w))
+    };
+    // Sign-in, open, as a form.
+    let response = kosh
+        .client
+        .post(kosh.url("/user/oauth/token"))
+        .header("authorization", kosh_blackbox::BASIC_CLIENT)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=password&scope=read&username=adm%00in&password=x&tenantId=pb&userType=EMPLOYEE")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(response).await;
+    assert_digit_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "INVALID_INPUT",
+        None,
+    );
+    // A query criterion, and a gateway's callback parameter.
+    for path in [
+        "/billing-service/bill/v2/_fetchbill?tenantId=pb.amritsar&businessService=PT&consumerCode=PT%001",
+        "/pg-service/transaction/v1/_update?eg_pg_txnid=PB%00PG",
+    ] {
+        let (status, body) = kosh.post(path, json!({"RequestInfo": {}})).await;
+        assert_digit_error(
+            status,
+            &body,
+            StatusCode::BAD_REQUEST,
+            "INVALID_INPUT",
+            None,
+        );
+    }
+    // A JSON body.
+    let demand = |code: &str| {
+        json!({"RequestInfo": {}, "Demands": [{"tenantId": "pb.amritsar", "consumerCode": code,
+            "consumerType": "BUILTUP", "businessService": "PT", "taxPeriodFrom": 1_554_076_800_000i64,
+            "taxPeriodTo": 1_585_679_399_000i64,
+            "demandDetails": [{"taxHeadMasterCode": "PT_TAX", "taxAmount": 100, "collectionAmount": 0}]}]})
+    };
+    let (status, body) = kosh
+        .post("/billing-service/demand/_create", demand("PT\u{0}1"))
+        .await;
+    assert_digit_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "INVALID_INPUT",
+        None,
+    );
+    let (status, body) = kosh
+        .post(
+            "/billing-service/demand/_search?tenantId=pb.amritsar&businessService=PT",
+            json!({"RequestInfo": {}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["Demands"], json!([]), "nothing was written: {body}");
+    // Too long for its column: refused or stored, never a 5xx, never the driver's words.
+    let (status, body) = kosh
+        .post("/billing-service/demand/_create", demand(&"P".repeat(300)))
+        .await;
+    assert!(status.as_u16() < 500, "{status} {body}");
+    assert!(!leaks(&body), "{body}");
     kosh.stop().await;
 }

@@ -73,8 +73,9 @@ pub(crate) fn fault_of(err: &sqlx::Error) -> Option<Fault> {
     }
 }
 
-/// DIGIT's error body for a fault; `detail` (the driver's message) goes into the description.
-pub(crate) fn error_for(fault: Fault, detail: String) -> DigitError {
+/// DIGIT's error body for a fault. The driver's message is logged by the caller and never
+/// sent: it can name tables, columns and values.
+pub(crate) fn error_for(fault: Fault) -> DigitError {
     let (status, code, message) = match fault {
         Fault::Unavailable => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -92,7 +93,7 @@ pub(crate) fn error_for(fault: Fault, detail: String) -> DigitError {
             "The database cannot be written at the moment; nothing was written, please retry later",
         ),
     };
-    DigitError::item(ErrorItem::new(code, message).with_description(detail)).with_status(status)
+    DigitError::item(ErrorItem::new(code, message)).with_status(status)
 }
 
 #[cfg(test)]
@@ -120,10 +121,8 @@ mod tests {
 
     #[test]
     fn pool_timeout_is_a_503_in_digits_shape() {
-        let err = error_for(
-            fault_of(&sqlx::Error::PoolTimedOut).expect("fault"),
-            "x".into(),
-        );
+        let err = error_for(fault_of(&sqlx::Error::PoolTimedOut).expect("fault"));
+        assert_eq!(err.errors[0].description, None, "no driver message");
         assert_eq!(err.status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(err.first_code(), Some("DATABASE_UNAVAILABLE"));
         assert_eq!(err.body()["ResponseInfo"], serde_json::Value::Null);
