@@ -515,6 +515,12 @@ mod tests {
     fn gateways_come_from_the_file_or_default_to_kosh_own_sandbox() {
         let addr: SocketAddr = "0.0.0.0:9090".parse().unwrap();
         let mut settings = Settings::defaults();
+        // Listening beyond loopback, SANDBOX is off unless the operator turns it on.
+        let default = gateways_config(&settings, addr).unwrap();
+        assert!(default.sandbox.is_none() && default.payu.is_none());
+        let loopback = gateways_config(&settings, "127.0.0.1:9090".parse().unwrap()).unwrap();
+        assert!(loopback.sandbox.as_ref().expect("sandbox").active);
+        settings.pg_sandbox = crate::cli::SandboxMode::On;
         let default = gateways_config(&settings, addr).unwrap();
         let sandbox = default.sandbox.as_ref().expect("sandbox");
         assert!(sandbox.active);
