@@ -15,7 +15,6 @@ pub mod users;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use ipnet::IpNet;
 use kosh_platform::{Db, DigitError};
 
 pub use users::User;
@@ -25,8 +24,8 @@ pub use users::User;
 pub struct IdentityConfig {
     pub access_ttl_ms: i64,
     pub refresh_ttl_ms: i64,
-    /// Peers whose X-Forwarded-For / X-Real-IP headers are believed.
-    pub trusted_proxies: Vec<IpNet>,
+    /// Peers whose forwarding headers are believed, and which header names the client.
+    pub trusted_proxies: ip::Proxies,
     /// DIGIT: 5 failed logins within 30 minutes lock the account for 60 minutes.
     pub max_failed_logins: i64,
     pub failure_window_ms: i64,
@@ -44,7 +43,7 @@ impl Default for IdentityConfig {
         IdentityConfig {
             access_ttl_ms: 12 * 60 * 60 * 1000,
             refresh_ttl_ms: 7 * 24 * 60 * 60 * 1000,
-            trusted_proxies: Vec::new(),
+            trusted_proxies: ip::Proxies::default(),
             max_failed_logins: 5,
             failure_window_ms: 30 * 60 * 1000,
             lock_ms: 60 * 60 * 1000,

@@ -261,10 +261,17 @@ pub struct Settings {
     #[arg(long, env = "KOSH_BILL_CACHE_MIB", default_value_t = 16)]
     pub bill_cache_mib: u64,
 
-    /// Proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For and X-Real-IP
-    /// headers name the client. From any other peer those headers are ignored.
+    /// Proxies (addresses or CIDR ranges, comma-separated) whose forwarding headers name the
+    /// client. From any other peer those headers are ignored.
     #[arg(long, env = "KOSH_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+
+    /// Which header a trusted proxy names the client in: x-forwarded-for (the right-most
+    /// address of all its lines that is not a trusted proxy), x-real-ip, or forwarded (RFC
+    /// 7239). Forwarding headers that disagree make the client's address unknown (a SYSTEM
+    /// user is refused).
+    #[arg(long, env = "KOSH_CLIENT_IP_HEADER", default_value = "x-forwarded-for")]
+    pub client_ip_header: String,
 
     /// Failed sign-ins from one client address (after KOSH_TRUSTED_PROXIES) within the
     /// login throttle window after which its sign-ins are refused with 429 until the window

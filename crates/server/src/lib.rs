@@ -429,8 +429,14 @@ pub async fn create_user(spec: UserCreate) -> anyhow::Result<()> {
 }
 
 fn identity_config(settings: &Settings) -> anyhow::Result<IdentityConfig> {
-    let trusted_proxies = kosh_identity::ip::parse_list(&settings.trusted_proxies)
-        .map_err(|e| anyhow::anyhow!("KOSH_TRUSTED_PROXIES: {e}"))?;
+    let trusted_proxies = kosh_identity::ip::Proxies {
+        trusted: kosh_identity::ip::parse_list(&settings.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("KOSH_TRUSTED_PROXIES: {e}"))?,
+        header: settings
+            .client_ip_header
+            .parse()
+            .map_err(|e| anyhow::anyhow!("KOSH_CLIENT_IP_HEADER: {e}"))?,
+    };
     anyhow::ensure!(
         settings.access_token_minutes > 0,
         "KOSH_ACCESS_TOKEN_MINUTES must be positive"

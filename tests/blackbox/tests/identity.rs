@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 on_both_databases!(
+    forwarded_addresses_count_only_as_the_proxy_says,
     each_user_type_logs_in_with_digits_answer,
     login_errors_use_digits_messages,
     five_failures_lock_and_the_lock_lifts_after_an_hour,
@@ -830,4 +831,73 @@ async fn gateway_answers_401_and_403(backend: Backend) {
     let (_, metrics) = kosh.get_text("/metrics").await;
     assert!(metrics.contains("kosh_auth_refusals_total"));
     kosh.stop().await;
+}
+
+/// Behind a trusted proxy (here the test client itself, 127.0.0.1), the configured header
+/// names the client: a forged first X-Forwarded-For line (HAProxy adds its own after it),
+/// or a forged X-Forwarded-For that the proxy's X-Real-IP contradicts (nginx), does not get
+/// a SYSTEM user in from an address it may not use.
+async fn forwarded_addresses_count_only_as_the_proxy_says(backend: Backend) {
+    for header in ["x-forwarded-for", "x-real-ip"] {
+        let kosh = Kosh::start_with(backend, |s| {
+            s.trusted_proxies = vec!["127.0.0.1".into()];
+            s.client_ip_header = header.into();
+        })
+        .await;
+        kosh.create_user(system_user("bbps-proxy", &["10.9.9.9"]))
+            .await;
+        let login = |headers: Vec<(&'static str, &'static str)>| {
+            let mut request = kosh
+                .client
+                .post(kosh.url("/user/oauth/token"))
+                .header("authorization", kosh_blackbox::BASIC_CLIENT)
+                .form(&[
+                    ("grant_type", "password"),
+                    ("scope", "read"),
+                    ("username", "bbps-proxy"),
+                    ("password", PASSWORD),
+                    ("tenantId", "pb"),
+                    ("userType", "SYSTEM"),
+                ]);
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            async move { request.send().await.unwrap().status() }
+        };
+        // The proxy names the allowed address: in.
+        let allowed = if header == "x-forwarded-for" {
+            vec![("x-forwarded-for", "10.9.9.9")]
+        } else {
+            vec![("x-real-ip", "10.9.9.9")]
+        };
+        assert_eq!(login(allowed).await, StatusCode::OK, "{header}");
+        // HAProxy: the client's forged line first, the proxy's own line after it.
+        assert_eq!(
+            login(vec![
+                ("x-forwarded-for", "10.9.9.9"),
+                ("x-forwarded-for", "198.51.100.7")
+            ])
+            .await,
+            StatusCode::BAD_REQUEST,
+            "{header}"
+        );
+        // nginx: a forged X-Forwarded-For, the proxy's X-Real-IP says otherwise.
+        assert_eq!(
+            login(vec![
+                ("x-forwarded-for", "10.9.9.9"),
+                ("x-real-ip", "198.51.100.7")
+            ])
+            .await,
+            StatusCode::BAD_REQUEST,
+            "{header}"
+        );
+        // Two hops through trusted proxies still find the client.
+        if header == "x-forwarded-for" {
+            assert_eq!(
+                login(vec![("x-forwarded-for", "10.9.9.9, 127.0.0.1")]).await,
+                StatusCode::OK
+            );
+        }
+        kosh.stop().await;
+    }
 }
