@@ -40,6 +40,7 @@ where
         .routes(routes!(workflow_module))
         .routes(routes!(refunds_search))
         .routes(routes!(refunds_settle))
+        .routes(routes!(refunds_daily))
 }
 
 /// Collection answers with Spring's status text.
@@ -235,6 +236,45 @@ async fn refunds_search(
     Ok(Json(json!({
         "ResponseInfo": response_info(body.request_info.as_ref(), clock.now_ms()),
         "Refunds": refunds.iter().map(refund::RefundDue::to_json).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Debug, Clone, serde::Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct DailyQuery {
+    pub tenant_id: Option<String>,
+    /// The day, YYYY-MM-DD, India Standard Time.
+    pub date: Option<String>,
+}
+
+/// One day's refunds due of a city, with totals by channel and status (the daily books).
+#[utoipa::path(post, path = "/collection-services/refunds/reports/daily", tag = "collection-services",
+    params(DailyQuery), request_body = RequestInfoWrapper,
+    responses((status = 200, description = "ResponseInfo and Report {tenantId, date, count, amount, byChannel, byStatus, refunds}")))]
+async fn refunds_daily(
+    State(db): State<Db>,
+    State(mdms): State<Arc<Mdms>>,
+    State(clock): State<Clock>,
+    _requester: AuthUser,
+    DigitQuery(query): DigitQuery<DailyQuery>,
+    DigitJson(body): DigitJson<RequestInfoWrapper>,
+) -> Result<Json<Value>, DigitError> {
+    let (Some(tenant_id), Some(date)) = (query.tenant_id, query.date) else {
+        return Err(DigitError::new(
+            "INVALID_SEARCH",
+            "tenantId and date (YYYY-MM-DD) are mandatory for the daily refunds report",
+        ));
+    };
+    let tenant_id = tenant_id.trim();
+    if !mdms.is_known_tenant(tenant_id) {
+        return Err(DigitError::new("INVALID_TENANT_ID", "Invalid Tenant Id"));
+    }
+    let mut conn = db.pool().acquire().await?;
+    let report = refund::daily(&mut conn, tenant_id, &date).await?;
+    Ok(Json(json!({
+        "ResponseInfo": response_info(body.request_info.as_ref(), clock.now_ms()),
+        "Report": report,
     })))
 }
 

@@ -418,3 +418,84 @@ pub async fn settle(
     .await?;
     Ok(refund)
 }
+
+/// One day's refunds due of a tenant (India Standard Time), for the daily books: the day's
+/// totals by channel and by status, and its refunds (newest first, at most [`MAX_LIMIT`]).
+pub async fn daily(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    date: &str,
+) -> Result<Value, DigitError> {
+    let day = chrono::NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d").map_err(|_| {
+        DigitError::new(
+            "INVALID_DATE",
+            format!("date {date:?} is not a day written YYYY-MM-DD"),
+        )
+    })?;
+    // Midnight IST is 18:30 UTC the day before.
+    let start = day
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp_millis() - IST_OFFSET_MS)
+        .ok_or_else(|| DigitError::new("INVALID_DATE", format!("date {date:?} is out of range")))?;
+    let criteria = RefundSearchCriteria {
+        tenant_id: Some(tenant_id.to_string()),
+        from_date: Some(start),
+        to_date: Some(start + DAY_MS - 1),
+        limit: Some(MAX_LIMIT),
+        ..RefundSearchCriteria::default()
+    };
+    // The totals over every refund of the day, whatever the listing's limit.
+    let rows = sqlx::query(
+        "SELECT channel, status, COUNT(*) AS n, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total \
+         FROM egcl_refund_due WHERE tenant_id = $1 AND created_ms >= $2 AND created_ms <= $3 \
+         GROUP BY channel, status",
+    )
+    .bind(tenant_id)
+    .bind(start)
+    .bind(start + DAY_MS - 1)
+    .fetch_all(&mut *conn)
+    .await?;
+    let refunds = search(conn, &criteria).await?;
+    let money = |e: kosh_platform::money::MoneyError| {
+        DigitError::new(
+            "INVALID_AMOUNT",
+            format!("the day's refunds cannot be added up: {e}"),
+        )
+    };
+    let (mut count, mut total) = (0i64, Paise::ZERO);
+    let mut by_channel: std::collections::BTreeMap<String, (i64, Paise)> = Default::default();
+    let mut by_status: std::collections::BTreeMap<String, (i64, Paise)> = Default::default();
+    for row in &rows {
+        let (channel, status): (String, String) = (row.try_get("channel")?, row.try_get("status")?);
+        let (n, amount): (i64, Paise) = (row.try_get("n")?, Paise::new(row.try_get("total")?));
+        count += n;
+        total = total.checked_add(amount).map_err(money)?;
+        for (map, key) in [(&mut by_channel, channel), (&mut by_status, status)] {
+            let entry = map.entry(key).or_insert((0, Paise::ZERO));
+            entry.0 += n;
+            entry.1 = entry.1.checked_add(amount).map_err(money)?;
+        }
+    }
+    let sums = |map: &std::collections::BTreeMap<String, (i64, Paise)>| {
+        map.iter()
+            .map(|(k, (count, amount))| {
+                (
+                    k.clone(),
+                    json!({"count": count, "amount": amount.rupees_json()}),
+                )
+            })
+            .collect::<serde_json::Map<String, Value>>()
+    };
+    Ok(json!({
+        "tenantId": tenant_id,
+        "date": day.to_string(),
+        "count": count,
+        "amount": total.rupees_json(),
+        "byChannel": sums(&by_channel),
+        "byStatus": sums(&by_status),
+        "refunds": refunds.iter().map(RefundDue::to_json).collect::<Vec<_>>(),
+    }))
+}
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+const IST_OFFSET_MS: i64 = (5 * 60 + 30) * 60 * 1000;

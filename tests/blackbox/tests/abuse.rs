@@ -743,6 +743,12 @@ fn base(path: &str, amritsar: &City) -> Option<Base> {
         }
         "/pg-service/transaction/v1/_search" => b(q(&[("tenantId", AMRITSAR)]), ri, false, false),
         "/collection-services/refunds/_search" => b(q(&[("tenantId", AMRITSAR)]), ri, false, false),
+        "/collection-services/refunds/reports/daily" => b(
+            q(&[("tenantId", AMRITSAR), ("date", "2019-06-15")]),
+            ri,
+            false,
+            false,
+        ),
         "/billing-service/taxheads/_search"
         | "/billing-service/taxperiods/_search"
         | "/billing-service/businessservices/_search" => b(

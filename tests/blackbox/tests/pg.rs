@@ -845,6 +845,44 @@ async fn a_late_success_after_the_bill_was_paid_becomes_a_refund_due(backend: Ba
         "REFUND_ALREADY_SETTLED",
         None,
     );
+    // The day's books list it, with its totals.
+    let (status, body) = env
+        .kosh
+        .post(
+            &format!(
+                "/collection-services/refunds/reports/daily?tenantId={TENANT}&date=2019-06-15"
+            ),
+            json!({"RequestInfo": {}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let report = &body["Report"];
+    assert_eq!(report["count"], 1, "{body}");
+    assert_eq!(report["amount"], json!(420));
+    assert_eq!(report["byChannel"]["ONLINE"]["amount"], json!(420));
+    assert_eq!(report["byStatus"]["REFUNDED"]["count"], 1);
+    assert_eq!(report["refunds"][0]["id"], refund["id"]);
+    let (status, body) = env
+        .kosh
+        .post(
+            &format!(
+                "/collection-services/refunds/reports/daily?tenantId={TENANT}&date=2019-06-16"
+            ),
+            json!({"RequestInfo": {}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["Report"]["count"], 0, "another day: {body}");
+    let (status, body) = env
+        .kosh
+        .post(
+            &format!(
+                "/collection-services/refunds/reports/daily?tenantId={TENANT}&date=15-06-2019"
+            ),
+            json!({"RequestInfo": {}}),
+        )
+        .await;
+    assert_digit_error(status, &body, StatusCode::BAD_REQUEST, "INVALID_DATE", None);
     let events: i64 = sqlx::query_scalar::<_, i64>(
         "SELECT COUNT(*) FROM kosh_outbox WHERE topic IN ('kosh.collection.refund-due', 'kosh.collection.refund-settled')",
     )
