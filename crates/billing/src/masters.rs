@@ -206,6 +206,20 @@ pub fn head_signs(
 }
 
 /// The tax head that holds advance for a service (category `ADVANCE_COLLECTION`).
+/// A service's advance heads: those master data files under ADVANCE_COLLECTION, not any
+/// head whose code merely says "ADVANCE" (`FN.ADVANCE_PROVIDENT_FUND_TAX` is a tax).
+pub fn advance_tax_heads(
+    mdms: &Mdms,
+    tenant_id: &str,
+    service: &str,
+) -> std::collections::HashSet<String> {
+    tax_heads(mdms, tenant_id, service)
+        .into_iter()
+        .filter(|h| h.category == "ADVANCE_COLLECTION")
+        .map(|h| h.code)
+        .collect()
+}
+
 pub fn advance_tax_head(mdms: &Mdms, tenant_id: &str, service: &str) -> Option<String> {
     tax_heads(mdms, tenant_id, service)
         .into_iter()

@@ -3,7 +3,7 @@
 //! on the caller's open transaction, so they commit together or not at all. The HTTP
 //! handlers (crates/collection/src/api.rs) and the payment-gateway service call these.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use kosh_billing::bill::{Bill, BillStatus, store as bill_store};
 use kosh_billing::demand::store as demand_store;
@@ -355,18 +355,9 @@ fn bill_json(bill: &Bill, payer: &PayerFields) -> Value {
 }
 
 /// The periods of a bill as apportionment sees them.
-/// A service's advance heads: those master data files under ADVANCE_COLLECTION, not any
-/// head whose code merely says "ADVANCE" (`FN.ADVANCE_PROVIDENT_FUND_TAX` is a tax).
-fn advance_heads(mdms: &Mdms, tenant_id: &str, service: &str) -> HashSet<String> {
-    kosh_billing::masters::tax_heads(mdms, tenant_id, service)
-        .into_iter()
-        .filter(|h| h.category == "ADVANCE_COLLECTION")
-        .map(|h| h.code)
-        .collect()
-}
-
 fn periods(mdms: &Mdms, bill: &Bill) -> Vec<Period> {
-    let advance = advance_heads(mdms, &bill.tenant_id, &bill.business_service);
+    let advance =
+        kosh_billing::masters::advance_tax_heads(mdms, &bill.tenant_id, &bill.business_service);
     bill.details
         .iter()
         .map(|d| Period {
@@ -626,10 +617,14 @@ mod tests {
     #[test]
     fn advance_heads_come_from_master_data_not_from_their_names() {
         let mdms = Mdms::from_files(&kosh_mdms::embedded_demo_files()).expect("master data");
-        let ws = advance_heads(&mdms, "pb.amritsar", "WS");
+        let ws = kosh_billing::masters::advance_tax_heads(&mdms, "pb.amritsar", "WS");
         assert!(ws.contains("WS_ADVANCE_CARRYFORWARD"), "{ws:?}");
         assert_eq!(ws.len(), 1, "{ws:?}");
-        let fund = advance_heads(&mdms, "pb.amritsar", "FN.Advance_Provident_Fund");
+        let fund = kosh_billing::masters::advance_tax_heads(
+            &mdms,
+            "pb.amritsar",
+            "FN.Advance_Provident_Fund",
+        );
         assert!(fund.is_empty(), "{fund:?}");
     }
 }
