@@ -15,6 +15,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod money;
 pub mod outbox;
+pub mod pii;
 pub mod sql;
 pub mod tenant;
 
