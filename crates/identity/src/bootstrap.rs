@@ -4,8 +4,8 @@ use kosh_mdms::Mdms;
 use kosh_platform::{AuthUser, Clock, Db, DigitError};
 use serde_json::{Map, Value, json};
 
-use crate::api::{new_user, store_new_user};
 use crate::password;
+use crate::rules::new_user;
 use crate::users::{self, User};
 
 /// What `kosh user create` and the bootstrap ask for.
@@ -72,7 +72,7 @@ pub async fn create(
         object.insert("allowedIps".into(), json!(spec.allowed_ips));
     }
     let user = new_user(mdms, clock, &system_requester(&spec.tenant_id), &object).await?;
-    store_new_user(db, user).await
+    users::create(db, user).await
 }
 
 /// On an empty database, creates an EMPLOYEE superuser at the state tenant with roles

@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod ip;
 pub mod login;
 pub mod password;
+pub mod rules;
 pub mod throttle;
 pub mod token_cache;
 pub mod tokens;
@@ -15,9 +16,18 @@ pub mod users;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use kosh_platform::{Db, DigitError};
+use kosh_platform::{Db, DigitError, ErrorItem};
 
 pub use users::User;
+
+/// DIGIT's egov-user reports domain failures through its tracer: the exception's class name
+/// as the code, a generic message, and the reason in the description.
+pub(crate) fn user_error(code: &str, description: impl Into<String>) -> DigitError {
+    DigitError::item(
+        ErrorItem::new(code, "An unhandled exception occurred on the server")
+            .with_description(description),
+    )
+}
 
 /// The identity settings in force.
 #[derive(Debug, Clone)]

@@ -168,13 +168,7 @@ async fn record_failure(
         let failures: i64 = row.try_get(0)?;
         let lock = failures >= config.max_failed_logins;
         if lock {
-            sqlx::query(
-                "UPDATE eg_user SET account_locked = 1, account_locked_ms = $1 WHERE id = $2",
-            )
-            .bind(now)
-            .bind(user_id)
-            .execute(&mut *conn)
-            .await?;
+            users::lock(conn, user_id, now).await?;
         }
         Ok::<_, DigitError>(lock)
     })
@@ -183,11 +177,7 @@ async fn record_failure(
 async fn unlock(db: &Db, user: &mut User, now: i64) -> Result<(), DigitError> {
     let user_id = user.id;
     write_tx!(db, |conn| {
-        sqlx::query("UPDATE eg_user SET account_locked = 0, account_locked_ms = NULL, last_modified_ms = $1 WHERE id = $2")
-            .bind(now)
-            .bind(user_id)
-            .execute(&mut *conn)
-            .await?;
+        users::unlock(conn, user_id, now).await?;
         sqlx::query("UPDATE eg_login_failure SET active = 0 WHERE user_id = $1 AND active = 1")
             .bind(user_id)
             .execute(&mut *conn)

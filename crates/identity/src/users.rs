@@ -1,8 +1,9 @@
-//! Users and their roles in the database, and their JSON in DIGIT's shapes.
+//! Users and their roles in the database (identity's store: the only code that reads or
+//! writes `eg_user` and `eg_user_role`), and their JSON in DIGIT's shapes.
 
 use chrono::{TimeZone, Utc};
 use kosh_platform::sql::SqlBuilder;
-use kosh_platform::{AuthUser, DigitError, Role};
+use kosh_platform::{AuthUser, Db, DigitError, Role, write_tx};
 use serde_json::{Map, Value, json};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -364,14 +365,151 @@ async fn one(conn: &mut AnyConnection, q: SqlBuilder) -> Result<Option<User>, Di
     Ok(many(conn, q).await?.into_iter().next())
 }
 
-pub(crate) async fn many(conn: &mut AnyConnection, q: SqlBuilder) -> Result<Vec<User>, DigitError> {
+async fn many(conn: &mut AnyConnection, q: SqlBuilder) -> Result<Vec<User>, DigitError> {
     let rows = q.build().fetch_all(&mut *conn).await?;
     let users = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     with_roles(conn, users).await
 }
 
-pub(crate) fn select_columns() -> &'static str {
-    COLUMNS
+/// A user search (`/user/_search`, `/user/v1/_search`): every criterion given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Users at this tenant, and citizens at its state (citizens live at the state tenant: a
+    /// city search finds them too).
+    pub tenant_id: Option<String>,
+    pub user_name: Option<String>,
+    pub name: Option<String>,
+    pub mobile_number: Option<String>,
+    pub email_id: Option<String>,
+    pub uuids: Option<Vec<String>>,
+    pub ids: Option<Vec<i64>>,
+    pub user_type: Option<String>,
+    pub active: Option<bool>,
+    /// Users holding any of these roles (at any tenant).
+    pub role_codes: Option<Vec<String>>,
+    pub page_size: i64,
+    pub page_number: i64,
+}
+
+/// The users matching `query`, by id, one page of them.
+pub async fn search(conn: &mut AnyConnection, query: &UserQuery) -> Result<Vec<User>, DigitError> {
+    let mut q = SqlBuilder::new("SELECT ");
+    q.push(COLUMNS).push(" FROM eg_user WHERE 1 = 1");
+    if let Some(tenant) = &query.tenant_id {
+        q.push(" AND (tenant_id = ")
+            .bind(tenant.as_str())
+            .push(" OR (user_type = 'CITIZEN' AND tenant_id = ")
+            .bind(kosh_platform::tenant::state_of(tenant))
+            .push("))");
+    }
+    if let Some(v) = &query.user_name {
+        q.push(" AND user_name = ").bind(v.as_str());
+    }
+    if let Some(v) = &query.name {
+        q.push(" AND name = ").bind(v.as_str());
+    }
+    if let Some(v) = &query.mobile_number {
+        q.push(" AND mobile_number = ").bind(v.as_str());
+    }
+    if let Some(v) = &query.email_id {
+        q.push(" AND email_id = ").bind(v.as_str());
+    }
+    if let Some(uuids) = &query.uuids {
+        q.push(" AND uuid IN ").bind_list(uuids);
+    }
+    if let Some(ids) = &query.ids {
+        q.push(" AND id IN ").bind_list(ids);
+    }
+    if let Some(t) = &query.user_type {
+        q.push(" AND user_type = ").bind(t.as_str());
+    }
+    if let Some(active) = query.active {
+        q.push(" AND active = ").bind(i64::from(active));
+    }
+    if let Some(codes) = &query.role_codes {
+        q.push(" AND id IN (SELECT user_id FROM eg_user_role WHERE role_code IN ")
+            .bind_list(codes)
+            .push(")");
+    }
+    q.push(" ORDER BY id LIMIT ")
+        .bind(query.page_size)
+        .push(" OFFSET ")
+        // A page past any data is empty; a page number too large to multiply is one too.
+        .bind(query.page_number.saturating_mul(query.page_size));
+    many(conn, q).await
+}
+
+/// The uuids of the users with this mobile number and/or email in `tenant_id`'s state
+/// (citizens live at the state tenant, employees at cities), in uuid order; none when
+/// neither is given. Billing finds a demand's or bill's payers by contact through this.
+pub async fn uuids_with_contact(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    mobile_number: Option<&str>,
+    email: Option<&str>,
+) -> Result<Vec<String>, DigitError> {
+    if mobile_number.is_none() && email.is_none() {
+        return Ok(Vec::new());
+    }
+    let state = kosh_platform::tenant::state_of(tenant_id);
+    let mut q = SqlBuilder::new("SELECT uuid FROM eg_user WHERE (tenant_id = ");
+    q.bind(state)
+        .push(" OR tenant_id LIKE ")
+        .bind(format!("{state}.%"))
+        .push(")");
+    if let Some(mobile) = mobile_number {
+        q.push(" AND mobile_number = ").bind(mobile);
+    }
+    if let Some(email) = email {
+        q.push(" AND email_id = ").bind(email);
+    }
+    q.push(" ORDER BY uuid");
+    let rows = q.build().fetch_all(&mut *conn).await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get::<String, _>("uuid"))
+        .collect::<Result<_, _>>()?)
+}
+
+/// Stores a new user in its own transaction; `DuplicateUserNameException` when the name is
+/// taken at the tenant for that type.
+pub async fn create(db: &Db, mut user: User) -> Result<User, DigitError> {
+    let created = write_tx!(db, |conn| {
+        user.id = next_id(conn).await?;
+        let inserted = insert(conn, &user).await?;
+        if inserted {
+            Ok::<_, DigitError>(true)
+        } else {
+            Err(duplicate_user(&user))
+        }
+    });
+    created.map(|_| user)
+}
+
+fn duplicate_user(user: &User) -> DigitError {
+    crate::user_error(
+        "DuplicateUserNameException",
+        format!(
+            "User {} of type {} already exists at {}",
+            user.user_name, user.user_type, user.tenant_id
+        ),
+    )
+}
+
+/// Sets a user's password hash (the caller revokes its tokens in the same transaction).
+pub async fn set_password(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    password_hash: &str,
+    now_ms: i64,
+) -> Result<(), DigitError> {
+    sqlx::query("UPDATE eg_user SET password_hash = $1, last_modified_ms = $2 WHERE id = $3")
+        .bind(password_hash)
+        .bind(now_ms)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Inserts a new user and its roles. A clash on (tenant, user name, type) is `Ok(false)`.
@@ -465,6 +603,28 @@ async fn replace_roles(
         .execute(&mut *conn)
         .await?;
     }
+    Ok(())
+}
+
+/// Locks an account (too many failed logins) from `now_ms`.
+pub async fn lock(conn: &mut AnyConnection, user_id: i64, now_ms: i64) -> Result<(), DigitError> {
+    sqlx::query("UPDATE eg_user SET account_locked = 1, account_locked_ms = $1 WHERE id = $2")
+        .bind(now_ms)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Unlocks an account whose lock has run out.
+pub async fn unlock(conn: &mut AnyConnection, user_id: i64, now_ms: i64) -> Result<(), DigitError> {
+    sqlx::query(
+        "UPDATE eg_user SET account_locked = 0, account_locked_ms = NULL, last_modified_ms = $1 WHERE id = $2",
+    )
+    .bind(now_ms)
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -1,0 +1,103 @@
+//! `/user/users/_createnovalidate` and `/user/users/_updatenovalidate`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use kosh_mdms::Mdms;
+use kosh_platform::{AuthUser, Clock, Db, DigitError, DigitJson, RequestInfo, write_tx};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::respond_user;
+use crate::rules::{self, UserFields};
+use crate::users;
+use crate::{IdentityConfig, user_error};
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UserRequestBody {
+    #[serde(rename = "RequestInfo")]
+    pub request_info: Option<RequestInfo>,
+    #[schema(value_type = Object)]
+    pub user: Option<Value>,
+}
+
+fn user_object(body: &UserRequestBody) -> Result<Map<String, Value>, DigitError> {
+    match &body.user {
+        Some(Value::Object(map)) => Ok(map.clone()),
+        _ => Err(DigitError::new(
+            "NotNull.createUserRequest.user",
+            "must not be null",
+        )),
+    }
+}
+
+/// Create a user of any type (SUPERUSER only); a SYSTEM user needs `allowedIps`.
+#[utoipa::path(
+    post,
+    path = "/user/users/_createnovalidate",
+    tag = "egov-user",
+    request_body = UserRequestBody,
+    responses((status = 200, description = "responseInfo and user [UserRequest]"))
+)]
+pub(super) async fn create_novalidate(
+    State(db): State<Db>,
+    State(mdms): State<Arc<Mdms>>,
+    State(clock): State<Clock>,
+    requester: AuthUser,
+    DigitJson(body): DigitJson<UserRequestBody>,
+) -> Result<Json<Value>, DigitError> {
+    rules::require_superuser(&requester)?;
+    let object = user_object(&body)?;
+    let user = rules::new_user(&mdms, &clock, &requester, &object).await?;
+    let user = users::create(&db, user).await?;
+    tracing::info!(user = %user.user_name, user_type = %user.user_type, tenant = %user.tenant_id, by = %requester.user_name, "user created");
+    Ok(respond_user(body.request_info.as_ref(), &user))
+}
+
+/// Update a user found by `id` or `uuid` (SUPERUSER only): the fields given replace the
+/// stored ones; `roles`, when given, replace all roles.
+#[utoipa::path(
+    post,
+    path = "/user/users/_updatenovalidate",
+    tag = "egov-user",
+    request_body = UserRequestBody,
+    responses((status = 200, description = "responseInfo and user [UserRequest]"))
+)]
+#[allow(clippy::too_many_arguments)] // axum extractors
+pub(super) async fn update_novalidate(
+    State(db): State<Db>,
+    State(mdms): State<Arc<Mdms>>,
+    State(clock): State<Clock>,
+    State(config): State<Arc<IdentityConfig>>,
+    requester: AuthUser,
+    DigitJson(body): DigitJson<UserRequestBody>,
+) -> Result<Json<Value>, DigitError> {
+    rules::require_superuser(&requester)?;
+    let object = user_object(&body)?;
+    let fields: UserFields = rules::update_fields(&object)?;
+    let now = clock.now_ms();
+    let mdms_ref: &Mdms = &mdms;
+    let user = write_tx!(db, |conn| {
+        let found = match (&fields.id, &fields.uuid) {
+            (Some(id), _) => users::find_by_id(conn, *id).await?,
+            (None, Some(uuid)) => users::find_by_uuid(conn, uuid).await?,
+            (None, None) => None,
+        };
+        let mut user = found.ok_or_else(|| {
+            user_error("UserNotFoundException", "No user with the given id or uuid")
+        })?;
+        rules::apply_update(mdms_ref, &mut user, &fields, &object)?;
+        user.last_modified_by = Some(requester.id.to_string());
+        user.last_modified_ms = now;
+        users::update(conn, &user).await?;
+        Ok::<_, DigitError>(user)
+    })?;
+    // Active, roles and allowed addresses may have changed: cached tokens must see it.
+    config.token_cache.forget_all();
+    let mut user = user;
+    users::name_roles(&mdms, std::slice::from_mut(&mut user));
+    tracing::info!(user = %user.user_name, by = %requester.user_name, "user updated");
+    Ok(respond_user(body.request_info.as_ref(), &user))
+}
