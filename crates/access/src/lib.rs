@@ -8,10 +8,12 @@
 //! compiled url templates once at start-up, and [`AccessIndex::is_authorized`] is a few hash
 //! look-ups per request. [`request_tenant_ids`] collects the tenants a request acts on, the
 //! way the gateway's RbacFilter does; `POST /access/v1/actions/_authorize` ([`api`]) answers
-//! the same question over HTTP.
+//! the same question over HTTP, and its read routes (`roles/_search`, `actions/_get`) answer
+//! from the same masters ([`reads`]).
 
 pub mod api;
 mod index;
+pub mod reads;
 mod request;
 mod template;
 
