@@ -28,6 +28,17 @@ pub fn lineage(tenant_id: &str) -> Vec<&str> {
     out
 }
 
+/// Whether `tenant_id` is `root` itself or lies beneath it (`pb.amritsar` is within `pb`;
+/// `pb` is not within `pb.amritsar`, nor `pbx` within `pb`). Tenant ids compare exactly.
+pub fn is_within(tenant_id: &str, root: &str) -> bool {
+    !root.is_empty()
+        && match tenant_id.strip_prefix(root) {
+            Some("") => true,
+            Some(rest) => rest.starts_with('.'),
+            None => false,
+        }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,5 +50,24 @@ mod tests {
         assert_eq!(city_part("pb.amritsar"), "amritsar");
         assert!(is_state_level("pb"));
         assert_eq!(lineage("pb.amritsar"), vec!["pb.amritsar", "pb"]);
+    }
+
+    #[test]
+    fn within() {
+        assert!(is_within("pb.amritsar", "pb"));
+        assert!(is_within("pb", "pb"));
+        assert!(is_within("pb.amritsar.ward1", "pb.amritsar"));
+        assert!(!is_within("pb", "pb.amritsar"));
+        assert!(!is_within("pb.jalandhar", "pb.amritsar"));
+        assert!(!is_within("pbx.amritsar", "pb"));
+        assert!(!is_within("pb", ""));
+        assert!(!is_within("", "pb"));
+        // Exactly as written: DIGIT's tenant ids are lower case, and so are kosh's.
+        assert!(!is_within("PB.amritsar", "pb"));
+        for tenant in ["pb.amritsar", "pb", "pb.amritsar.ward1"] {
+            for root in lineage(tenant) {
+                assert!(is_within(tenant, root), "{tenant} within {root}");
+            }
+        }
     }
 }
