@@ -23,6 +23,7 @@ use crate::lookup::ist_date;
 use crate::master::DEFAULT_COMPLAINT_TAT_DAYS;
 use crate::service::Ctx;
 use crate::store;
+use crate::visibility::Visibility;
 
 pub const DAY_MS: i64 = 86_400_000;
 
@@ -238,10 +239,14 @@ pub async fn register(ctx: Ctx<'_>, new: &NewComplaint) -> Result<Complaint, Dig
         last_modified_by: ctx.user.uuid.clone(),
         last_modified_ms: now,
     };
-    write_tx!(*ctx.db, |conn| { insert(conn, &complaint).await })
+    write_tx!(*ctx.db, |conn| { insert(conn, ctx, &complaint).await })
 }
 
-async fn insert(conn: &mut AnyConnection, c: &Complaint) -> Result<Complaint, DigitError> {
+async fn insert(
+    conn: &mut AnyConnection,
+    ctx: Ctx<'_>,
+    c: &Complaint,
+) -> Result<Complaint, DigitError> {
     sqlx::query(
         "INSERT INTO bbps_complaint (tenant_id, complaint_id, complaint_type, txn_reference_id, biller_id, disposition, \
          description, customer_mobile, participation_type, status, remarks, tat_deadline_ms, resolved_ms, created_by, \
@@ -271,9 +276,11 @@ async fn insert(conn: &mut AnyConnection, c: &Complaint) -> Result<Complaint, Di
     let stored = load(conn, &c.tenant_id, &c.complaint_id)
         .await?
         .ok_or_else(|| DigitError::unavailable("the complaint vanished; try again"))?;
+    // Another unit's complaint under this id is, to this unit, another matter.
     let same = stored.complaint_type == c.complaint_type
         && stored.txn_reference_id == c.txn_reference_id
-        && stored.disposition == c.disposition;
+        && stored.disposition == c.disposition
+        && Visibility::of(ctx.user).sees_complaint(&stored, None, &ctx.bbps.billers);
     if !same {
         return Err(DigitError::new(
             "BBPS_DUPLICATE_COMPLAINT",
@@ -309,15 +316,20 @@ pub async fn find(
     }
     q.push(" ORDER BY created_ms DESC, complaint_id LIMIT 100");
     let rows = q.build().fetch_all(&mut *conn).await?;
+    let visibility = Visibility::of(ctx.user);
     let mut out = Vec::new();
     for row in &rows {
         let complaint = complaint_of(row)?;
-        let txn_status = match &complaint.txn_reference_id {
-            Some(r) => store::load(&mut conn, state, r)
-                .await?
-                .map(|t| t.status.as_str().to_string()),
+        let txn = match &complaint.txn_reference_id {
+            Some(r) => store::load(&mut conn, state, r).await?,
             None => None,
         };
+        if !visibility.sees_complaint(&complaint, txn.as_ref(), &ctx.bbps.billers) {
+            continue;
+        }
+        let txn_status = txn
+            .filter(|t| visibility.sees_txn(t))
+            .map(|t| t.status.as_str().to_string());
         out.push((complaint, txn_status));
     }
     Ok(out)
@@ -369,7 +381,20 @@ async fn apply_update(
     .bind(id)
     .execute(&mut *conn)
     .await?;
-    let Some(current) = load(conn, state, id).await? else {
+    let current = match load(conn, state, id).await? {
+        Some(c) => {
+            let txn = match &c.txn_reference_id {
+                Some(r) => store::load(conn, state, r).await?,
+                None => None,
+            };
+            let visibility = Visibility::of(ctx.user);
+            visibility
+                .sees_complaint(&c, txn.as_ref(), &ctx.bbps.billers)
+                .then_some(c)
+        }
+        None => None,
+    };
+    let Some(current) = current else {
         return Err(DigitError::new(
             "BBPS_COMPLAINT_NOT_FOUND",
             format!("No complaint {id}"),

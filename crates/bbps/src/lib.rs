@@ -120,6 +120,7 @@ pub mod reversal;
 pub mod service;
 pub mod sig;
 pub mod store;
+pub mod visibility;
 pub mod xml;
 
 pub use codes::{BillerFault, ComplianceCode, ResponseCode};

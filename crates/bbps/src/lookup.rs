@@ -180,6 +180,8 @@ pub async fn current_bills(
         demand_id: None,
         mobile_number: lookup.mobile_number.clone(),
         email: None,
+        // The unit presented the customer's own parameters to the biller.
+        scope: kosh_billing::visibility::Scope::Tenant,
     };
     let no_demands = fetch::no_demands();
     match fetch::fetch(conn, mdms, clock, &criteria, actor).await {

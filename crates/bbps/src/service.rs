@@ -28,6 +28,7 @@ use crate::config::Bbps;
 use crate::lookup::{self, Failure, Lookup, Param, Presented, Refusal, ist_date};
 use crate::master::{Biller, Exactness};
 use crate::store::{self, TxnBill, TxnRow, TxnStatus};
+use crate::visibility::Visibility;
 
 /// What every operation needs.
 #[derive(Clone, Copy)]
@@ -242,7 +243,10 @@ async fn post_in_tx(
             .ok_or_else(|| {
                 DigitError::unavailable("the transaction reference is being posted; try again")
             })?;
-        if existing.request_hash != row.request_hash {
+        // Another unit's reference is, to this unit, one used for another payment.
+        if existing.request_hash != row.request_hash
+            || !Visibility::of(ctx.user).sees_txn(&existing)
+        {
             return Ok(Answer::Refused(Refusal::new(
                 BillerFault::RepeatedReference,
                 format!(
@@ -295,7 +299,9 @@ async fn bill_by_number(
         bill_number: Some(number.to_string()),
         ..BillSearchCriteria::default()
     };
-    Ok(bill_search::search(conn, tenant_id, &criteria)
+    // The posting's own lookup, made by kosh for the unit: every bill of the tenant.
+    let scope = kosh_billing::visibility::Scope::Tenant;
+    Ok(bill_search::search(conn, tenant_id, &criteria, &scope)
         .await?
         .into_iter()
         .find(|b| b.bill_number.as_deref() == Some(number)))
@@ -548,10 +554,13 @@ async fn apply(
     Ok((created.id, receipt_date, bills))
 }
 
-/// The transaction `txn_reference_id`, if kosh has it.
+/// The transaction `txn_reference_id`, if kosh has it and the caller may see it
+/// ([`Visibility`]).
 pub async fn status(ctx: Ctx<'_>, txn_reference_id: &str) -> Result<Option<TxnRow>, DigitError> {
     let mut conn = ctx.db.pool().acquire().await?;
-    store::load(&mut conn, ctx.state(), txn_reference_id).await
+    let found = store::load(&mut conn, ctx.state(), txn_reference_id).await?;
+    let visibility = Visibility::of(ctx.user);
+    Ok(found.filter(|t| visibility.sees_txn(t)))
 }
 
 /// What a reversal names.
@@ -629,6 +638,12 @@ async fn reverse_in_tx(
         let row = store::load(conn, tenant, reference)
             .await?
             .ok_or_else(|| DigitError::unavailable("the transaction vanished; try again"))?;
+        if !Visibility::of(ctx.user).sees_txn(&row) {
+            return Err(DigitError::new(
+                "BBPS_REPEATED_REFERENCE",
+                format!("transaction reference {reference} was used by another operating unit"),
+            ));
+        }
         if row.status == TxnStatus::Success
             && let (Some(payment_id), Some(bill)) = (row.payment_id.clone(), row.bills.first())
         {

@@ -18,6 +18,7 @@ pub mod payer;
 pub mod payment;
 mod query;
 pub mod rules;
+pub mod visibility;
 pub mod wire;
 
 pub use bill::{Bill, BillStatus};

@@ -21,6 +21,7 @@ use utoipa_axum::routes;
 use crate::refund::{self, RefundSearchCriteria, Settlement};
 use crate::search::{self, PaymentSearchCriteria};
 use crate::service::{self, PaymentOptions};
+use crate::visibility::Visibility;
 use crate::wire::PaymentRequest;
 use crate::workflow::{self, WorkflowRequest};
 
@@ -227,12 +228,16 @@ async fn workflow_module(
 async fn refunds_search(
     State(db): State<Db>,
     State(clock): State<Clock>,
-    _requester: AuthUser,
+    requester: AuthUser,
     DigitQuery(criteria): DigitQuery<RefundSearchCriteria>,
     DigitJson(body): DigitJson<RequestInfoWrapper>,
 ) -> Result<Json<Value>, DigitError> {
-    let mut conn = db.pool().acquire().await?;
-    let refunds = refund::search(&mut conn, &criteria).await?;
+    let refunds = if Visibility::of(&requester).sees_refunds() {
+        let mut conn = db.pool().acquire().await?;
+        refund::search(&mut conn, &criteria).await?
+    } else {
+        Vec::new()
+    };
     Ok(Json(json!({
         "ResponseInfo": response_info(body.request_info.as_ref(), clock.now_ms()),
         "Refunds": refunds.iter().map(refund::RefundDue::to_json).collect::<Vec<_>>(),
@@ -256,10 +261,13 @@ async fn refunds_daily(
     State(db): State<Db>,
     State(mdms): State<Arc<Mdms>>,
     State(clock): State<Clock>,
-    _requester: AuthUser,
+    requester: AuthUser,
     DigitQuery(query): DigitQuery<DailyQuery>,
     DigitJson(body): DigitJson<RequestInfoWrapper>,
 ) -> Result<Json<Value>, DigitError> {
+    if !Visibility::of(&requester).sees_refunds() {
+        return Err(DigitError::forbidden());
+    }
     let (Some(tenant_id), Some(date)) = (query.tenant_id, query.date) else {
         return Err(DigitError::new(
             "INVALID_SEARCH",

@@ -14,5 +14,6 @@ pub mod search;
 pub mod service;
 pub mod store;
 pub mod validate;
+pub mod visibility;
 pub mod wire;
 pub mod workflow;

@@ -10,6 +10,7 @@ use utoipa::IntoParams;
 
 use crate::model::Payment;
 use crate::store;
+use crate::visibility::{self, Visibility};
 
 /// DIGIT's `collection.receipts.search.default.size`.
 pub const DEFAULT_LIMIT: i64 = 30;
@@ -109,7 +110,8 @@ fn filter(
         q.push(" AND p.transaction_number = ").bind(v);
     }
     if let Some(v) = c.mobile_number.as_deref().filter(|v| !v.is_empty()) {
-        q.push(" AND p.mobile_number = ").bind(v);
+        q.push(" AND ");
+        visibility::push_mobile_is(q, v);
     }
     if let Some(v) = c.from_date {
         q.push(" AND p.transaction_date >= ").bind(v);
@@ -117,17 +119,7 @@ fn filter(
     if let Some(v) = c.to_date {
         q.push(" AND p.transaction_date <= ").bind(v);
     }
-    // A citizen sees only the payments made by or for them.
-    if requester.is_citizen() {
-        q.push(" AND (p.payer_id = ").bind(requester.uuid.as_str());
-        match &requester.mobile_number {
-            Some(mobile) => q
-                .push(" OR p.mobile_number = ")
-                .bind(mobile.as_str())
-                .push(")"),
-            None => q.push(")"),
-        };
-    }
+    Visibility::of(requester).push_payment_filter(q);
     Ok(())
 }
 

@@ -39,6 +39,7 @@ use crate::service::PgService;
 use crate::txn::Transaction;
 use crate::txn::store::{self, Criteria};
 use crate::txn::wire::TransactionRequest;
+use crate::visibility::Visibility;
 
 /// pg-service's ResponseInfo status on success.
 pub const SUCCESSFUL: &str = "SUCCESSFUL";
@@ -224,8 +225,8 @@ fn text(s: &Option<String>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Transactions by any criterion, newest first, at most 5 (DIGIT). A citizen sees only their
-/// own; a city's employee who names no tenant, their city's.
+/// Transactions by any criterion, newest first, at most 5 (DIGIT), of those the caller may
+/// see ([`crate::visibility`]): a citizen or a BBPS unit its own, an employee its tenants'.
 #[utoipa::path(post, path = "/pg-service/transaction/v1/_search", tag = "pg-service",
     params(SearchCriteria), request_body = RequestInfoWrapper,
     responses((status = 200, description = "ResponseInfo and Transaction [...]")))]
@@ -245,18 +246,14 @@ async fn search_txns(
         consumer_code: text(&c.consumer_code),
         txn_status: text(&c.txn_status).map(|s| s.to_ascii_uppercase()),
         limit: SEARCH_LIMIT,
+        ..Criteria::default()
     };
-    if user.is_citizen() {
-        criteria.user_uuid = Some(user.uuid.clone());
-    } else if criteria.tenant_id.is_none()
-        && !kosh_platform::tenant::is_state_level(&user.tenant_id)
-    {
-        // The gateway authorized a search naming no tenant at the caller's own city; DIGIT
-        // would then search every city.
-        criteria.tenant_id = Some(user.tenant_id.clone());
-    }
-    let mut conn = db.pool().acquire().await?;
-    let txns = store::search(&mut conn, &criteria).await?;
+    let txns = if Visibility::of(&user).restrict(&mut criteria, &user) {
+        let mut conn = db.pool().acquire().await?;
+        store::search(&mut conn, &criteria).await?
+    } else {
+        Vec::new()
+    };
     Ok(Json(json!({
         "ResponseInfo": response_info(body.request_info.as_ref(), &clock),
         "Transaction": txn_list(&txns),

@@ -40,6 +40,7 @@ pub mod service;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod txn;
+pub mod visibility;
 
 pub use gateways::{
     Gateway, GatewayError, GatewayRegistry, GatewayStatus, GatewayTxn, GatewaysConfig, Redirect,

@@ -37,6 +37,7 @@ use crate::config::Bbps;
 use crate::lookup::{Presented, Refusal};
 use crate::service::{self, Answer, Ctx};
 use crate::store::{TxnRow, TxnStatus};
+use crate::visibility::Visibility;
 use crate::{report, store};
 use wire::{
     ComplaintRequest, ComplaintSearch, ComplaintUpdate, FetchRequest, PaymentWire, ReportQuery,
@@ -505,8 +506,10 @@ async fn daily_report(
     };
     let state = kosh_platform::tenant::state_of(&user.tenant_id).to_string();
     let mut conn = db.pool().acquire().await?;
-    let transactions = store::of_day(&mut conn, &state, &date).await?;
+    let visibility = Visibility::of(user);
+    let mut transactions = store::of_day(&mut conn, &state, &date).await?;
     drop(conn);
+    transactions.retain(|t| visibility.sees_txn(t));
     if csv {
         let disposition = format!("attachment; filename=\"bbps-{state}-{date}.csv\"");
         return Ok((

@@ -23,6 +23,7 @@ use super::cancel::{self, Outcome, UpdateBillRequest};
 use super::fetch::{self, FetchCriteria};
 use super::search::{self, BillSearchCriteria};
 use crate::rules::check_state_level_tenant;
+use crate::visibility::Scope;
 use crate::wire::{self, blank, not_null};
 
 pub fn router<S>() -> OpenApiRouter<S>
@@ -107,6 +108,7 @@ async fn fetch_bill(
             "Valid search criteria fields missing, please give some valid criteria like mobileNumber/email OR 'businessService & consumerCode' OR demandId",
         ));
     }
+    let scope = Scope::of(&db, &user, &tenant_id).await?;
     let fetch = FetchCriteria {
         tenant_id,
         business_service: wire::text(&criteria.business_service).unwrap_or_default(),
@@ -114,6 +116,7 @@ async fn fetch_bill(
         demand_id,
         mobile_number,
         email,
+        scope,
     };
     // By consumer codes alone, a bill that is still valid may be answered from this
     // instance's copy (bill::cache), with no database read at all.
@@ -173,8 +176,9 @@ async fn search_bills(
     DigitJson(body): DigitJson<RequestInfoWrapper>,
 ) -> Result<Json<Value>, DigitError> {
     let tenant_id = search::validate(&criteria, &user)?;
+    let scope = Scope::of(&db, &user, &tenant_id).await?;
     let mut conn = db.pool().acquire().await?;
-    let bills = search::search(&mut conn, &tenant_id, &criteria).await?;
+    let bills = search::search(&mut conn, &tenant_id, &criteria, &scope).await?;
     Ok(Json(bills_body(
         body.request_info.as_ref(),
         wire::OK,

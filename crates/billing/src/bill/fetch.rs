@@ -22,6 +22,7 @@ use super::{Bill, BillStatus, store};
 use crate::demand::DemandStatus;
 use crate::demand::store::{self as demand_store, DemandFilter};
 use crate::query::push_tenant;
+use crate::visibility::{self, Scope};
 use crate::{masters, payer};
 
 /// What a fetch asks for (DIGIT's GenerateBillCriteria).
@@ -33,6 +34,8 @@ pub struct FetchCriteria {
     pub demand_id: Option<String>,
     pub mobile_number: Option<String>,
     pub email: Option<String>,
+    /// Whose bills the caller may see ([`Scope`]); kosh's own lookups see the tenant's.
+    pub scope: Scope,
 }
 
 /// The id format billing sends to idgen when MDMS has no `billnumberid` format (DIGIT's
@@ -114,6 +117,12 @@ async fn consumer_keys(
     criteria: &FetchCriteria,
 ) -> Result<BTreeSet<(String, String)>, DigitError> {
     let mut keys = BTreeSet::new();
+    let scope = &criteria.scope;
+    let by_account = !criteria.consumer_codes.is_empty() || criteria.demand_id.is_some();
+    let by_contact = criteria.mobile_number.is_some() || criteria.email.is_some();
+    if !scope.may_search(by_account, by_contact) {
+        return Ok(keys);
+    }
     let mut filters = Vec::new();
     let base = DemandFilter {
         tenant_id: criteria.tenant_id.clone(),
@@ -150,7 +159,8 @@ async fn consumer_keys(
             });
         }
     }
-    for filter in &filters {
+    for filter in &mut filters {
+        filter.payers = scope.payers(filter.payers.take());
         keys.extend(demand_store::consumer_keys(conn, filter).await?);
     }
     // Codes whose ACTIVE bill matches, even when no unpaid demand does any more.
@@ -168,12 +178,14 @@ async fn consumer_keys(
         q.push(" OR user_id IN ").bind_list(&payers);
     }
     if let Some(mobile) = &criteria.mobile_number {
-        q.push(" OR mobile_number = ").bind(mobile);
+        q.push(" OR ");
+        visibility::push_mobile_is(&mut q, "", mobile);
     }
     if let Some(email) = &criteria.email {
         q.push(" OR payer_email = ").bind(email);
     }
     q.push(")");
+    scope.push_bill_filter(&mut q, "");
     for row in q.build().fetch_all(&mut *conn).await? {
         keys.insert((row.try_get("tenant_id")?, row.try_get("consumer_code")?));
     }

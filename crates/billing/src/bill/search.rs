@@ -14,6 +14,7 @@ use super::{Bill, BillStatus, store};
 use crate::payer;
 use crate::query::push_tenant;
 use crate::rules::check_state_level_tenant;
+use crate::visibility::{self, Scope};
 use crate::wire::{self, not_null};
 
 /// The most bills one search considers before keeping the latest per consumer code.
@@ -88,7 +89,15 @@ pub async fn search(
     conn: &mut AnyConnection,
     tenant_id: &str,
     criteria: &BillSearchCriteria,
+    scope: &Scope,
 ) -> Result<Vec<Bill>, DigitError> {
+    let by_account = criteria.bill_id.is_some()
+        || criteria.consumer_code.is_some()
+        || !wire::blank(&criteria.bill_number);
+    let by_contact = !wire::blank(&criteria.mobile_number) || !wire::blank(&criteria.email);
+    if !scope.may_search(by_account, by_contact) {
+        return Ok(Vec::new());
+    }
     let mut q = SqlBuilder::new(
         "SELECT b.id, b.tenant_id, b.business_service, b.consumer_code, b.seq, b.created_ms FROM egbs_bill b WHERE ",
     );
@@ -114,11 +123,7 @@ pub async fn search(
     };
     if let Some(mobile) = wire::text(&criteria.mobile_number) {
         let users = payer::uuids_with_contact(conn, tenant_id, Some(&mobile), None).await?;
-        q.push(" AND (b.mobile_number = ")
-            .bind(mobile)
-            .push(" OR b.user_id IN ")
-            .bind_list(&users)
-            .push(")");
+        visibility::push_payer_is(&mut q, "b.", &users, Some(&mobile));
     }
     if let Some(email) = wire::text(&criteria.email) {
         let users = payer::uuids_with_contact(conn, tenant_id, None, Some(&email)).await?;
@@ -151,6 +156,7 @@ pub async fn search(
     if let Some(codes) = &criteria.consumer_code {
         q.push(" AND b.consumer_code IN ").bind_list(codes);
     }
+    scope.push_bill_filter(&mut q, "b.");
     q.push(" ORDER BY b.created_ms DESC, b.id DESC LIMIT ")
         .bind(MAX_MATCHES);
     let heads = store::heads(conn, &q).await?;

@@ -29,6 +29,7 @@ use super::validate;
 use super::{Audit, Demand, DemandDetail, DemandStatus, new_id};
 use crate::bill::store as bill_store;
 use crate::rules::check_state_level_tenant;
+use crate::visibility::Scope;
 use crate::{payer, wire};
 
 pub fn router<S>() -> OpenApiRouter<S>
@@ -369,7 +370,18 @@ async fn search(
             " Any one of the fields additional to tenantId is mandatory",
         ));
     }
+    let scope = Scope::of(&db, &user, &tenant_id).await?;
     let mut conn = db.pool().acquire().await?;
+    let by_account = criteria.demand_id.is_some() || criteria.consumer_code.is_some();
+    if !scope.may_search(by_account, mobile.is_some() || email.is_some()) {
+        return Ok(Json(demands_body(
+            body.request_info.as_ref(),
+            wire::OK,
+            clock.now_ms(),
+            &[],
+            &HashMap::new(),
+        )));
+    }
     let mut payers = criteria.payer.clone();
     if mobile.is_some() || email.is_some() {
         let found =
@@ -380,6 +392,7 @@ async fn search(
             None => found,
         });
     }
+    let payers = scope.payers(payers);
     let status = match wire::text(&criteria.status) {
         None => None,
         Some(text) => match DemandStatus::parse(&text) {

@@ -456,6 +456,11 @@ pub struct Criteria {
     pub consumer_code: Option<String>,
     pub txn_status: Option<String>,
     pub limit: i64,
+    /// Only the transactions this user created ([`crate::visibility`]).
+    pub owner: Option<String>,
+    /// Only the transactions of these tenants, a state standing for its cities too
+    /// ([`crate::visibility`]).
+    pub tenants: Option<Vec<String>>,
 }
 
 /// Newest first. A bill is found in any transaction that pays it, not only as the top billId.
@@ -487,6 +492,19 @@ pub async fn search(
     }
     if let Some(v) = &c.txn_status {
         q.push(" AND txn_status = ").bind(v);
+    }
+    if let Some(v) = &c.owner {
+        q.push(" AND user_uuid = ").bind(v);
+    }
+    if let Some(tenants) = &c.tenants {
+        q.push(" AND (1 = 0");
+        for t in tenants {
+            q.push(" OR tenant_id = ").bind(t);
+            if kosh_platform::tenant::is_state_level(t) {
+                q.push(" OR tenant_id LIKE ").bind(format!("{t}.%"));
+            }
+        }
+        q.push(")");
     }
     q.push(" ORDER BY created_time DESC, txn_id DESC LIMIT ")
         .bind(c.limit);
