@@ -12,6 +12,7 @@
 //! An operating unit may send its own complaint id (the central unit's); a repeat of one
 //! registration with that id returns the complaint as registered.
 
+use kosh_platform::pii::table::BBPS_COMPLAINTS;
 use kosh_platform::sql::SqlBuilder;
 use kosh_platform::{DigitError, write_tx};
 use rand::Rng;
@@ -118,9 +119,10 @@ fn new_id(now_ms: i64) -> String {
 
 const COLUMNS: &str = "tenant_id, complaint_id, complaint_type, txn_reference_id, biller_id, disposition, description, \
      customer_mobile, participation_type, status, remarks, tat_deadline_ms, resolved_ms, created_by, created_ms, \
-     last_modified_by, last_modified_ms";
+     last_modified_by, last_modified_ms, pii";
 
 fn complaint_of(row: &AnyRow) -> Result<Complaint, sqlx::Error> {
+    let mut personal = BBPS_COMPLAINTS.open(&kosh_platform::pii::vault(), row)?;
     Ok(Complaint {
         tenant_id: row.try_get("tenant_id")?,
         complaint_id: row.try_get("complaint_id")?,
@@ -129,7 +131,7 @@ fn complaint_of(row: &AnyRow) -> Result<Complaint, sqlx::Error> {
         biller_id: row.try_get("biller_id")?,
         disposition: row.try_get("disposition")?,
         description: row.try_get("description")?,
-        customer_mobile: row.try_get("customer_mobile")?,
+        customer_mobile: personal.take("customer_mobile"),
         participation_type: row.try_get("participation_type")?,
         status: row.try_get("status")?,
         remarks: row.try_get("remarks")?,
@@ -247,11 +249,16 @@ async fn insert(
     ctx: Ctx<'_>,
     c: &Complaint,
 ) -> Result<Complaint, DigitError> {
+    let sealed = BBPS_COMPLAINTS.seal(
+        &kosh_platform::pii::vault(),
+        &[c.customer_mobile.as_deref()],
+        None,
+    );
     sqlx::query(
         "INSERT INTO bbps_complaint (tenant_id, complaint_id, complaint_type, txn_reference_id, biller_id, disposition, \
          description, customer_mobile, participation_type, status, remarks, tat_deadline_ms, resolved_ms, created_by, \
-         created_ms, last_modified_by, last_modified_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+         created_ms, last_modified_by, last_modified_ms, pii) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
          ON CONFLICT (tenant_id, complaint_id) DO NOTHING",
     )
     .bind(&c.tenant_id)
@@ -261,7 +268,7 @@ async fn insert(
     .bind(&c.biller_id)
     .bind(&c.disposition)
     .bind(&c.description)
-    .bind(&c.customer_mobile)
+    .bind(sealed.column(0))
     .bind(&c.participation_type)
     .bind(&c.status)
     .bind(&c.remarks)
@@ -271,6 +278,7 @@ async fn insert(
     .bind(c.created_ms)
     .bind(&c.last_modified_by)
     .bind(c.last_modified_ms)
+    .bind(&sealed.pii)
     .execute(&mut *conn)
     .await?;
     let stored = load(conn, &c.tenant_id, &c.complaint_id)

@@ -9,6 +9,10 @@
 
 use kosh_platform::DigitError;
 use kosh_platform::money::Paise;
+use kosh_platform::pii::{
+    self, Vault,
+    table::{BBPS_TXN_BILLS, BBPS_TXNS},
+};
 use kosh_platform::sql::SqlBuilder;
 use serde_json::{Value, json};
 use sqlx::any::AnyRow;
@@ -169,18 +173,23 @@ impl TxnRow {
 const COLUMNS: &str = "tenant_id, txn_reference_id, biller_id, business_service, profile, request_hash, ref_id, msg_id, \
      payment_ref_id, customer_params, customer_mobile, amount, payment_mode, payment_channel, agent_id, txn_ts, status, \
      compliance_code, compliance_reason, payment_id, approval_ref_num, receipt_date, business_date, created_by, created_ms, \
-     reversal_reason, reversed_ms, last_modified_ms";
+     reversal_reason, reversed_ms, last_modified_ms, pii";
 
 /// Inserts `row` unless its reference is taken; `true` when this call inserted it.
 pub async fn claim(conn: &mut AnyConnection, row: &TxnRow) -> Result<bool, DigitError> {
     let params = serde_json::to_string(&row.customer_params).unwrap_or_else(|_| "[]".into());
+    let sealed = BBPS_TXNS.seal(
+        &pii::vault(),
+        &[row.customer_mobile.as_deref(), Some(&params)],
+        None,
+    );
     let done = sqlx::query(
         "INSERT INTO bbps_txn (tenant_id, txn_reference_id, biller_id, business_service, profile, request_hash, ref_id, msg_id, \
          payment_ref_id, customer_params, customer_mobile, amount, payment_mode, payment_channel, agent_id, txn_ts, status, \
          compliance_code, compliance_reason, payment_id, approval_ref_num, receipt_date, business_date, created_by, created_ms, \
-         reversal_reason, reversed_ms, last_modified_ms) \
+         reversal_reason, reversed_ms, last_modified_ms, pii) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, \
-         $25, $26, $27, $28) ON CONFLICT (tenant_id, txn_reference_id) DO NOTHING",
+         $25, $26, $27, $28, $29) ON CONFLICT (tenant_id, txn_reference_id) DO NOTHING",
     )
     .bind(&row.tenant_id)
     .bind(&row.txn_reference_id)
@@ -191,8 +200,8 @@ pub async fn claim(conn: &mut AnyConnection, row: &TxnRow) -> Result<bool, Digit
     .bind(&row.ref_id)
     .bind(&row.msg_id)
     .bind(&row.payment_ref_id)
-    .bind(params)
-    .bind(&row.customer_mobile)
+    .bind(sealed.column(1))
+    .bind(sealed.column(0))
     .bind(row.amount.get())
     .bind(&row.payment_mode)
     .bind(&row.payment_channel)
@@ -210,6 +219,7 @@ pub async fn claim(conn: &mut AnyConnection, row: &TxnRow) -> Result<bool, Digit
     .bind(&row.reversal_reason)
     .bind(row.reversed_ms)
     .bind(row.last_modified_ms)
+    .bind(&sealed.pii)
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -255,11 +265,13 @@ pub async fn settle_success(
     .bind(&row.txn_reference_id)
     .execute(&mut *conn)
     .await?;
+    let vault = pii::vault();
     for (seq, b) in bills.iter().enumerate() {
+        let sealed = BBPS_TXN_BILLS.seal(&vault, &[b.customer_name.as_deref()], None);
         sqlx::query(
             "INSERT INTO bbps_txn_bill (tenant_id, txn_reference_id, seq, bill_tenant_id, bill_id, bill_number, consumer_code, \
-             customer_name, bill_date, bill_expiry, period_from, period_to, bill_amount, amount_paid, receipt_number) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             customer_name, bill_date, bill_expiry, period_from, period_to, bill_amount, amount_paid, receipt_number, pii) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(&row.tenant_id)
         .bind(&row.txn_reference_id)
@@ -268,7 +280,7 @@ pub async fn settle_success(
         .bind(&b.bill_id)
         .bind(&b.bill_number)
         .bind(&b.consumer_code)
-        .bind(&b.customer_name)
+        .bind(sealed.column(0))
         .bind(b.bill_date)
         .bind(b.bill_expiry)
         .bind(b.period_from)
@@ -276,6 +288,7 @@ pub async fn settle_success(
         .bind(b.bill_amount.get())
         .bind(b.amount_paid.get())
         .bind(&b.receipt_number)
+        .bind(&sealed.pii)
         .execute(&mut *conn)
         .await?;
     }
@@ -348,9 +361,10 @@ fn text_opt(row: &AnyRow, column: &str) -> Result<Option<String>, sqlx::Error> {
     row.try_get::<Option<String>, _>(column)
 }
 
-fn row_of(row: &AnyRow) -> Result<TxnRow, DigitError> {
+fn row_of(vault: &Vault, row: &AnyRow) -> Result<TxnRow, DigitError> {
     let status: String = row.try_get("status")?;
-    let params: String = row.try_get("customer_params")?;
+    let mut personal = BBPS_TXNS.open(vault, row)?;
+    let params = personal.take("customer_params").unwrap_or_default();
     Ok(TxnRow {
         tenant_id: row.try_get("tenant_id")?,
         txn_reference_id: row.try_get("txn_reference_id")?,
@@ -362,7 +376,7 @@ fn row_of(row: &AnyRow) -> Result<TxnRow, DigitError> {
         msg_id: text_opt(row, "msg_id")?,
         payment_ref_id: text_opt(row, "payment_ref_id")?,
         customer_params: serde_json::from_str(&params).unwrap_or_default(),
-        customer_mobile: text_opt(row, "customer_mobile")?,
+        customer_mobile: personal.take("customer_mobile"),
         amount: Paise::new(row.try_get("amount")?),
         payment_mode: text_opt(row, "payment_mode")?,
         payment_channel: text_opt(row, "payment_channel")?,
@@ -395,20 +409,22 @@ async fn complete(conn: &mut AnyConnection, rows: &mut [TxnRow]) -> Result<(), D
     for chunk in refs.chunks(500) {
         let mut q = SqlBuilder::new(
             "SELECT txn_reference_id, bill_tenant_id, bill_id, bill_number, consumer_code, customer_name, bill_date, \
-             bill_expiry, period_from, period_to, bill_amount, amount_paid, receipt_number FROM bbps_txn_bill WHERE tenant_id = ",
+             bill_expiry, period_from, period_to, bill_amount, amount_paid, receipt_number, pii FROM bbps_txn_bill WHERE tenant_id = ",
         );
         q.bind(tenant_id.as_str())
             .push(" AND txn_reference_id IN ")
             .bind_list(chunk)
             .push(" ORDER BY txn_reference_id, seq");
+        let vault = pii::vault();
         for r in q.build().fetch_all(&mut *conn).await? {
             let reference: String = r.try_get("txn_reference_id")?;
+            let mut personal = BBPS_TXN_BILLS.open(&vault, &r)?;
             let bill = TxnBill {
                 bill_tenant_id: r.try_get("bill_tenant_id")?,
                 bill_id: r.try_get("bill_id")?,
                 bill_number: text_opt(&r, "bill_number")?,
                 consumer_code: r.try_get("consumer_code")?,
-                customer_name: text_opt(&r, "customer_name")?,
+                customer_name: personal.take("customer_name"),
                 bill_date: r.try_get("bill_date")?,
                 bill_expiry: r.try_get("bill_expiry")?,
                 period_from: r.try_get("period_from")?,
@@ -458,7 +474,7 @@ pub async fn load(
     let Some(row) = q.build().fetch_optional(&mut *conn).await? else {
         return Ok(None);
     };
-    let mut rows = vec![row_of(&row)?];
+    let mut rows = vec![row_of(&pii::vault(), &row)?];
     complete(conn, &mut rows).await?;
     Ok(rows.pop())
 }
@@ -477,7 +493,11 @@ pub async fn of_day(
         .bind(business_date)
         .push(" AND status <> 'POSTING' ORDER BY created_ms, txn_reference_id");
     let rows = q.build().fetch_all(&mut *conn).await?;
-    let mut out = rows.iter().map(row_of).collect::<Result<Vec<_>, _>>()?;
+    let vault = pii::vault();
+    let mut out = rows
+        .iter()
+        .map(|r| row_of(&vault, r))
+        .collect::<Result<Vec<_>, _>>()?;
     complete(conn, &mut out).await?;
     Ok(out)
 }
@@ -497,7 +517,11 @@ pub async fn with_references(
             .push(" AND status <> 'POSTING' AND txn_reference_id IN ")
             .bind_list(chunk);
         let rows = q.build().fetch_all(&mut *conn).await?;
-        let mut part = rows.iter().map(row_of).collect::<Result<Vec<_>, _>>()?;
+        let vault = pii::vault();
+        let mut part = rows
+            .iter()
+            .map(|r| row_of(&vault, r))
+            .collect::<Result<Vec<_>, _>>()?;
         complete(conn, &mut part).await?;
         out.extend(part);
     }

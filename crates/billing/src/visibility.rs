@@ -131,7 +131,8 @@ pub fn push_payer_is(
 
 /// `<alias>mobile_number = mobile`: a bill row carrying this mobile number.
 pub fn push_mobile_is(q: &mut SqlBuilder, alias: &'static str, mobile: &str) {
+    // The column keeps the mobile's blind index (kosh_platform::pii).
     q.push(alias)
         .push("mobile_number = ")
-        .bind(mobile.to_string());
+        .bind(kosh_platform::pii::vault().index(mobile));
 }

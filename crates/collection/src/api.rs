@@ -145,9 +145,16 @@ async fn run_search(
         return Ok(Json(json!({"ResponseInfo": info, "Count": count})));
     }
     let payments = search::search(&mut conn, &criteria, requester).await?;
-    Ok(Json(
-        json!({"ResponseInfo": info, "Payments": payments.iter().map(|p| p.to_json()).collect::<Vec<_>>()}),
-    ))
+    let mut records: Vec<Value> = payments.iter().map(|p| p.to_json()).collect();
+    // The payer's personal data, masked for roles that may not see it (a payer's own
+    // payments stay plain).
+    kosh_platform::pii::mask::mask_records(
+        requester,
+        &requester.tenant_id,
+        kosh_platform::pii::Model::Payer,
+        &mut records,
+    );
+    Ok(Json(json!({"ResponseInfo": info, "Payments": records})))
 }
 
 /// Search payments (criteria as query parameters).

@@ -10,6 +10,7 @@
 
 use kosh_mdms::Mdms;
 use kosh_platform::money::Paise;
+use kosh_platform::pii::table::REFUNDS_DUE;
 use kosh_platform::sql::SqlBuilder;
 use kosh_platform::{DigitError, outbox};
 use serde::Deserialize;
@@ -125,9 +126,10 @@ impl RefundDue {
 
 const COLUMNS: &str = "id, tenant_id, channel, source_ref, bill_id, consumer_code, business_service, amount, reason, \
      payer_name, mobile_number, status, settled_by, settled_ms, settlement_reference, settlement_note, created_by, \
-     created_ms, last_modified_ms";
+     created_ms, last_modified_ms, pii";
 
 fn of(row: &AnyRow) -> Result<RefundDue, sqlx::Error> {
+    let mut personal = REFUNDS_DUE.open(&kosh_platform::pii::vault(), row)?;
     Ok(RefundDue {
         id: row.try_get("id")?,
         tenant_id: row.try_get("tenant_id")?,
@@ -138,8 +140,8 @@ fn of(row: &AnyRow) -> Result<RefundDue, sqlx::Error> {
         business_service: row.try_get("business_service")?,
         amount: Paise::new(row.try_get("amount")?),
         reason: row.try_get("reason")?,
-        payer_name: row.try_get("payer_name")?,
-        mobile_number: row.try_get("mobile_number")?,
+        payer_name: personal.take("payer_name"),
+        mobile_number: personal.take("mobile_number"),
         status: row.try_get("status")?,
         settled_by: row.try_get("settled_by")?,
         settled_ms: row.try_get("settled_ms")?,
@@ -165,10 +167,15 @@ pub async fn record(
         )
     })?;
     let id = uuid::Uuid::now_v7().to_string();
+    let sealed = REFUNDS_DUE.seal(
+        &kosh_platform::pii::vault(),
+        &[refund.payer_name, refund.mobile_number],
+        None,
+    );
     let inserted = sqlx::query(
         "INSERT INTO egcl_refund_due (id, tenant_id, channel, source_ref, bill_id, consumer_code, business_service, amount, \
-         reason, payer_name, mobile_number, status, created_by, created_ms, last_modified_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         reason, payer_name, mobile_number, status, created_by, created_ms, last_modified_ms, pii) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
          ON CONFLICT (tenant_id, channel, source_ref) DO NOTHING",
     )
     .bind(&id)
@@ -180,12 +187,13 @@ pub async fn record(
     .bind(refund.business_service)
     .bind(amount.get())
     .bind(truncate(&refund.reason, 1024))
-    .bind(refund.payer_name)
-    .bind(refund.mobile_number)
+    .bind(sealed.column(0))
+    .bind(sealed.column(1))
     .bind(DUE)
     .bind(refund.created_by)
     .bind(now_ms)
     .bind(now_ms)
+    .bind(&sealed.pii)
     .execute(&mut *conn)
     .await?;
     let due = by_source(conn, refund.tenant_id, refund.source, refund.source_ref)

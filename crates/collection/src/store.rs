@@ -3,8 +3,9 @@
 use kosh_platform::DigitError;
 use kosh_platform::audit_chain::{self, AuditRow, AuditTable, Kind};
 use kosh_platform::money::Paise;
+use kosh_platform::pii::{self, Vault, table::PAYMENTS};
 use kosh_platform::sql::SqlBuilder;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -21,12 +22,26 @@ fn json_value(text: Option<String>) -> Option<Value> {
 /// Inserts a payment and its details. A second live payment of a bill violates
 /// `egcl_paymentdetail_live_bill`: that is `Ok(false)`.
 pub async fn insert(conn: &mut AnyConnection, p: &Payment) -> Result<bool, DigitError> {
+    let vault = pii::vault();
+    let mut bills = Map::new();
+    let snapshots: Vec<Value> = p
+        .details
+        .iter()
+        .map(|d| {
+            let (snapshot, personal) = strip_snapshot(&d.bill);
+            if !personal.is_empty() {
+                bills.insert(d.id.clone(), Value::Object(personal));
+            }
+            snapshot
+        })
+        .collect();
+    let sealed = seal_payment(&vault, p, bills);
     sqlx::query(
         "INSERT INTO egcl_payment (id, tenant_id, total_due, total_amount_paid, transaction_number, transaction_date, \
          payment_mode, instrument_date, instrument_number, instrument_status, ifsc_code, additional_details, paid_by, \
          mobile_number, payer_name, payer_address, payer_email, payer_id, payment_status, file_store_id, created_by, \
-         created_ms, last_modified_by, last_modified_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+         created_ms, last_modified_by, last_modified_ms, pii) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
     )
     .bind(&p.id)
     .bind(&p.tenant_id)
@@ -40,11 +55,11 @@ pub async fn insert(conn: &mut AnyConnection, p: &Payment) -> Result<bool, Digit
     .bind(&p.instrument_status)
     .bind(&p.ifsc_code)
     .bind(json_text(&p.additional_details))
-    .bind(&p.paid_by)
-    .bind(&p.mobile_number)
-    .bind(&p.payer_name)
-    .bind(&p.payer_address)
-    .bind(&p.payer_email)
+    .bind(sealed.column(0))
+    .bind(sealed.column(1))
+    .bind(sealed.column(2))
+    .bind(sealed.column(3))
+    .bind(sealed.column(4))
     .bind(&p.payer_id)
     .bind(&p.payment_status)
     .bind(&p.file_store_id)
@@ -52,9 +67,10 @@ pub async fn insert(conn: &mut AnyConnection, p: &Payment) -> Result<bool, Digit
     .bind(p.audit.created_ms)
     .bind(&p.audit.last_modified_by)
     .bind(p.audit.last_modified_ms)
+    .bind(&sealed.pii)
     .execute(&mut *conn)
     .await?;
-    for d in &p.details {
+    for (d, snapshot) in p.details.iter().zip(&snapshots) {
         let inserted = sqlx::query(
             "INSERT INTO egcl_paymentdetail (id, tenant_id, payment_id, due, amount_paid, receipt_number, receipt_date, \
              receipt_type, business_service, bill_id, consumer_code, manual_receipt_number, manual_receipt_date, \
@@ -76,7 +92,7 @@ pub async fn insert(conn: &mut AnyConnection, p: &Payment) -> Result<bool, Digit
         .bind(&d.manual_receipt_number)
         .bind(d.manual_receipt_date)
         .bind(json_text(&d.additional_details))
-        .bind(d.bill.to_string())
+        .bind(snapshot.to_string())
         .bind(i64::from(d.live))
         .bind(&d.audit.created_by)
         .bind(d.audit.created_ms)
@@ -112,7 +128,7 @@ pub async fn update_status(conn: &mut AnyConnection, p: &Payment) -> Result<(), 
              WHERE tenant_id = $5 AND id = $6",
         )
         .bind(i64::from(d.live))
-        .bind(d.bill.to_string())
+        .bind(strip_snapshot(&d.bill).0.to_string())
         .bind(&d.audit.last_modified_by)
         .bind(d.audit.last_modified_ms)
         .bind(&d.tenant_id)
@@ -159,7 +175,7 @@ pub fn audit_row(p: &Payment, action: &str, by: &str, now_ms: i64) -> AuditRow {
             (&p.tenant_id).into(),
             (&p.id).into(),
             action.into(),
-            p.to_json().to_string().into(),
+            redacted_json(p).to_string().into(),
             by.into(),
             now_ms.into(),
         ],
@@ -185,7 +201,7 @@ pub async fn paid_bill_ids(
 
 const PAYMENT_COLUMNS: &str = "id, tenant_id, total_due, total_amount_paid, transaction_number, transaction_date, payment_mode, \
      instrument_date, instrument_number, instrument_status, ifsc_code, additional_details, paid_by, mobile_number, payer_name, \
-     payer_address, payer_email, payer_id, payment_status, file_store_id, created_by, created_ms, last_modified_by, last_modified_ms";
+     payer_address, payer_email, payer_id, payment_status, file_store_id, created_by, created_ms, last_modified_by, last_modified_ms, pii";
 
 const DETAIL_COLUMNS: &str = "id, tenant_id, payment_id, due, amount_paid, receipt_number, receipt_date, receipt_type, \
      business_service, bill_id, consumer_code, manual_receipt_number, manual_receipt_date, additional_details, bill, live, \
@@ -200,8 +216,14 @@ fn audit_of(row: &AnyRow) -> Result<Audit, sqlx::Error> {
     })
 }
 
-fn payment_of(row: &AnyRow) -> Result<Payment, sqlx::Error> {
-    Ok(Payment {
+/// A payment row and the payer fields of its details' bill snapshots, by detail id.
+fn payment_of(vault: &Vault, row: &AnyRow) -> Result<(Payment, Map<String, Value>), sqlx::Error> {
+    let mut personal = PAYMENTS.open(vault, row)?;
+    let bills = match personal.take_value("bills") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let payment = Payment {
         id: row.try_get("id")?,
         tenant_id: row.try_get("tenant_id")?,
         total_due: Paise::new(row.try_get("total_due")?),
@@ -214,17 +236,18 @@ fn payment_of(row: &AnyRow) -> Result<Payment, sqlx::Error> {
         instrument_status: row.try_get("instrument_status")?,
         ifsc_code: row.try_get("ifsc_code")?,
         additional_details: json_value(row.try_get("additional_details")?),
-        paid_by: row.try_get("paid_by")?,
-        mobile_number: row.try_get("mobile_number")?,
-        payer_name: row.try_get("payer_name")?,
-        payer_address: row.try_get("payer_address")?,
-        payer_email: row.try_get("payer_email")?,
+        paid_by: personal.take("paid_by"),
+        mobile_number: personal.take("mobile_number"),
+        payer_name: personal.take("payer_name"),
+        payer_address: personal.take("payer_address"),
+        payer_email: personal.take("payer_email"),
         payer_id: row.try_get("payer_id")?,
         payment_status: row.try_get("payment_status")?,
         file_store_id: row.try_get("file_store_id")?,
         audit: audit_of(row)?,
         details: Vec::new(),
-    })
+    };
+    Ok((payment, bills))
 }
 
 fn detail_of(row: &AnyRow) -> Result<PaymentDetail, sqlx::Error> {
@@ -262,7 +285,11 @@ pub async fn load(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<Paymen
         .bind_list(ids)
         .push(" ORDER BY transaction_date DESC, id");
     let rows = q.build().fetch_all(&mut *conn).await?;
-    let mut payments = rows.iter().map(payment_of).collect::<Result<Vec<_>, _>>()?;
+    let vault = pii::vault();
+    let mut payments = rows
+        .iter()
+        .map(|r| payment_of(&vault, r))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut q = SqlBuilder::new("SELECT ");
     q.push(DETAIL_COLUMNS)
         .push(" FROM egcl_paymentdetail WHERE payment_id IN ")
@@ -270,10 +297,129 @@ pub async fn load(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<Paymen
         .push(" ORDER BY created_ms, receipt_number");
     let rows = q.build().fetch_all(&mut *conn).await?;
     for row in &rows {
-        let detail = detail_of(row)?;
-        if let Some(p) = payments.iter_mut().find(|p| p.id == detail.payment_id) {
+        let mut detail = detail_of(row)?;
+        if let Some((p, bills)) = payments.iter_mut().find(|(p, _)| p.id == detail.payment_id) {
+            if let (Some(Value::Object(personal)), Value::Object(bill)) =
+                (bills.remove(&detail.id), &mut detail.bill)
+            {
+                bill.extend(personal);
+            }
             p.details.push(detail);
         }
     }
-    Ok(payments)
+    Ok(payments.into_iter().map(|(p, _)| p).collect())
+}
+
+/// The keys of a bill snapshot that hold the payer's personal data.
+const SNAPSHOT_PERSONAL: [&str; 5] = [
+    "mobileNumber",
+    "payerName",
+    "payerAddress",
+    "payerEmail",
+    "paidBy",
+];
+
+/// A bill snapshot without its personal fields, and those fields.
+fn strip_snapshot(bill: &Value) -> (Value, Map<String, Value>) {
+    let mut snapshot = bill.clone();
+    let mut personal = Map::new();
+    if let Value::Object(m) = &mut snapshot {
+        for key in SNAPSHOT_PERSONAL {
+            if let Some(v) = m.remove(key) {
+                if !v.is_null() {
+                    personal.insert(key.to_string(), v);
+                }
+            }
+        }
+    }
+    (snapshot, personal)
+}
+
+/// The payer of a payment, sealed with its details' snapshot fields (`bills`).
+fn seal_payment(vault: &Vault, p: &Payment, bills: Map<String, Value>) -> pii::table::Sealed {
+    let mut extra = Map::new();
+    if !bills.is_empty() {
+        extra.insert("bills".into(), Value::Object(bills));
+    }
+    PAYMENTS.seal(
+        vault,
+        &[
+            p.paid_by.as_deref(),
+            p.mobile_number.as_deref(),
+            p.payer_name.as_deref(),
+            p.payer_address.as_deref(),
+            p.payer_email.as_deref(),
+        ],
+        Some(extra),
+    )
+}
+
+/// The payment as its audit rows keep it: without the payer's personal data (the payer
+/// never changes after creation; it is kept sealed in the payment itself). An audit row is
+/// chained and may not change, so it never holds what a key rotation would re-seal.
+fn redacted_json(p: &Payment) -> Value {
+    let mut json = p.to_json();
+    if let Value::Object(m) = &mut json {
+        for key in SNAPSHOT_PERSONAL {
+            m.remove(key);
+        }
+        if let Some(Value::Array(details)) = m.get_mut("paymentDetails") {
+            for d in details {
+                if let Some(bill) = d.get_mut("bill") {
+                    *bill = strip_snapshot(bill).0;
+                }
+            }
+        }
+    }
+    json
+}
+
+/// Seals up to `batch` payments written before sealing began (with their details' bill
+/// snapshots), in the caller's transaction. Returns how many.
+pub async fn seal_existing(
+    conn: &mut AnyConnection,
+    vault: &Vault,
+    batch: i64,
+) -> Result<u64, DigitError> {
+    let mut q = SqlBuilder::new("SELECT id FROM egcl_payment WHERE pii IS NULL LIMIT ");
+    q.bind(batch);
+    let ids: Vec<String> = q
+        .build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()?;
+    // Read as they are (unsealed rows read their plain columns), then written sealed.
+    for p in load(conn, &ids).await? {
+        let mut bills = Map::new();
+        for d in &p.details {
+            let (snapshot, personal) = strip_snapshot(&d.bill);
+            if !personal.is_empty() {
+                bills.insert(d.id.clone(), Value::Object(personal));
+            }
+            sqlx::query("UPDATE egcl_paymentdetail SET bill = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(snapshot.to_string())
+                .bind(&d.tenant_id)
+                .bind(&d.id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        let sealed = seal_payment(vault, &p, bills);
+        sqlx::query(
+            "UPDATE egcl_payment SET pii = $1, paid_by = $2, mobile_number = $3, payer_name = $4, \
+             payer_address = $5, payer_email = $6 WHERE tenant_id = $7 AND id = $8 AND pii IS NULL",
+        )
+        .bind(&sealed.pii)
+        .bind(sealed.column(0))
+        .bind(sealed.column(1))
+        .bind(sealed.column(2))
+        .bind(sealed.column(3))
+        .bind(sealed.column(4))
+        .bind(&p.tenant_id)
+        .bind(&p.id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(ids.len() as u64)
 }

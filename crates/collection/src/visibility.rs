@@ -80,5 +80,7 @@ impl Visibility {
 /// `mobileNumber` and a citizen's own payments both go through here, the one place a
 /// payment's mobile number is matched.
 pub fn push_mobile_is(q: &mut SqlBuilder, mobile: &str) {
-    q.push("p.mobile_number = ").bind(mobile.to_string());
+    // The column keeps the mobile's blind index (kosh_platform::pii).
+    q.push("p.mobile_number = ")
+        .bind(kosh_platform::pii::vault().index(mobile));
 }

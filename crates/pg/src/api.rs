@@ -254,9 +254,21 @@ async fn search_txns(
     } else {
         Vec::new()
     };
+    let mut list = txn_list(&txns);
+    // The payer's personal data, masked for roles that may not see it (a user's own
+    // transactions stay plain).
+    if let Value::Array(records) = &mut list {
+        let tenant = criteria.tenant_id.as_deref().unwrap_or(&user.tenant_id);
+        kosh_platform::pii::mask::mask_records(
+            &user,
+            tenant,
+            kosh_platform::pii::Model::Payer,
+            records,
+        );
+    }
     Ok(Json(json!({
         "ResponseInfo": response_info(body.request_info.as_ref(), &clock),
-        "Transaction": txn_list(&txns),
+        "Transaction": list,
     })))
 }
 

@@ -110,6 +110,10 @@ pub async fn claim(
     }
     let status: i64 = row.try_get(1)?;
     let body: String = row.try_get(2)?;
+    // The answer holds the payer's personal data: it is kept sealed (kosh_platform::pii).
+    let body = crate::pii::vault()
+        .open_or_plain(&body)
+        .map_err(|e| sqlx::Error::Decode(format!("kosh_idempotency.response_body: {e}").into()))?;
     Ok(Claim::Replay(Replay {
         status: StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK),
         body: serde_json::from_str(&body).unwrap_or(Value::Null),
@@ -126,7 +130,7 @@ pub async fn complete(
 ) -> Result<(), DigitError> {
     sqlx::query("UPDATE kosh_idempotency SET response_status = $1, response_body = $2 WHERE scope = $3 AND idem_key = $4")
         .bind(i64::from(status.as_u16()))
-        .bind(body.to_string())
+        .bind(crate::pii::vault().seal_str(&body.to_string()))
         .bind(scope)
         .bind(key)
         .execute(&mut *conn)

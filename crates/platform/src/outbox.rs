@@ -8,7 +8,9 @@ use sqlx::AnyConnection;
 
 use crate::DigitError;
 
-/// Records `payload` for `topic`, keyed (for ordering in the broker) by `event_key`.
+/// Records `payload` for `topic`, keyed (for ordering in the broker) by `event_key`. The
+/// payload (a payment, a transaction: personal data) is kept sealed; the relay opens it with
+/// [`open_payload`].
 pub async fn record(
     conn: &mut AnyConnection,
     tenant_id: &str,
@@ -26,9 +28,18 @@ pub async fn record(
     .bind(tenant_id)
     .bind(topic)
     .bind(event_key)
-    .bind(payload.to_string())
+    .bind(crate::pii::vault().seal_str(&payload.to_string()))
     .bind(now_ms)
     .execute(&mut *conn)
     .await?;
     Ok(id)
+}
+
+/// An event's payload as [`record`] kept it.
+pub fn open_payload(stored: &str) -> Result<Value, DigitError> {
+    let text = crate::pii::vault()
+        .open_or_plain(stored)
+        .map_err(|e| sqlx::Error::Decode(format!("kosh_outbox.payload: {e}").into()))?;
+    Ok(serde_json::from_str(&text)
+        .map_err(|e| sqlx::Error::Decode(format!("kosh_outbox.payload: {e}").into()))?)
 }

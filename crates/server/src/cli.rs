@@ -35,6 +35,36 @@ pub enum Command {
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The keys that seal personal data (KOSH_PII_KEYS).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-seal, under the first key of KOSH_PII_KEYS, every personal value an older key of
+    /// the list sealed. Rotation: put a new key first (`kosh keys new`), keep the old ones
+    /// after it, run this, then drop the old keys. Safe to run again or while kosh serves.
+    Rotate(KeysRotate),
+    /// Print a fresh key line (`kid:base64key`) for KOSH_PII_KEYS, or with --index a fresh
+    /// KOSH_PII_INDEX_KEY.
+    New(KeysNew),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KeysRotate {
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KeysNew {
+    /// The key's id (letters, digits, '-', '_'; default: k and the UTC time).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Print a blind-index key (KOSH_PII_INDEX_KEY) instead.
+    #[arg(long)]
+    pub index: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -356,6 +386,23 @@ pub struct Settings {
     #[arg(long, env = "KOSH_BBPS_PEER_CERTS", value_delimiter = ',')]
     pub bbps_peer_certs: Vec<PathBuf>,
 
+    /// The keys that seal personal data (mobile numbers, emails, PAN, Aadhaar, names,
+    /// addresses) at rest: `kid:base64key,kid2:base64key`, AES-256 (32 bytes each); the first
+    /// seals, all open (`kosh keys new` makes one, `kosh keys rotate` re-seals). When unset,
+    /// the keys are read from KOSH_PII_KEY_FILE, or generated into it on first start.
+    #[arg(long, env = "KOSH_PII_KEYS", hide_env_values = true)]
+    pub pii_keys: Option<String>,
+
+    /// The key (base64, 32 bytes) of the blind indexes that mobile numbers, emails and user
+    /// names are searched by. Required with KOSH_PII_KEYS; it never changes.
+    #[arg(long, env = "KOSH_PII_INDEX_KEY", hide_env_values = true)]
+    pub pii_index_key: Option<String>,
+
+    /// Where the personal-data keys are kept when KOSH_PII_KEYS is unset (generated on first
+    /// start, mode 0600; back it up apart from the database). Default: <data dir>/kosh.keys.
+    #[arg(long, env = "KOSH_PII_KEY_FILE")]
+    pub pii_key_file: Option<PathBuf>,
+
     /// The institution id kosh writes as Head@origInst in its NPCI BBPS XML responses.
     #[arg(long, env = "KOSH_BBPS_INSTITUTION_ID", default_value = "KOSH")]
     pub bbps_institution_id: String,
@@ -379,6 +426,8 @@ impl Settings {
             Command::Bbps(BbpsCommand::Reconcile(r)) => r.settings,
             Command::Import(ImportCommand::Demands(i)) => i.settings,
             Command::Audit(AuditCommand::Verify(a)) => a.settings,
+            Command::Keys(KeysCommand::Rotate(k)) => k.settings,
+            Command::Keys(KeysCommand::New(_)) => unreachable!("parsed as serve"),
         }
     }
 }

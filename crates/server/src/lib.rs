@@ -9,6 +9,7 @@ pub mod gateway;
 pub mod import;
 mod middleware;
 mod ops;
+pub mod pii;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -72,13 +73,18 @@ pub fn apply_money_limits(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens the database and applies pending migrations.
+/// Opens the database and applies pending migrations; puts the personal-data keys in force
+/// and seals the personal data of rows written before sealing began.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+    pii::install_vault(settings)?;
     let url = settings.database_url();
     let db = Db::connect(&url, settings.db_max_connections)
         .await
         .with_context(|| format!("opening database {}", redact(&url)))?;
     db.migrate().await.context("applying migrations")?;
+    pii::seal_existing(&db)
+        .await
+        .context("sealing existing personal data")?;
     Ok(db)
 }
 
@@ -143,6 +149,7 @@ impl Running {
 pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     apply_money_limits(settings)?;
     let mdms = Arc::new(load_mdms(settings)?);
+    pii::install_policies(&mdms);
     let db = open_database(settings).await?;
     let clock = match settings.clock {
         ClockMode::System => Clock::System,
@@ -468,7 +475,7 @@ fn identity_config(settings: &Settings) -> anyhow::Result<IdentityConfig> {
     })
 }
 
-fn init_logging(settings: &Settings) {
+pub(crate) fn init_logging(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()

@@ -1,7 +1,9 @@
 //! `kosh`: DIGIT's revenue stack in one binary.
 
 use clap::Parser;
-use kosh_server::cli::{AuditCommand, BbpsCommand, Cli, Command, ImportCommand, UserCommand};
+use kosh_server::cli::{
+    AuditCommand, BbpsCommand, Cli, Command, ImportCommand, KeysCommand, UserCommand,
+};
 
 /// mimalloc rather than glibc's malloc: under load glibc kept one arena per thread and gave
 /// little back (kosh's RSS grew by twice what its caches held), and malloc and free took a
@@ -29,6 +31,8 @@ fn main() -> std::process::ExitCode {
                 kosh_server::import::demands(args).await
             }
             Command::Audit(AuditCommand::Verify(args)) => kosh_server::audit::verify(args).await,
+            Command::Keys(KeysCommand::Rotate(args)) => kosh_server::pii::keys_rotate(args).await,
+            Command::Keys(KeysCommand::New(args)) => kosh_server::pii::keys_new(args),
         }
     });
     match result {

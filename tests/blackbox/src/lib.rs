@@ -65,6 +65,7 @@ pub struct Kosh {
     running: Option<Running>,
     dir: PathBuf,
     pg_database: Option<String>,
+    settings: Settings,
 }
 
 impl Kosh {
@@ -113,6 +114,7 @@ impl Kosh {
             running: Some(running),
             dir,
             pg_database,
+            settings,
         };
         let state = kosh
             .state()
@@ -298,6 +300,27 @@ impl Kosh {
     pub async fn set_clock(&self, ms: i64) {
         let (status, body) = self.post("/_kosh/clock", json!({"nowMs": ms})).await;
         assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    /// The settings this server was started with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Stops the server and starts it again on the same database and data folder, after
+    /// `adjust` has changed the settings (a restart, an upgrade, new keys). The administrator's
+    /// token stays valid.
+    pub async fn restart_with(mut self, adjust: impl FnOnce(&mut Settings)) -> Kosh {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+        adjust(&mut self.settings);
+        let running = kosh_server::start(&self.settings)
+            .await
+            .expect("kosh starts again");
+        self.base = format!("http://{}", running.addr);
+        self.running = Some(running);
+        self
     }
 
     pub async fn stop(mut self) {

@@ -665,7 +665,9 @@ async fn a_remembered_fetch_bill_follows_every_change_made_here_at_once(backend:
     let first = fetch_pt(&kosh, "PT-K-1").await;
     // The second fetch reads it from the read pool and keeps it; the third is the copy.
     assert_eq!(fetch_pt(&kosh, "PT-K-1").await, first);
-    let sql = "UPDATE egbs_bill SET payer_name = 'Changed Elsewhere' WHERE consumer_code = $1";
+    // (The payer is sealed at rest, kosh_platform::pii: the change made elsewhere is to a
+    // plain column.)
+    let sql = "UPDATE egbs_bill SET file_store_id = 'Changed Elsewhere' WHERE consumer_code = $1";
     sqlx::query(sql)
         .bind("PT-K-1")
         .execute(kosh.state().db.pool())
@@ -675,7 +677,7 @@ async fn a_remembered_fetch_bill_follows_every_change_made_here_at_once(backend:
     assert_eq!(copy, first, "the copy answers within its lifetime");
     kosh.advance_clock(30_000).await;
     let fresh = fetch_pt(&kosh, "PT-K-1").await;
-    assert_eq!(fresh["payerName"], "Changed Elsewhere", "{fresh}");
+    assert_eq!(fresh["fileStoreId"], "Changed Elsewhere", "{fresh}");
     assert_eq!(fresh["id"], first["id"]);
     assert_eq!(fetch_pt(&kosh, "PT-K-1").await, fresh);
 

@@ -2,6 +2,9 @@
 //! criteria as query parameters, bills under `Bill` beside the misspelt `ResposneInfo`, and
 //! HTTP 201 from fetch-bill.
 
+use std::borrow::Cow;
+
+use kosh_platform::pii;
 use std::sync::Arc;
 
 use axum::Json;
@@ -127,7 +130,7 @@ async fn fetch_bill(
         return Ok(fetched(
             body.request_info.as_ref(),
             clock.now_ms(),
-            &bills_json,
+            &masked_for(&user, &fetch.tenant_id, &bills_json),
         ));
     }
     let ticket = key.map(|key| bill_cache.ticket(key));
@@ -147,8 +150,29 @@ async fn fetch_bill(
     Ok(fetched(
         body.request_info.as_ref(),
         clock.now_ms(),
-        &bills_json,
+        &masked_for(&user, &fetch.tenant_id, &bills_json),
     ))
+}
+
+/// Serialised bills with the payer's personal data masked for a caller whose roles may not
+/// see it (DataSecurity.SecurityPolicy, model Payer); for the roles that see it plain (every
+/// employee role, by the shipped policy) the text is answered as it is, with no parsing.
+fn masked_for<'a>(user: &AuthUser, tenant_id: &str, bills_json: &'a str) -> Cow<'a, str> {
+    let m = pii::masking_for(
+        tenant_id,
+        pii::Model::Payer,
+        user.roles.iter().map(|r| r.code.as_str()),
+    );
+    if m.is_plain() {
+        return Cow::Borrowed(bills_json);
+    }
+    match serde_json::from_str::<Value>(bills_json) {
+        Ok(Value::Array(mut bills)) => {
+            pii::mask::mask_records(user, tenant_id, pii::Model::Payer, &mut bills);
+            Cow::Owned(Value::Array(bills).to_string())
+        }
+        _ => Cow::Borrowed(bills_json),
+    }
 }
 
 /// Fetch-bill's answer around its bills, already serialised: the envelope [`bills_body`]
@@ -179,12 +203,11 @@ async fn search_bills(
     let scope = Scope::of(&db, &user, &tenant_id).await?;
     let mut conn = db.pool().acquire().await?;
     let bills = search::search(&mut conn, &tenant_id, &criteria, &scope).await?;
-    Ok(Json(bills_body(
-        body.request_info.as_ref(),
-        wire::OK,
-        clock.now_ms(),
-        &bills,
-    )))
+    let mut answer = bills_body(body.request_info.as_ref(), wire::OK, clock.now_ms(), &bills);
+    if let Some(Value::Array(records)) = answer.get_mut("Bill") {
+        pii::mask::mask_records(&user, &tenant_id, pii::Model::Payer, records);
+    }
+    Ok(Json(answer))
 }
 
 /// Cancel the ACTIVE bill of one consumer code.

@@ -182,7 +182,8 @@ async fn consumer_keys(
         visibility::push_mobile_is(&mut q, "", mobile);
     }
     if let Some(email) = &criteria.email {
-        q.push(" OR payer_email = ").bind(email);
+        q.push(" OR payer_email = ")
+            .bind(kosh_platform::pii::vault().index(email));
     }
     q.push(")");
     scope.push_bill_filter(&mut q, "");

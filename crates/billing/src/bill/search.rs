@@ -128,7 +128,7 @@ pub async fn search(
     if let Some(email) = wire::text(&criteria.email) {
         let users = payer::uuids_with_contact(conn, tenant_id, None, Some(&email)).await?;
         q.push(" AND (b.payer_email = ")
-            .bind(email)
+            .bind(kosh_platform::pii::vault().index(&email))
             .push(" OR b.user_id IN ")
             .bind_list(&users)
             .push(")");

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use kosh_platform::DigitError;
 use kosh_platform::money::Paise;
+use kosh_platform::pii::{self, Vault, table::BILLS};
 use kosh_platform::sql::SqlBuilder;
 use serde_json::Value;
 use sqlx::any::AnyRow;
@@ -19,10 +20,16 @@ const BILL_COLUMNS: &str = "id, tenant_id, consumer_code, business_service, bill
      total_amount, amount_paid, user_id, payer_name, payer_address, payer_email, mobile_number, \
      part_payment_allowed, is_advance_allowed, minimum_amount_to_be_paid, collection_modes_not_allowed, \
      additional_details, file_store_id, payment_id, advance_amount, advance_demand_detail_id, \
-     created_by, created_ms, last_modified_by, last_modified_ms";
+     created_by, created_ms, last_modified_by, last_modified_ms, pii";
 
 fn bill_from(row: &AnyRow) -> Result<Bill, sqlx::Error> {
+    bill_from_with(&pii::vault(), row)
+}
+
+/// A bill row; its payer comes out of the sealed `pii` column.
+fn bill_from_with(vault: &Vault, row: &AnyRow) -> Result<Bill, sqlx::Error> {
     let status: String = row.try_get("status")?;
+    let mut payer = BILLS.open(vault, row)?;
     let modes: Option<String> = row.try_get("collection_modes_not_allowed")?;
     Ok(Bill {
         id: row.try_get("id")?,
@@ -36,10 +43,10 @@ fn bill_from(row: &AnyRow) -> Result<Bill, sqlx::Error> {
         total_amount: Paise::new(row.try_get("total_amount")?),
         amount_paid: Paise::new(row.try_get("amount_paid")?),
         user_id: row.try_get("user_id")?,
-        payer_name: row.try_get("payer_name")?,
-        payer_address: row.try_get("payer_address")?,
-        payer_email: row.try_get("payer_email")?,
-        mobile_number: row.try_get("mobile_number")?,
+        payer_name: payer.take("payer_name"),
+        payer_address: payer.take("payer_address"),
+        payer_email: payer.take("payer_email"),
+        mobile_number: payer.take("mobile_number"),
         part_payment_allowed: row.try_get::<i64, _>("part_payment_allowed")? != 0,
         is_advance_allowed: row.try_get::<i64, _>("is_advance_allowed")? != 0,
         minimum_amount_to_be_paid: Paise::new(row.try_get("minimum_amount_to_be_paid")?),
@@ -101,14 +108,24 @@ fn account_from(row: &AnyRow) -> Result<BillAccountDetail, sqlx::Error> {
 pub async fn claim(conn: &mut AnyConnection, bill: &Bill) -> Result<bool, DigitError> {
     super::cache::touch_consumer(&bill.business_service, &bill.consumer_code);
     let modes = bill.collection_modes_not_allowed.join(",");
+    let sealed = BILLS.seal(
+        &pii::vault(),
+        &[
+            bill.payer_name.as_deref(),
+            bill.payer_address.as_deref(),
+            bill.payer_email.as_deref(),
+            bill.mobile_number.as_deref(),
+        ],
+        None,
+    );
     let inserted = sqlx::query(
         "INSERT INTO egbs_bill (id, tenant_id, consumer_code, business_service, bill_number, bill_date, seq, status, \
          total_amount, amount_paid, user_id, payer_name, payer_address, payer_email, mobile_number, \
          part_payment_allowed, is_advance_allowed, minimum_amount_to_be_paid, collection_modes_not_allowed, \
          additional_details, file_store_id, payment_id, advance_amount, advance_demand_detail_id, \
-         created_by, created_ms, last_modified_by, last_modified_ms) \
+         created_by, created_ms, last_modified_by, last_modified_ms, pii) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28) \
+         $21, $22, $23, $24, $25, $26, $27, $28, $29) \
          ON CONFLICT (tenant_id, business_service, consumer_code) WHERE status = 'ACTIVE' DO NOTHING",
     )
     .bind(&bill.id)
@@ -122,10 +139,10 @@ pub async fn claim(conn: &mut AnyConnection, bill: &Bill) -> Result<bool, DigitE
     .bind(bill.total_amount.get())
     .bind(bill.amount_paid.get())
     .bind(&bill.user_id)
-    .bind(&bill.payer_name)
-    .bind(&bill.payer_address)
-    .bind(&bill.payer_email)
-    .bind(&bill.mobile_number)
+    .bind(sealed.column(0))
+    .bind(sealed.column(1))
+    .bind(sealed.column(2))
+    .bind(sealed.column(3))
     .bind(i64::from(bill.part_payment_allowed))
     .bind(i64::from(bill.is_advance_allowed))
     .bind(bill.minimum_amount_to_be_paid.get())
@@ -139,6 +156,7 @@ pub async fn claim(conn: &mut AnyConnection, bill: &Bill) -> Result<bool, DigitE
     .bind(bill.audit.created_ms)
     .bind(&bill.audit.last_modified_by)
     .bind(bill.audit.last_modified_ms)
+    .bind(&sealed.pii)
     .execute(&mut *conn)
     .await?;
     Ok(inserted.rows_affected() == 1)
@@ -295,7 +313,11 @@ pub async fn load(
     push_tenant(&mut q, "tenant_id", tenant_id);
     q.push(" AND id IN ").bind_list(ids);
     let rows = q.build().fetch_all(&mut *conn).await?;
-    let mut bills = rows.iter().map(bill_from).collect::<Result<Vec<_>, _>>()?;
+    let vault = pii::vault();
+    let mut bills = rows
+        .iter()
+        .map(|r| bill_from_with(&vault, r))
+        .collect::<Result<Vec<_>, _>>()?;
     attach_details(conn, tenant_id, &mut bills).await?;
     let mut by_id: HashMap<String, Bill> = bills.into_iter().map(|b| (b.id.clone(), b)).collect();
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())

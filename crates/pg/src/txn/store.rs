@@ -4,6 +4,7 @@
 
 use kosh_platform::DigitError;
 use kosh_platform::money::Paise;
+use kosh_platform::pii::{self, Vault, table::PG_TRANSACTIONS};
 use kosh_platform::sql::SqlBuilder;
 use serde_json::Value;
 use sqlx::any::AnyRow;
@@ -16,9 +17,14 @@ const COLUMNS: &str = "txn_id, tenant_id, txn_amount, txn_status, txn_status_msg
      consumer_code, product_info, callback_url, redirect_url, user_uuid, user_id, user_type, user_name, \
      user_tenant_id, name, mobile_number, email_id, gateway_txn_id, gateway_payment_mode, \
      gateway_status_code, gateway_status_msg, receipt, payment_id, tax_and_payments, additional_details, \
-     created_by, created_time, last_modified_by, last_modified_time, settled_by, settled_time, closed_time, refund_id";
+     created_by, created_time, last_modified_by, last_modified_time, settled_by, settled_time, closed_time, refund_id, pii";
 
 fn from_row(row: &AnyRow) -> Result<Transaction, sqlx::Error> {
+    from_row_with(&pii::vault(), row)
+}
+
+fn from_row_with(vault: &Vault, row: &AnyRow) -> Result<Transaction, sqlx::Error> {
+    let mut personal = PG_TRANSACTIONS.open(vault, row)?;
     let status: String = row.try_get("txn_status")?;
     let tax_and_payments: String = row.try_get("tax_and_payments")?;
     let additional: Option<String> = row.try_get("additional_details")?;
@@ -39,11 +45,11 @@ fn from_row(row: &AnyRow) -> Result<Transaction, sqlx::Error> {
             id: row.try_get("user_id")?,
             uuid: row.try_get("user_uuid")?,
             user_type: row.try_get("user_type")?,
-            user_name: row.try_get("user_name")?,
+            user_name: personal.take("user_name").unwrap_or_default(),
             tenant_id: row.try_get("user_tenant_id")?,
-            name: row.try_get("name")?,
-            mobile_number: row.try_get("mobile_number")?,
-            email_id: row.try_get("email_id")?,
+            name: personal.take("name").unwrap_or_default(),
+            mobile_number: personal.take("mobile_number").unwrap_or_default(),
+            email_id: personal.take("email_id"),
         },
         gateway_txn_id: row.try_get("gateway_txn_id")?,
         gateway_payment_mode: row.try_get("gateway_payment_mode")?,
@@ -65,17 +71,31 @@ fn from_row(row: &AnyRow) -> Result<Transaction, sqlx::Error> {
 }
 
 fn rows_to_txns(rows: &[AnyRow]) -> Result<Vec<Transaction>, DigitError> {
-    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+    let vault = pii::vault();
+    Ok(rows
+        .iter()
+        .map(|r| from_row_with(&vault, r))
+        .collect::<Result<_, _>>()?)
 }
 
 /// Inserts a new transaction.
 pub async fn insert(conn: &mut AnyConnection, t: &Transaction) -> Result<(), DigitError> {
+    let sealed = PG_TRANSACTIONS.seal(
+        &pii::vault(),
+        &[
+            Some(&t.user.user_name),
+            Some(&t.user.name),
+            Some(&t.user.mobile_number),
+            t.user.email_id.as_deref(),
+        ],
+        None,
+    );
     sqlx::query(
         "INSERT INTO eg_pg_transactions (txn_id, tenant_id, txn_amount, txn_status, txn_status_msg, gateway, \
          bill_id, module, consumer_code, product_info, callback_url, redirect_url, user_uuid, user_id, user_type, \
          user_name, user_tenant_id, name, mobile_number, email_id, tax_and_payments, additional_details, \
-         created_by, created_time, last_modified_by, last_modified_time) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
+         created_by, created_time, last_modified_by, last_modified_time, pii) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)",
     )
     .bind(&t.txn_id)
     .bind(&t.tenant_id)
@@ -92,17 +112,18 @@ pub async fn insert(conn: &mut AnyConnection, t: &Transaction) -> Result<(), Dig
     .bind(&t.user.uuid)
     .bind(t.user.id)
     .bind(&t.user.user_type)
-    .bind(&t.user.user_name)
+    .bind(sealed.column(0))
     .bind(&t.user.tenant_id)
-    .bind(&t.user.name)
-    .bind(&t.user.mobile_number)
-    .bind(&t.user.email_id)
+    .bind(sealed.column(1))
+    .bind(sealed.column(2))
+    .bind(sealed.column(3))
     .bind(t.tax_and_payments_stored())
     .bind(t.additional_details.as_ref().map(Value::to_string))
     .bind(&t.created_by)
     .bind(t.created_time)
     .bind(&t.last_modified_by)
     .bind(t.last_modified_time)
+    .bind(&sealed.pii)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -368,7 +389,8 @@ pub async fn set_redirect(
     sqlx::query(
         "UPDATE eg_pg_transactions_dump SET txn_request = $1, last_modified_time = $2 WHERE tenant_id = $3 AND txn_id = $4",
     )
-    .bind(redirect_url)
+    // The gateway's form may carry the payer's name, mobile and email: the dump is sealed.
+    .bind(pii::vault().seal_str(redirect_url))
     .bind(now_ms)
     .bind(tenant_id)
     .bind(txn_id)
@@ -414,7 +436,7 @@ pub async fn insert_dump(
     )
     .bind(&t.tenant_id)
     .bind(&t.txn_id)
-    .bind(request)
+    .bind(request.map(|r| pii::vault().seal_str(r)))
     .bind(&t.created_by)
     .bind(t.created_time)
     .execute(&mut *conn)
@@ -435,7 +457,7 @@ pub async fn dump_response(
         "UPDATE eg_pg_transactions_dump SET txn_response = $1, last_modified_by = $2, last_modified_time = $3 \
          WHERE tenant_id = $4 AND txn_id = $5",
     )
-    .bind(response.to_string())
+    .bind(pii::vault().seal_str(&response.to_string()))
     .bind(modified_by)
     .bind(now_ms)
     .bind(tenant_id)

@@ -68,9 +68,12 @@ fn decode_key(text: &str) -> Result<Vec<u8>, String> {
 pub fn parse_keys(text: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut out = Vec::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (id, key) = item
-            .split_once(':')
-            .ok_or_else(|| format!("\"{id}…\": expected kid:base64key", id = &item[..item.len().min(8)]))?;
+        let (id, key) = item.split_once(':').ok_or_else(|| {
+            format!(
+                "\"{id}…\": expected kid:base64key",
+                id = item.chars().take(8).collect::<String>()
+            )
+        })?;
         let bytes = decode_key(key).map_err(|e| format!("key \"{}\": {e}", id.trim()))?;
         out.push((id.trim().to_string(), bytes));
     }
@@ -105,9 +108,7 @@ fn read_key_file(path: &Path) -> Result<(Option<String>, Option<String>), String
         }
         match line.split_once('=') {
             Some(("KOSH_PII_KEYS", v)) => keys = Some(v.trim().trim_matches('"').to_string()),
-            Some(("KOSH_PII_INDEX_KEY", v)) => {
-                index = Some(v.trim().trim_matches('"').to_string())
-            }
+            Some(("KOSH_PII_INDEX_KEY", v)) => index = Some(v.trim().trim_matches('"').to_string()),
             _ => {
                 return Err(format!(
                     "key file {}: unexpected line (expected KOSH_PII_KEYS=... and KOSH_PII_INDEX_KEY=...)",

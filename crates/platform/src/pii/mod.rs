@@ -21,6 +21,7 @@
 
 pub mod keys;
 pub mod mask;
+pub mod table;
 #[cfg(test)]
 mod tests;
 
@@ -172,8 +173,8 @@ impl Vault {
         if buf.len() < NONCE_LEN + TAG_LEN {
             return Err(PiiError::Refused);
         }
-        let nonce = Nonce::try_assume_unique_for_key(&buf[..NONCE_LEN])
-            .map_err(|_| PiiError::Refused)?;
+        let nonce =
+            Nonce::try_assume_unique_for_key(&buf[..NONCE_LEN]).map_err(|_| PiiError::Refused)?;
         let plain_len = key
             .key
             .open_in_place(nonce, Aad::from(key.id.as_bytes()), &mut buf[NONCE_LEN..])
@@ -248,7 +249,13 @@ impl Vault {
 
     /// The blind index of an optional value (an empty value stays as it is).
     pub fn index_opt(&self, value: Option<&str>) -> Option<String> {
-        value.map(|v| if v.is_empty() { String::new() } else { self.index(v) })
+        value.map(|v| {
+            if v.is_empty() {
+                String::new()
+            } else {
+                self.index(v)
+            }
+        })
     }
 
     /// A user name as the user table keeps it: a citizen's user name is their mobile number
@@ -314,8 +321,9 @@ pub fn open_row<T: DeserializeOwned>(
 ) -> Result<Option<T>, sqlx::Error> {
     match stored {
         None => Ok(None),
-        Some(s) => vault.open_json(s).map(Some).map_err(|e| {
-            sqlx::Error::Decode(format!("{table}.pii: {e}").into())
-        }),
+        Some(s) => vault
+            .open_json(s)
+            .map(Some)
+            .map_err(|e| sqlx::Error::Decode(format!("{table}.pii: {e}").into())),
     }
 }
