@@ -5,7 +5,7 @@ use kosh_platform::{AuthUser, Clock, Db, DigitError};
 use serde_json::{Map, Value, json};
 
 use crate::password;
-use crate::rules::new_user;
+use crate::rules::{Granter, new_user};
 use crate::users::{self, User};
 
 /// What `kosh user create` and the bootstrap ask for.
@@ -71,7 +71,8 @@ pub async fn create(
     if !spec.allowed_ips.is_empty() {
         object.insert("allowedIps".into(), json!(spec.allowed_ips));
     }
-    let user = new_user(mdms, clock, &system_requester(&spec.tenant_id), &object).await?;
+    let requester = system_requester(&spec.tenant_id);
+    let user = new_user(mdms, clock, &requester, Granter::Kosh, &object).await?;
     users::create(db, user).await
 }
 

@@ -387,6 +387,8 @@ pub struct UserQuery {
     pub active: Option<bool>,
     /// Users holding any of these roles (at any tenant).
     pub role_codes: Option<Vec<String>>,
+    /// Only the user with this id, whatever the other criteria (a citizen's own record).
+    pub only_id: Option<i64>,
     pub page_size: i64,
     pub page_number: i64,
 }
@@ -419,6 +421,9 @@ pub async fn search(conn: &mut AnyConnection, query: &UserQuery) -> Result<Vec<U
     }
     if let Some(ids) = &query.ids {
         q.push(" AND id IN ").bind_list(ids);
+    }
+    if let Some(id) = query.only_id {
+        q.push(" AND id = ").bind(id);
     }
     if let Some(t) = &query.user_type {
         q.push(" AND user_type = ").bind(t.as_str());

@@ -6,9 +6,10 @@
 //! 2. Otherwise the access token is read from `RequestInfo.authToken` in the body, else the
 //!    `auth-token` header, else `Authorization: Bearer`. No valid token: 401.
 //! 3. A SYSTEM user's token is refused from any address outside its allow-list: 401.
-//! 4. The user's roles must cover the route at each of the request's tenants (MDMS
-//!    role-actions, egov-accesscontrol's rules; the tenants of the body and of the query
-//!    string alike): 403 otherwise.
+//! 4. Each of the request's tenants (those of the body and of the query string alike) must
+//!    be within the user's reach ([`kosh_platform::AuthUser::reaches`]: a role at the tenant
+//!    or at one of its ancestors), and the user's roles must cover the route there (MDMS
+//!    role-actions, egov-accesscontrol's rules): 403 otherwise.
 //! 5. The authenticated user replaces `RequestInfo.userInfo` in the body and is handed to the
 //!    handler, so a client cannot act as someone else by writing a userInfo.
 //!
@@ -235,13 +236,16 @@ pub async fn gate(
         };
     let auth = user.auth_user();
     let tenants = tenants_acted_on(json.as_ref(), parts.uri.query(), &auth.tenant_id);
-    // Every tenant the request names must be covered, each on its own (DIGIT checks the
-    // first and lets a role at any named tenant count, so a request naming the caller's
-    // city and another one acted on both).
+    // Every tenant the request names must be within the caller's reach (a role at it or at
+    // one of its ancestors: AuthUser::reaches, the test identity applies too) and covered by
+    // the caller's role-actions there, each on its own (DIGIT checks the first and lets a
+    // role at any named tenant count, so a request naming the caller's city and another one
+    // acted on both).
     let covered = tenants.iter().all(|tenant| {
-        state
-            .access
-            .is_authorized(&auth.roles, &path, std::slice::from_ref(tenant))
+        auth.reaches(tenant)
+            && state
+                .access
+                .is_authorized(&auth.roles, &path, std::slice::from_ref(tenant))
     });
     if !covered {
         return refuse(

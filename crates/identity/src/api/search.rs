@@ -1,16 +1,18 @@
-//! `/user/_search` and `/user/v1/_search`.
+//! `/user/_search` and `/user/v1/_search`: DIGIT's criteria, narrowed to the users the caller
+//! may see ([`tenancy::search_scope`]).
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
 use kosh_mdms::Mdms;
-use kosh_platform::{Db, DigitError, DigitJson, RequestInfo};
+use kosh_platform::{AuthUser, Db, DigitError, DigitJson, RequestInfo};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::response_info;
+use crate::rules::tenancy::{self, SearchScope};
 use crate::user_error;
 use crate::users::{self, User, UserQuery};
 
@@ -71,6 +73,7 @@ fn user_query(
         user_type: text(&criteria.user_type).map(|t| t.to_ascii_uppercase()),
         active: criteria.active.or(default_active.then_some(true)),
         role_codes: criteria.role_codes.clone(),
+        only_id: None,
         page_size: criteria.page_size.filter(|s| *s > 0).unwrap_or(20).min(500),
         page_number: criteria.page_number.filter(|p| *p >= 0).unwrap_or(0),
     };
@@ -101,15 +104,27 @@ fn user_query(
     Ok(query)
 }
 
+/// The users matching `criteria` that `requester` may see: citizens and SYSTEM users
+/// without a user-administration role find only themselves, whatever the criteria; everyone
+/// else finds the users within their reach (a page may then hold fewer than `pageSize`
+/// users: those out of reach are left out, not replaced).
 async fn run_search(
     db: &Db,
     mdms: &Mdms,
+    requester: &AuthUser,
     criteria: &UserSearchCriteria,
     default_active: bool,
 ) -> Result<Json<Value>, DigitError> {
-    let query = user_query(criteria, default_active)?;
+    let mut query = user_query(criteria, default_active)?;
+    let scope = tenancy::search_scope(requester);
+    if let SearchScope::OnlySelf(id) = scope {
+        query.only_id = Some(id);
+    }
     let mut conn = db.pool().acquire().await?;
     let mut found = users::search(&mut conn, &query).await?;
+    if scope == SearchScope::WithinReach {
+        found.retain(|user| tenancy::within_reach(requester, user));
+    }
     users::name_roles(mdms, &mut found);
     Ok(Json(json!({
         "responseInfo": response_info(criteria.request_info.as_ref()),
@@ -123,9 +138,10 @@ async fn run_search(
 pub(super) async fn search(
     State(db): State<Db>,
     State(mdms): State<Arc<Mdms>>,
+    requester: AuthUser,
     DigitJson(criteria): DigitJson<UserSearchCriteria>,
 ) -> Result<Json<Value>, DigitError> {
-    run_search(&db, &mdms, &criteria, true).await
+    run_search(&db, &mdms, &requester, &criteria, true).await
 }
 
 /// Search users (no default for `active`).
@@ -134,7 +150,8 @@ pub(super) async fn search(
 pub(super) async fn search_v1(
     State(db): State<Db>,
     State(mdms): State<Arc<Mdms>>,
+    requester: AuthUser,
     DigitJson(criteria): DigitJson<UserSearchCriteria>,
 ) -> Result<Json<Value>, DigitError> {
-    run_search(&db, &mdms, &criteria, false).await
+    run_search(&db, &mdms, &requester, &criteria, false).await
 }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::respond_user;
-use crate::rules::{self, UserFields};
+use crate::rules::{self, UserFields, tenancy};
 use crate::users;
 use crate::{IdentityConfig, user_error};
 
@@ -33,7 +33,9 @@ fn user_object(body: &UserRequestBody) -> Result<Map<String, Value>, DigitError>
     }
 }
 
-/// Create a user of any type (SUPERUSER only); a SYSTEM user needs `allowedIps`.
+/// Create a user of any type (SUPERUSER only); a SYSTEM user needs `allowedIps`. Every role
+/// is granted within the caller's reach (a role without a tenant gets the user's tenant, or
+/// the tenant the request names, never a wider one).
 #[utoipa::path(
     post,
     path = "/user/users/_createnovalidate",
@@ -50,14 +52,16 @@ pub(super) async fn create_novalidate(
 ) -> Result<Json<Value>, DigitError> {
     rules::require_superuser(&requester)?;
     let object = user_object(&body)?;
-    let user = rules::new_user(&mdms, &clock, &requester, &object).await?;
+    let granter = rules::Granter::Caller(&requester);
+    let user = rules::new_user(&mdms, &clock, &requester, granter, &object).await?;
     let user = users::create(&db, user).await?;
     tracing::info!(user = %user.user_name, user_type = %user.user_type, tenant = %user.tenant_id, by = %requester.user_name, "user created");
     Ok(respond_user(body.request_info.as_ref(), &user))
 }
 
-/// Update a user found by `id` or `uuid` (SUPERUSER only): the fields given replace the
-/// stored ones; `roles`, when given, replace all roles.
+/// Update a user found by `id` or `uuid` (SUPERUSER only, and only a user within the
+/// caller's reach): the fields given replace the stored ones; `roles`, when given, replace
+/// all roles.
 #[utoipa::path(
     post,
     path = "/user/users/_updatenovalidate",
@@ -88,7 +92,12 @@ pub(super) async fn update_novalidate(
         let mut user = found.ok_or_else(|| {
             user_error("UserNotFoundException", "No user with the given id or uuid")
         })?;
-        rules::apply_update(mdms_ref, &mut user, &fields, &object)?;
+        // Found by id or uuid alone: the user must be within the caller's reach before
+        // anything is changed or told about it.
+        if !tenancy::within_reach(&requester, &user) {
+            return Err(tenancy::user_out_of_reach());
+        }
+        rules::apply_update(mdms_ref, &requester, &mut user, &fields, &object)?;
         user.last_modified_by = Some(requester.id.to_string());
         user.last_modified_ms = now;
         users::update(conn, &user).await?;

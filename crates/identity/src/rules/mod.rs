@@ -12,6 +12,8 @@ use serde_json::{Map, Value};
 
 use crate::user_error;
 use crate::users::{self, PROFILE_FIELDS, User};
+
+pub mod tenancy;
 use crate::{ip, password};
 
 #[derive(Debug, Default, Deserialize)]
@@ -126,13 +128,30 @@ fn is_email(text: &str) -> bool {
     }
 }
 
-/// Roles named in a request, checked against MDMS; a role without a tenant gets the user's.
+/// Who grants the roles of a request: a signed-in caller, whose reach bounds them (see
+/// [`tenancy`]), or kosh itself (the first administrator, `kosh user create`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Granter<'a> {
+    Caller(&'a AuthUser),
+    Kosh,
+}
+
+/// Roles named in a request for a user of `user_type`, checked against MDMS. A role without
+/// a tenant gets the first of `default_tenants` (the user's own tenant first) that the
+/// granter may grant it at, never a wider one; a caller's grant beyond its reach is refused.
 pub(crate) fn resolve_roles(
     mdms: &Mdms,
     roles: &[RoleFields],
-    user_tenant: &str,
+    user_type: &str,
+    default_tenants: &[&str],
+    granter: Granter<'_>,
 ) -> Result<Vec<Role>, DigitError> {
+    let user_tenant = default_tenants.first().copied().unwrap_or_default();
     let state = kosh_platform::tenant::state_of(user_tenant);
+    let may_grant = |code: &str, tenant: &str| match granter {
+        Granter::Caller(caller) => tenancy::may_grant(caller, user_type, code, tenant),
+        Granter::Kosh => true,
+    };
     let mut out: Vec<Role> = Vec::new();
     for role in roles {
         let code = role.code.as_deref().unwrap_or_default().trim();
@@ -148,13 +167,20 @@ pub(crate) fn resolve_roles(
                     .with_status(StatusCode::BAD_REQUEST),
             );
         };
-        let tenant = role
-            .tenant_id
-            .as_deref()
-            .filter(|t| !t.trim().is_empty())
-            .unwrap_or(user_tenant)
-            .trim()
-            .to_string();
+        let tenant = match role.tenant_id.as_deref().map(str::trim) {
+            Some(given) if !given.is_empty() => {
+                if !may_grant(code, given) {
+                    return Err(tenancy::role_tenant_refused(code, given));
+                }
+                given.to_string()
+            }
+            _ => default_tenants
+                .iter()
+                .map(|t| t.trim())
+                .find(|t| !t.is_empty() && may_grant(code, t))
+                .ok_or_else(|| tenancy::role_tenant_refused(code, user_tenant))?
+                .to_string(),
+        };
         let role = Role {
             id: None,
             name: Some(name),
@@ -189,10 +215,13 @@ pub(crate) fn require_superuser(requester: &AuthUser) -> Result<(), DigitError> 
     }
 }
 
+/// The user a create request describes, checked: its profile, its roles (within the
+/// granter's reach), its allowed addresses and its password policy.
 pub(crate) async fn new_user(
     mdms: &Mdms,
     clock: &Clock,
     requester: &AuthUser,
+    granter: Granter<'_>,
     object: &Map<String, Value>,
 ) -> Result<User, DigitError> {
     let fields: UserFields = bind(Value::Object(object.clone()))?;
@@ -239,6 +268,7 @@ pub(crate) async fn new_user(
         tenant_id.unwrap_or_default(),
         user_type.unwrap_or_default(),
     );
+    let requested_tenant = tenant_id.clone();
     if !["CITIZEN", "EMPLOYEE", "SYSTEM", "BUSINESS"].contains(&user_type.as_str()) {
         return Err(user_error(
             "InvalidUserCreateException",
@@ -260,10 +290,14 @@ pub(crate) async fn new_user(
         }
         tenant_id = kosh_platform::tenant::state_of(&tenant_id).to_string();
     }
+    // A role without a tenant: the user's tenant, else (a citizen made by a city account)
+    // the tenant the request names, which the gateway has checked.
     let roles = resolve_roles(
         mdms,
         fields.roles.as_deref().unwrap_or_default(),
-        &tenant_id,
+        &user_type,
+        &[&tenant_id, &requested_tenant],
+        granter,
     )?;
     let allowed_ips: Vec<String> = fields
         .allowed_ips
@@ -291,7 +325,7 @@ pub(crate) async fn new_user(
         return Err(errors.into_result().unwrap_err());
     }
     let now = clock.now_ms();
-    Ok(User {
+    let user = User {
         id: 0,
         uuid: uuid::Uuid::new_v4().to_string(),
         tenant_id,
@@ -313,7 +347,13 @@ pub(crate) async fn new_user(
         last_modified_ms: now,
         pwd_expiry_ms: None,
         roles,
-    })
+    };
+    if let Granter::Caller(caller) = granter
+        && !tenancy::within_reach(caller, &user)
+    {
+        return Err(tenancy::user_out_of_reach());
+    }
+    Ok(user)
 }
 
 /// The fields of an update request, with the same profile checks as a create.
@@ -327,9 +367,11 @@ pub(crate) fn update_fields(object: &Map<String, Value>) -> Result<UserFields, D
     Ok(fields)
 }
 
-/// The fields given replace the stored ones; `roles`, when given, replace all roles.
+/// The fields given replace the stored ones; `roles`, when given, replace all roles (each
+/// within the caller's reach).
 pub(crate) fn apply_update(
     mdms: &Mdms,
+    caller: &AuthUser,
     user: &mut User,
     fields: &UserFields,
     object: &Map<String, Value>,
@@ -362,7 +404,13 @@ pub(crate) fn apply_update(
                 "a user needs at least one role",
             ));
         }
-        user.roles = resolve_roles(mdms, roles, &user.tenant_id)?;
+        user.roles = resolve_roles(
+            mdms,
+            roles,
+            &user.user_type,
+            &[&user.tenant_id],
+            Granter::Caller(caller),
+        )?;
     }
     if let Some(allowed) = &fields.allowed_ips {
         user.allowed_ips = allowed
