@@ -11,19 +11,21 @@
 //!   only the postings whose bills are all that city's (and the complaints about those, or
 //!   about a biller serving that city alone).
 
-use kosh_platform::{AuthUser, tenant};
+use kosh_platform::AuthUser;
+use kosh_platform::auth::roles_reach;
+use kosh_platform::envelope::Role;
 
 use crate::complaint::Complaint;
 use crate::master::Billers;
 use crate::store::TxnRow;
 
 /// What one caller may see.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Visibility {
     /// An operating unit: what this user posted or registered.
     Unit(String),
-    /// The tenants the caller holds a role at (a state stands for its cities too).
-    Tenants(Vec<String>),
+    /// The tenants the caller's roles reach ([`AuthUser::reaches`]).
+    Tenants(Vec<Role>),
 }
 
 impl Visibility {
@@ -31,27 +33,14 @@ impl Visibility {
         if user.user_type.eq_ignore_ascii_case("SYSTEM") && user.has_role("BBPS") {
             return Visibility::Unit(user.uuid.clone());
         }
-        let mut tenants: Vec<String> = Vec::new();
-        for role in &user.roles {
-            if let Some(t) = role.tenant_id.as_deref().map(str::trim)
-                && !t.is_empty()
-                && !tenants.iter().any(|o| o == t)
-            {
-                tenants.push(t.to_string());
-            }
-        }
-        Visibility::Tenants(tenants)
+        Visibility::Tenants(user.roles.clone())
     }
 
-    /// Whether a role is held at `tenant_id` or at its state.
     fn reaches(&self, tenant_id: &str) -> bool {
-        let Visibility::Tenants(tenants) = self else {
-            return false;
-        };
-        let state = tenant::state_of(tenant_id);
-        tenants
-            .iter()
-            .any(|t| t == tenant_id || t.eq_ignore_ascii_case(state))
+        match self {
+            Visibility::Unit(_) => false,
+            Visibility::Tenants(roles) => roles_reach(roles, tenant_id),
+        }
     }
 
     pub fn sees_txn(&self, t: &TxnRow) -> bool {

@@ -8,12 +8,11 @@
 //! - A BBPS operating unit, and any other user who is not an employee, likewise sees only
 //!   the transactions it created: never a citizen's.
 //! - An employee (or an integrator's SYSTEM user without the BBPS role) sees the
-//!   transactions of the tenants it reaches: a role held at the tenant or at its state. A
+//!   transactions of the tenants it reaches ([`AuthUser::reaches`]). A
 //!   search naming a tenant was checked by the gateway; one naming none searches the
 //!   tenants the caller reaches, not every city (DIGIT would search them all).
 
 use kosh_platform::AuthUser;
-use kosh_platform::tenant;
 
 /// What one caller may see.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,16 +42,6 @@ pub fn reach(user: &AuthUser) -> Vec<String> {
     out
 }
 
-/// Whether a role of `user` is held at `tenant_id` or at its state.
-pub fn reaches(user: &AuthUser, tenant_id: &str) -> bool {
-    let state = tenant::state_of(tenant_id);
-    user.roles.iter().any(|r| {
-        r.tenant_id
-            .as_deref()
-            .is_some_and(|t| t == tenant_id || t.eq_ignore_ascii_case(state))
-    })
-}
-
 impl Visibility {
     pub fn of(user: &AuthUser) -> Visibility {
         let employee_like = user.user_type.eq_ignore_ascii_case("EMPLOYEE")
@@ -73,7 +62,7 @@ impl Visibility {
                 true
             }
             Visibility::Tenants(tenants) => match &criteria.tenant_id {
-                Some(named) => reaches(user, named),
+                Some(named) => user.reaches(named),
                 None => {
                     criteria.tenants = Some(tenants.clone());
                     true
