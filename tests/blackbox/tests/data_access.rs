@@ -71,6 +71,8 @@ struct World {
     txns: BTreeMap<&'static str, String>,
     /// BBPS approval references (receipt numbers) by transaction reference.
     approvals: BTreeMap<&'static str, String>,
+    /// PT-B-1's bill.
+    b1: Value,
 }
 
 async fn citizen(kosh: &Kosh, mobile: &str, name: &str) -> Citizen {
@@ -246,6 +248,7 @@ async fn world(backend: Backend) -> World {
         unit2,
         txns,
         approvals,
+        b1,
     }
 }
 
@@ -295,6 +298,10 @@ fn probe(
 
 fn probes(w: &World) -> Vec<Probe> {
     let b = &w.b.uuid;
+    let b1_bill = w.b1["id"].as_str().expect("bill id");
+    let b1_demand = w.b1["billDetails"][0]["demandId"]
+        .as_str()
+        .expect("demand id");
     let txn = |code: &str| w.txns[code].clone();
     let demand = "/billing-service/demand/_search";
     let search = "/billing-service/bill/v2/_search";
@@ -346,7 +353,19 @@ fn probes(w: &World) -> Vec<Probe> {
             "PT-B-4",
             [Hidden, Refused, Refused],
         ),
+        probe(
+            demand,
+            format!("{demand}?tenantId={AMR}&demandId={b1_demand}"),
+            "PT-B-1",
+            [Hidden, Refused, Visible],
+        ),
         // Bills.
+        probe(
+            search,
+            format!("{search}?tenantId={AMR}&billId={b1_bill}"),
+            "PT-B-1",
+            [Hidden, Visible, Visible],
+        ),
         probe(
             search,
             format!("{search}?tenantId={AMR}&service=PT&consumerCode=PT-B-1"),
