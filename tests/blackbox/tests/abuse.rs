@@ -803,6 +803,19 @@ fn base(path: &str, amritsar: &City) -> Option<Base> {
             false,
         ),
         "/bbps/v1/reports/daily" => b(q(&[("date", "2019-06-15")]), ri, true, false),
+        "/access/v1/roles/_search" => b(
+            q(&[("tenantId", AMRITSAR), ("code", "EMPLOYEE,CITIZEN")]),
+            ri,
+            false,
+            false,
+        ),
+        "/access/v1/actions/_get" | "/access/v1/actions/mdms/_get" => b(
+            vec![],
+            json!({"RequestInfo": {}, "tenantId": AMRITSAR, "roleCodes": ["EMPLOYEE"],
+                "actionMaster": "actions-test"}),
+            false,
+            false,
+        ),
         _ => None,
     }
 }
