@@ -43,11 +43,12 @@ impl Key {
     /// The key of a fetch the copy may answer: by consumer codes alone. `None` for a fetch by
     /// demand id, mobile number or email, which always reads the database.
     pub fn for_fetch(criteria: &FetchCriteria) -> Option<Key> {
-        // A restricted caller's answer depends on who asks, not only on the codes.
+        // A citizen's answer depends on who asks, not only on the codes (a BBPS unit's by
+        // codes alone is the tenant's).
         let by_codes_alone = criteria.demand_id.is_none()
             && criteria.mobile_number.is_none()
             && criteria.email.is_none()
-            && criteria.scope == crate::visibility::Scope::Tenant;
+            && !matches!(criteria.scope, crate::visibility::Scope::Own(_));
         if !by_codes_alone {
             return None;
         }
