@@ -245,9 +245,16 @@ async fn refunds_search(
     } else {
         Vec::new()
     };
+    let mut records: Vec<Value> = refunds.iter().map(refund::RefundDue::to_json).collect();
+    kosh_platform::pii::mask::mask_records(
+        &requester,
+        &requester.tenant_id,
+        kosh_platform::pii::Model::Payer,
+        &mut records,
+    );
     Ok(Json(json!({
         "ResponseInfo": response_info(body.request_info.as_ref(), clock.now_ms()),
-        "Refunds": refunds.iter().map(refund::RefundDue::to_json).collect::<Vec<_>>(),
+        "Refunds": records,
     })))
 }
 

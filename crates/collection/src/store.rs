@@ -325,10 +325,10 @@ fn strip_snapshot(bill: &Value) -> (Value, Map<String, Value>) {
     let mut personal = Map::new();
     if let Value::Object(m) = &mut snapshot {
         for key in SNAPSHOT_PERSONAL {
-            if let Some(v) = m.remove(key) {
-                if !v.is_null() {
-                    personal.insert(key.to_string(), v);
-                }
+            if let Some(v) = m.remove(key)
+                && !v.is_null()
+            {
+                personal.insert(key.to_string(), v);
             }
         }
     }

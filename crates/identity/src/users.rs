@@ -2,6 +2,7 @@
 //! writes `eg_user` and `eg_user_role`), and their JSON in DIGIT's shapes.
 
 use chrono::{TimeZone, Utc};
+use kosh_platform::pii::{self, Vault, table::USERS};
 use kosh_platform::sql::SqlBuilder;
 use kosh_platform::{AuthUser, Db, DigitError, Role, write_tx};
 use serde_json::{Map, Value, json};
@@ -59,20 +60,22 @@ pub struct User {
 
 const COLUMNS: &str = "id, uuid, tenant_id, user_name, user_type, name, mobile_number, email_id, locale, active, \
      password_hash, account_locked, account_locked_ms, allowed_ips, profile, created_by, created_ms, \
-     last_modified_by, last_modified_ms, pwd_expiry_ms";
+     last_modified_by, last_modified_ms, pwd_expiry_ms, pii";
 
-fn from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
+/// A user row; its personal fields come out of the sealed `pii` column.
+fn from_row(vault: &Vault, row: &AnyRow) -> Result<User, sqlx::Error> {
     let allowed: Option<String> = row.try_get("allowed_ips")?;
-    let profile: String = row.try_get("profile")?;
+    let mut personal = USERS.open(vault, row)?;
+    let profile = personal.take("profile").unwrap_or_default();
     Ok(User {
         id: row.try_get("id")?,
         uuid: row.try_get("uuid")?,
         tenant_id: row.try_get("tenant_id")?,
-        user_name: row.try_get("user_name")?,
+        user_name: personal.take("user_name").unwrap_or_default(),
         user_type: row.try_get("user_type")?,
-        name: row.try_get("name")?,
-        mobile_number: row.try_get("mobile_number")?,
-        email_id: row.try_get("email_id")?,
+        name: personal.take("name"),
+        mobile_number: personal.take("mobile_number"),
+        email_id: personal.take("email_id"),
         locale: row.try_get("locale")?,
         active: row.try_get::<i64, _>("active")? != 0,
         password_hash: row.try_get("password_hash")?,
@@ -355,7 +358,7 @@ pub async fn find_by_login(
         .push(" FROM eg_user WHERE tenant_id = ")
         .bind(tenant_id)
         .push(" AND user_name = ")
-        .bind(user_name)
+        .bind(pii::vault().stored_user_name(user_name))
         .push(" AND user_type = ")
         .bind(user_type);
     many(conn, q).await
@@ -367,7 +370,11 @@ async fn one(conn: &mut AnyConnection, q: SqlBuilder) -> Result<Option<User>, Di
 
 async fn many(conn: &mut AnyConnection, q: SqlBuilder) -> Result<Vec<User>, DigitError> {
     let rows = q.build().fetch_all(&mut *conn).await?;
-    let users = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let vault = pii::vault();
+    let users = rows
+        .iter()
+        .map(|r| from_row(&vault, r))
+        .collect::<Result<Vec<_>, _>>()?;
     with_roles(conn, users).await
 }
 
@@ -404,17 +411,19 @@ pub async fn search(conn: &mut AnyConnection, query: &UserQuery) -> Result<Vec<U
             .bind(kosh_platform::tenant::state_of(tenant))
             .push("))");
     }
+    // Personal columns keep blind indexes (kosh_platform::pii): compare those.
+    let vault = pii::vault();
     if let Some(v) = &query.user_name {
-        q.push(" AND user_name = ").bind(v.as_str());
+        q.push(" AND user_name = ").bind(vault.stored_user_name(v));
     }
     if let Some(v) = &query.name {
-        q.push(" AND name = ").bind(v.as_str());
+        q.push(" AND name = ").bind(vault.index(v));
     }
     if let Some(v) = &query.mobile_number {
-        q.push(" AND mobile_number = ").bind(v.as_str());
+        q.push(" AND mobile_number = ").bind(vault.index(v));
     }
     if let Some(v) = &query.email_id {
-        q.push(" AND email_id = ").bind(v.as_str());
+        q.push(" AND email_id = ").bind(vault.index(v));
     }
     if let Some(uuids) = &query.uuids {
         q.push(" AND uuid IN ").bind_list(uuids);
@@ -462,11 +471,12 @@ pub async fn uuids_with_contact(
         .push(" OR tenant_id LIKE ")
         .bind(format!("{state}.%"))
         .push(")");
+    let vault = pii::vault();
     if let Some(mobile) = mobile_number {
-        q.push(" AND mobile_number = ").bind(mobile);
+        q.push(" AND mobile_number = ").bind(vault.index(mobile));
     }
     if let Some(email) = email {
-        q.push(" AND email_id = ").bind(email);
+        q.push(" AND email_id = ").bind(vault.index(email));
     }
     q.push(" ORDER BY uuid");
     let rows = q.build().fetch_all(&mut *conn).await?;
@@ -519,33 +529,35 @@ pub async fn set_password(
 
 /// Inserts a new user and its roles. A clash on (tenant, user name, type) is `Ok(false)`.
 pub async fn insert(conn: &mut AnyConnection, user: &User) -> Result<bool, DigitError> {
+    let sealed = seal(user);
     let inserted = sqlx::query(
         "INSERT INTO eg_user (id, uuid, tenant_id, user_name, user_type, name, mobile_number, email_id, locale, active, \
          password_hash, account_locked, account_locked_ms, allowed_ips, profile, created_by, created_ms, \
-         last_modified_by, last_modified_ms, pwd_expiry_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+         last_modified_by, last_modified_ms, pwd_expiry_ms, pii) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
          ON CONFLICT (tenant_id, user_name, user_type) DO NOTHING",
     )
     .bind(user.id)
     .bind(&user.uuid)
     .bind(&user.tenant_id)
-    .bind(&user.user_name)
+    .bind(sealed.column(0))
     .bind(&user.user_type)
-    .bind(&user.name)
-    .bind(&user.mobile_number)
-    .bind(&user.email_id)
+    .bind(sealed.column(1))
+    .bind(sealed.column(2))
+    .bind(sealed.column(3))
     .bind(&user.locale)
     .bind(i64::from(user.active))
     .bind(&user.password_hash)
     .bind(i64::from(user.account_locked))
     .bind(user.account_locked_ms)
     .bind(allowed_ips_text(&user.allowed_ips))
-    .bind(Value::Object(user.profile.clone()).to_string())
+    .bind(sealed.column(4))
     .bind(&user.created_by)
     .bind(user.created_ms)
     .bind(&user.last_modified_by)
     .bind(user.last_modified_ms)
     .bind(user.pwd_expiry_ms)
+    .bind(&sealed.pii)
     .execute(&mut *conn)
     .await?;
     if inserted.rows_affected() == 0 {
@@ -553,6 +565,22 @@ pub async fn insert(conn: &mut AnyConnection, user: &User) -> Result<bool, Digit
     }
     replace_roles(conn, user.id, &user.roles).await?;
     Ok(true)
+}
+
+/// A user's personal fields, sealed (user name, name, mobile number, email, profile).
+fn seal(user: &User) -> pii::table::Sealed {
+    let profile = Value::Object(user.profile.clone()).to_string();
+    USERS.seal(
+        &pii::vault(),
+        &[
+            Some(&user.user_name),
+            user.name.as_deref(),
+            user.mobile_number.as_deref(),
+            user.email_id.as_deref(),
+            Some(&profile),
+        ],
+        None,
+    )
 }
 
 fn allowed_ips_text(list: &[String]) -> Option<String> {
@@ -565,24 +593,28 @@ fn allowed_ips_text(list: &[String]) -> Option<String> {
 
 /// Writes every field of `user` over its row, and its roles over its roles.
 pub async fn update(conn: &mut AnyConnection, user: &User) -> Result<(), DigitError> {
+    // The user name never changes here; it is sealed again with the rest (the row's user
+    // name column is left as it is).
+    let sealed = seal(user);
     sqlx::query(
         "UPDATE eg_user SET name = $1, mobile_number = $2, email_id = $3, locale = $4, active = $5, \
          account_locked = $6, account_locked_ms = $7, allowed_ips = $8, profile = $9, last_modified_by = $10, \
-         last_modified_ms = $11, password_hash = $12, pwd_expiry_ms = $13 WHERE id = $14",
+         last_modified_ms = $11, password_hash = $12, pwd_expiry_ms = $13, pii = $14 WHERE id = $15",
     )
-    .bind(&user.name)
-    .bind(&user.mobile_number)
-    .bind(&user.email_id)
+    .bind(sealed.column(1))
+    .bind(sealed.column(2))
+    .bind(sealed.column(3))
     .bind(&user.locale)
     .bind(i64::from(user.active))
     .bind(i64::from(user.account_locked))
     .bind(user.account_locked_ms)
     .bind(allowed_ips_text(&user.allowed_ips))
-    .bind(Value::Object(user.profile.clone()).to_string())
+    .bind(sealed.column(4))
     .bind(&user.last_modified_by)
     .bind(user.last_modified_ms)
     .bind(&user.password_hash)
     .bind(user.pwd_expiry_ms)
+    .bind(&sealed.pii)
     .bind(user.id)
     .execute(&mut *conn)
     .await?;

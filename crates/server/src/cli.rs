@@ -45,7 +45,7 @@ pub enum KeysCommand {
     /// Re-seal, under the first key of KOSH_PII_KEYS, every personal value an older key of
     /// the list sealed. Rotation: put a new key first (`kosh keys new`), keep the old ones
     /// after it, run this, then drop the old keys. Safe to run again or while kosh serves.
-    Rotate(KeysRotate),
+    Rotate(Box<KeysRotate>),
     /// Print a fresh key line (`kid:base64key`) for KOSH_PII_KEYS, or with --index a fresh
     /// KOSH_PII_INDEX_KEY.
     New(KeysNew),
@@ -426,7 +426,7 @@ impl Settings {
             Command::Bbps(BbpsCommand::Reconcile(r)) => r.settings,
             Command::Import(ImportCommand::Demands(i)) => i.settings,
             Command::Audit(AuditCommand::Verify(a)) => a.settings,
-            Command::Keys(KeysCommand::Rotate(k)) => k.settings,
+            Command::Keys(KeysCommand::Rotate(k)) => k.settings.clone(),
             Command::Keys(KeysCommand::New(_)) => unreachable!("parsed as serve"),
         }
     }

@@ -31,7 +31,7 @@ fn main() -> std::process::ExitCode {
                 kosh_server::import::demands(args).await
             }
             Command::Audit(AuditCommand::Verify(args)) => kosh_server::audit::verify(args).await,
-            Command::Keys(KeysCommand::Rotate(args)) => kosh_server::pii::keys_rotate(args).await,
+            Command::Keys(KeysCommand::Rotate(args)) => kosh_server::pii::keys_rotate(*args).await,
             Command::Keys(KeysCommand::New(args)) => kosh_server::pii::keys_new(args),
         }
     });

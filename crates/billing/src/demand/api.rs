@@ -431,11 +431,22 @@ async fn search(
             users.insert(uuid.clone(), user);
         }
     }
-    Ok(Json(demands_body(
+    let mut answer = demands_body(
         body.request_info.as_ref(),
         wire::OK,
         clock.now_ms(),
         &demands,
         &users,
-    )))
+    );
+    // The payers' personal data, masked for roles that may not see it (a payer's own
+    // demands stay plain).
+    if let Some(Value::Array(records)) = answer.get_mut("Demands") {
+        kosh_platform::pii::mask::mask_records(
+            &user,
+            &filter.tenant_id,
+            kosh_platform::pii::Model::User,
+            records,
+        );
+    }
+    Ok(Json(answer))
 }

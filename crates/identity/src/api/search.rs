@@ -126,9 +126,18 @@ async fn run_search(
         found.retain(|user| tenancy::within_reach(requester, user));
     }
     users::name_roles(mdms, &mut found);
+    let mut records: Vec<Value> = found.iter().map(User::search_json).collect();
+    // Personal data masked for roles the SecurityPolicy master does not let see it plain;
+    // a user's own record is always plain.
+    kosh_platform::pii::mask::mask_records(
+        requester,
+        &requester.tenant_id,
+        kosh_platform::pii::Model::User,
+        &mut records,
+    );
     Ok(Json(json!({
         "responseInfo": response_info(criteria.request_info.as_ref()),
-        "user": found.iter().map(User::search_json).collect::<Vec<_>>(),
+        "user": records,
     })))
 }
 

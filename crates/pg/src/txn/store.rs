@@ -40,7 +40,14 @@ fn from_row_with(vault: &Vault, row: &AnyRow) -> Result<Transaction, sqlx::Error
         consumer_code: row.try_get("consumer_code")?,
         product_info: row.try_get("product_info")?,
         callback_url: row.try_get("callback_url")?,
-        redirect_url: row.try_get("redirect_url")?,
+        // Sealed whole: a gateway's redirect may carry the payer's name, mobile and email.
+        redirect_url: row
+            .try_get::<Option<String>, _>("redirect_url")?
+            .map(|u| vault.open_or_plain(&u))
+            .transpose()
+            .map_err(|e| {
+                sqlx::Error::Decode(format!("eg_pg_transactions.redirect_url: {e}").into())
+            })?,
         user: TxnUser {
             id: row.try_get("user_id")?,
             uuid: row.try_get("user_uuid")?,
@@ -108,7 +115,7 @@ pub async fn insert(conn: &mut AnyConnection, t: &Transaction) -> Result<(), Dig
     .bind(&t.consumer_code)
     .bind(&t.product_info)
     .bind(&t.callback_url)
-    .bind(&t.redirect_url)
+    .bind(t.redirect_url.as_deref().map(|u| pii::vault().seal_str(u)))
     .bind(&t.user.uuid)
     .bind(t.user.id)
     .bind(&t.user.user_type)
@@ -380,7 +387,7 @@ pub async fn set_redirect(
     sqlx::query(
         "UPDATE eg_pg_transactions SET redirect_url = $1, last_modified_time = $2 WHERE tenant_id = $3 AND txn_id = $4",
     )
-    .bind(redirect_url)
+    .bind(pii::vault().seal_str(redirect_url))
     .bind(now_ms)
     .bind(tenant_id)
     .bind(txn_id)

@@ -347,13 +347,14 @@ pub fn mask_json(m: Masking, value: &mut Value) {
 }
 
 /// Whether a record is the caller's own: it names the caller's uuid (as `uuid`, `userId`,
-/// `payerId`, or its `user`'s uuid) or carries the caller's registered mobile number.
+/// `payerId`, or its `user`'s or `payer`'s uuid) or carries the caller's registered mobile number.
 pub fn is_own(caller: &crate::AuthUser, record: &Value) -> bool {
     let uuid_is = |v: Option<&Value>| v.and_then(Value::as_str) == Some(caller.uuid.as_str());
     if uuid_is(record.get("uuid"))
         || uuid_is(record.get("userId"))
         || uuid_is(record.get("payerId"))
         || uuid_is(record.get("user").and_then(|u| u.get("uuid")))
+        || uuid_is(record.get("payer").and_then(|u| u.get("uuid")))
     {
         return true;
     }

@@ -287,6 +287,11 @@ pub static SEALED_COLUMNS: &[(&str, &[&str], &str)] = &[
     ("kosh_idempotency", &["scope", "idem_key"], "response_body"),
     ("kosh_outbox", &["id"], "payload"),
     (
+        "eg_pg_transactions",
+        &["tenant_id", "txn_id"],
+        "redirect_url",
+    ),
+    (
         "eg_pg_transactions_dump",
         &["tenant_id", "txn_id"],
         "txn_request",
