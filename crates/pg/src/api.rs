@@ -8,6 +8,10 @@
 //! | `POST` or `GET /pg-service/gateway/v1/_search` | a bare array of gateway names (open) |
 //! | `POST /pg-service/transaction/v1/_reconcile` | kosh: one reconciliation pass now (SUPERUSER) |
 //!
+//! The same transaction and gateway routes are served under `/egov-pg-service` too (the base
+//! path of DIGIT's published `Payment Gateway Service` API reference), with the same handlers,
+//! the same visibility and their own role-actions.
+//!
 //! `_update` is a "mixed" route of the in-process gateway: with a token it must be the
 //! creator's (anyone else gets 403 `TXN_UPDATE_NOT_ALLOWED`); without one it is a gateway's
 //! callback, which the gateway plugin verifies (SUCCESS is only ever taken from the gateway's
@@ -60,6 +64,10 @@ where
         .routes(routes!(search_txns))
         .routes(routes!(reconcile_now))
         .routes(routes!(gateways_post, gateways_get))
+        .routes(routes!(egov_create_txn))
+        .routes(routes!(egov_update_txn_post, egov_update_txn_get))
+        .routes(routes!(egov_search_txns))
+        .routes(routes!(egov_gateways_post, egov_gateways_get))
 }
 
 /// The signed-in caller when there is one: the gateway lets `_update` through without a
@@ -123,16 +131,36 @@ fn txn_list(txns: &[Transaction]) -> Value {
     request_body = TransactionRequest,
     responses((status = 200, description = "ResponseInfo and Transaction (an object) with txnId, redirectUrl, txnStatus")))]
 async fn create_txn(
-    State(pg): State<Arc<PgService>>,
-    State(db): State<Db>,
-    State(mdms): State<Arc<Mdms>>,
-    State(clock): State<Clock>,
+    ctx: Ctx,
     user: AuthUser,
     DigitJson(request): DigitJson<TransactionRequest>,
 ) -> Result<Json<Value>, DigitError> {
-    let txn = pg.create(&db, &mdms, &clock, &user, &request).await?;
+    create(&ctx, &user, &request).await
+}
+
+/// `_create` under DIGIT's documented base path.
+#[utoipa::path(post, path = "/egov-pg-service/transaction/v1/_create", tag = "pg-service",
+    request_body = TransactionRequest,
+    responses((status = 200, description = "as /pg-service/transaction/v1/_create")))]
+async fn egov_create_txn(
+    ctx: Ctx,
+    user: AuthUser,
+    DigitJson(request): DigitJson<TransactionRequest>,
+) -> Result<Json<Value>, DigitError> {
+    create(&ctx, &user, &request).await
+}
+
+async fn create(
+    ctx: &Ctx,
+    user: &AuthUser,
+    request: &TransactionRequest,
+) -> Result<Json<Value>, DigitError> {
+    let txn = ctx
+        .pg
+        .create(&ctx.db, &ctx.mdms, &ctx.clock, user, request)
+        .await?;
     Ok(Json(json!({
-        "ResponseInfo": response_info(request.request_info.as_ref(), &clock),
+        "ResponseInfo": response_info(request.request_info.as_ref(), &ctx.clock),
         "Transaction": txn.to_json(),
     })))
 }
@@ -193,6 +221,32 @@ async fn update_txn_post(
     update(&ctx, user, query, &headers, &body).await
 }
 
+/// `_update` under DIGIT's documented base path.
+#[utoipa::path(post, path = "/egov-pg-service/transaction/v1/_update", tag = "pg-service",
+    request_body = RequestInfoWrapper,
+    responses((status = 200, description = "as /pg-service/transaction/v1/_update")))]
+async fn egov_update_txn_post(
+    ctx: Ctx,
+    MaybeUser(user): MaybeUser,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, DigitError> {
+    update(&ctx, user, query, &headers, &body).await
+}
+
+/// `_update` by GET under DIGIT's documented base path.
+#[utoipa::path(get, path = "/egov-pg-service/transaction/v1/_update", tag = "pg-service",
+    responses((status = 200, description = "as /pg-service/transaction/v1/_update")))]
+async fn egov_update_txn_get(
+    ctx: Ctx,
+    MaybeUser(user): MaybeUser,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Json<Value>, DigitError> {
+    update(&ctx, user, query, &headers, &[]).await
+}
+
 /// `_update` by GET (gateways that call back with a redirect).
 #[utoipa::path(get, path = "/pg-service/transaction/v1/_update", tag = "pg-service",
     responses((status = 200, description = "ResponseInfo and Transaction [one]")))]
@@ -205,17 +259,29 @@ async fn update_txn_get(
     update(&ctx, user, query, &headers, &[]).await
 }
 
-/// DIGIT's transaction search criteria.
+/// DIGIT's transaction search criteria: `TransactionCriteria` (tenantId, txnId, billId,
+/// userUuid, receipt, consumerCode, txnStatus), and the API reference's spellings
+/// (`egov-pg-service.yml`): `user_uuid`, `module` (the module `billId` belongs to) and
+/// `moduleId` (the id within the module: the consumer code, into which DIGIT's migration
+/// `V20190326220501` copied `module_id`). Every criterion given must match.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchCriteria {
     pub tenant_id: Option<String>,
     pub txn_id: Option<String>,
+    /// Any bill the transaction pays; with `module`, a bill of that module.
     pub bill_id: Option<String>,
     pub user_uuid: Option<String>,
+    /// `userUuid` as the API reference spells it.
+    #[serde(rename = "user_uuid")]
+    pub user_uuid_snake: Option<String>,
     pub receipt: Option<String>,
     pub consumer_code: Option<String>,
     pub txn_status: Option<String>,
+    /// The transaction's module (business service), e.g. `PT`.
+    pub module: Option<String>,
+    /// The API reference's name for the consumer code.
+    pub module_id: Option<String>,
 }
 
 fn text(s: &Option<String>) -> Option<String> {
@@ -237,18 +303,55 @@ async fn search_txns(
     DigitQuery(c): DigitQuery<SearchCriteria>,
     DigitJson(body): DigitJson<RequestInfoWrapper>,
 ) -> Result<Json<Value>, DigitError> {
+    search(&db, &clock, &user, &c, &body).await
+}
+
+/// `_search` under DIGIT's documented base path.
+#[utoipa::path(post, path = "/egov-pg-service/transaction/v1/_search", tag = "pg-service",
+    params(SearchCriteria), request_body = RequestInfoWrapper,
+    responses((status = 200, description = "as /pg-service/transaction/v1/_search")))]
+async fn egov_search_txns(
+    State(db): State<Db>,
+    State(clock): State<Clock>,
+    user: AuthUser,
+    DigitQuery(c): DigitQuery<SearchCriteria>,
+    DigitJson(body): DigitJson<RequestInfoWrapper>,
+) -> Result<Json<Value>, DigitError> {
+    search(&db, &clock, &user, &c, &body).await
+}
+
+/// One criterion given twice (`userUuid` and `user_uuid`, `consumerCode` and `moduleId`):
+/// both must match, so two different values match nothing.
+fn either(a: &Option<String>, b: &Option<String>) -> Result<Option<String>, ()> {
+    match (text(a), text(b)) {
+        (Some(a), Some(b)) if a != b => Err(()),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
+async fn search(
+    db: &Db,
+    clock: &Clock,
+    user: &AuthUser,
+    c: &SearchCriteria,
+    body: &RequestInfoWrapper,
+) -> Result<Json<Value>, DigitError> {
+    let user_uuid = either(&c.user_uuid, &c.user_uuid_snake);
+    let consumer_code = either(&c.consumer_code, &c.module_id);
     let mut criteria = Criteria {
         tenant_id: text(&c.tenant_id),
         txn_id: text(&c.txn_id),
         bill_id: text(&c.bill_id),
-        user_uuid: text(&c.user_uuid),
+        user_uuid: user_uuid.clone().unwrap_or_default(),
         receipt: text(&c.receipt),
-        consumer_code: text(&c.consumer_code),
+        consumer_code: consumer_code.clone().unwrap_or_default(),
         txn_status: text(&c.txn_status).map(|s| s.to_ascii_uppercase()),
+        module: text(&c.module),
         limit: SEARCH_LIMIT,
         ..Criteria::default()
     };
-    let txns = if Visibility::of(&user).restrict(&mut criteria, &user) {
+    let satisfiable = user_uuid.is_ok() && consumer_code.is_ok();
+    let txns = if satisfiable && Visibility::of(user).restrict(&mut criteria, user) {
         let mut conn = db.pool().acquire().await?;
         store::search(&mut conn, &criteria).await?
     } else {
@@ -260,14 +363,14 @@ async fn search_txns(
     if let Value::Array(records) = &mut list {
         let tenant = criteria.tenant_id.as_deref().unwrap_or(&user.tenant_id);
         kosh_platform::pii::mask::mask_records(
-            &user,
+            user,
             tenant,
             kosh_platform::pii::Model::Payer,
             records,
         );
     }
     Ok(Json(json!({
-        "ResponseInfo": response_info(body.request_info.as_ref(), &clock),
+        "ResponseInfo": response_info(body.request_info.as_ref(), clock),
         "Transaction": list,
     })))
 }
@@ -313,5 +416,19 @@ async fn gateways_post(State(pg): State<Arc<PgService>>) -> Json<Value> {
 #[utoipa::path(get, path = "/pg-service/gateway/v1/_search", tag = "pg-service",
     responses((status = 200, description = "[\"AXIS\", \"PAYU\", ...]")))]
 async fn gateways_get(State(pg): State<Arc<PgService>>) -> Json<Value> {
+    Json(json!(pg.registry().names()))
+}
+
+/// The gateways' names under DIGIT's documented base path.
+#[utoipa::path(post, path = "/egov-pg-service/gateway/v1/_search", tag = "pg-service",
+    responses((status = 200, description = "[\"AXIS\", \"PAYU\", ...]")))]
+async fn egov_gateways_post(State(pg): State<Arc<PgService>>) -> Json<Value> {
+    Json(json!(pg.registry().names()))
+}
+
+/// The same by GET.
+#[utoipa::path(get, path = "/egov-pg-service/gateway/v1/_search", tag = "pg-service",
+    responses((status = 200, description = "[\"AXIS\", \"PAYU\", ...]")))]
+async fn egov_gateways_get(State(pg): State<Arc<PgService>>) -> Json<Value> {
     Json(json!(pg.registry().names()))
 }

@@ -10,6 +10,17 @@
 //!   answers 303 to the callback URL with the signed callback parameters.
 //! - `POST /pg-service/sandbox/status` (the SANDBOX gateway's server-to-server query): the
 //!   recorded outcome, signed; `NOT_FOUND` when the payer never chose.
+//! - `POST /pg-service/gateway/sandbox/_complete` `{"RequestInfo"?, "txnId", "status",
+//!   "amount"?}`: the page's choice for automated clients (integrators' test suites, load
+//!   tests, UI flows). The page is authorised by its signed link, which only the transaction's
+//!   creator is given; `_complete` by the creator's token (and a role-action). It records the
+//!   outcome in the same books as the page, for a known SANDBOX transaction only: SUCCESS and
+//!   FAILURE are final (the same outcome again is answered as recorded, another is refused
+//!   with `SANDBOX_PAYMENT_SETTLED`). `amount`, when given, is what the sandbox says it took:
+//!   another amount than the transaction's makes the gateway report a mismatch, which leaves
+//!   the transaction PENDING. It settles nothing itself: the next `_update` (or
+//!   reconciliation) asks the status API, as after the page; its answer names the callback
+//!   URL the page would have sent the payer to.
 //!
 //! The sandbox takes no money: a deployment that handles real payments turns it off.
 
@@ -20,9 +31,13 @@ use axum::Json;
 use axum::extract::{FromRef, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use kosh_platform::{Clock, Db, DigitError, write_tx};
+use kosh_platform::{
+    AuthUser, Clock, Db, DigitError, DigitJson, ErrorItem, RequestInfo, ResponseInfo, write_tx,
+};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::{AnyConnection, Row};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -42,6 +57,7 @@ where
     OpenApiRouter::new()
         .routes(routes!(pay_page, pay))
         .routes(routes!(status))
+        .routes(routes!(complete))
 }
 
 fn secret(pg: &PgService) -> Result<&str, DigitError> {
@@ -318,6 +334,190 @@ async fn status(
         None => sandbox::status_answer(secret, &txn_id, None, "", ""),
     };
     Ok(Json(answer).into_response())
+}
+
+/// `_complete`'s request.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CompleteRequest {
+    #[serde(rename = "RequestInfo")]
+    pub request_info: Option<RequestInfo>,
+    /// kosh's transaction id.
+    pub txn_id: Option<String>,
+    /// SUCCESS, FAILURE or PENDING (the page's "Pay", "Decline", "Leave pending").
+    pub status: Option<String>,
+    /// Rupees, as a string or a number; the transaction's amount when absent.
+    #[schema(value_type = Option<String>)]
+    pub amount: Option<Value>,
+}
+
+fn bad_request(code: &str, message: &str) -> DigitError {
+    DigitError::new(code, message)
+}
+
+fn requested_amount(amount: &Option<Value>) -> Result<Option<Paise>, DigitError> {
+    let text = match amount {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) => s.trim().to_string(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(_) => String::new(),
+    };
+    wire::parse_rupees_text(&text)
+        .ok()
+        .filter(|p| p.get() >= 0)
+        .map(Some)
+        .ok_or_else(|| {
+            bad_request(
+                "SANDBOX_INVALID_AMOUNT",
+                "amount must be rupees, at most two decimals",
+            )
+        })
+}
+
+/// Records `outcome` (for `amount`) in the sandbox's books, as the page does: a new record, or
+/// a PENDING one moved on. The record as it stands after.
+async fn record_outcome(
+    conn: &mut AnyConnection,
+    txn_id: &str,
+    tenant_id: &str,
+    outcome: TxnStatus,
+    amount: Paise,
+    now: i64,
+) -> Result<(TxnStatus, Paise, String), DigitError> {
+    let reference = format!(
+        "SBX{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12].to_ascii_uppercase()
+    );
+    sqlx::query(
+        "INSERT INTO pg_sandbox_payments (txn_id, tenant_id, amount, status, sandbox_ref, created_ms, updated_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (txn_id) DO NOTHING",
+    )
+    .bind(txn_id)
+    .bind(tenant_id)
+    .bind(amount.get())
+    .bind(outcome.as_str())
+    .bind(&reference)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE pg_sandbox_payments SET status = $1, amount = $2, updated_ms = $3 \
+         WHERE txn_id = $4 AND status = 'PENDING'",
+    )
+    .bind(outcome.as_str())
+    .bind(amount.get())
+    .bind(now)
+    .bind(txn_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(recorded(conn, txn_id)
+        .await?
+        .unwrap_or((outcome, amount, reference)))
+}
+
+/// The payer's choice, for automated clients: recorded in the sandbox's books as the page
+/// records it. The transaction settles at its next `_update` or reconciliation.
+#[utoipa::path(post, path = "/pg-service/gateway/sandbox/_complete", tag = "pg-service sandbox",
+    request_body = CompleteRequest,
+    responses((status = 200, description = "ResponseInfo and SandboxPayment {txnId, tenantId, status, amount, sandboxRef, callbackUrl}"),
+        (status = 400, description = "no or unknown txnId, not a SANDBOX transaction, bad status or amount"),
+        (status = 403, description = "another user's transaction"),
+        (status = 404, description = "SANDBOX_NOT_CONFIGURED: the SANDBOX gateway is off"),
+        (status = 409, description = "SANDBOX_PAYMENT_SETTLED: already SUCCESS or FAILURE with another outcome")))]
+async fn complete(
+    State(pg): State<Arc<PgService>>,
+    State(db): State<Db>,
+    State(clock): State<Clock>,
+    user: AuthUser,
+    DigitJson(request): DigitJson<CompleteRequest>,
+) -> Result<Json<Value>, DigitError> {
+    let secret = secret(&pg)?;
+    let txn_id = request
+        .txn_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| bad_request("SANDBOX_TXN_ID_MISSING", "txnId is mandatory"))?
+        .to_string();
+    let outcome = match request
+        .status
+        .as_deref()
+        .map(|s| s.trim().to_ascii_uppercase())
+        .as_deref()
+    {
+        Some("SUCCESS") => TxnStatus::Success,
+        Some("FAILURE") => TxnStatus::Failure,
+        Some("PENDING") => TxnStatus::Pending,
+        _ => {
+            return Err(bad_request(
+                "SANDBOX_INVALID_STATUS",
+                "status must be SUCCESS, FAILURE or PENDING",
+            ));
+        }
+    };
+    let amount = requested_amount(&request.amount)?;
+    let txn = {
+        let mut conn = db.pool().acquire().await?;
+        crate::txn::store::load(&mut conn, &txn_id).await?
+    }
+    .ok_or_else(|| bad_request("SANDBOX_TXN_NOT_FOUND", "Transaction not found"))?;
+    if txn.gateway != sandbox::NAME {
+        return Err(bad_request(
+            "SANDBOX_NOT_THE_GATEWAY",
+            "The transaction was not made through the SANDBOX gateway",
+        ));
+    }
+    if txn.user.uuid != user.uuid {
+        tracing::warn!(%txn_id, user = %user.user_name, "sandbox completion of another user's transaction refused");
+        return Err(DigitError::item(
+            ErrorItem::new(
+                "SANDBOX_COMPLETE_NOT_ALLOWED",
+                "Only the user who created the transaction may complete its sandbox payment",
+            )
+            .with_description(format!("Transaction {txn_id} was created by another user")),
+        )
+        .with_status(StatusCode::FORBIDDEN));
+    }
+    let wanted = amount.unwrap_or(txn.amount);
+    let now = clock.now_ms();
+    let (status, recorded_amount, reference) = write_tx!(db, |conn| {
+        record_outcome(conn, &txn.txn_id, &txn.tenant_id, outcome, wanted, now).await
+    })?;
+    // Idempotent for the same outcome (and amount, when one is named); final otherwise.
+    if status != outcome || amount.is_some_and(|a| a != recorded_amount) {
+        return Err(DigitError::item(
+            ErrorItem::new(
+                "SANDBOX_PAYMENT_SETTLED",
+                "The sandbox payment is already settled; SUCCESS and FAILURE are final",
+            )
+            .with_description(format!(
+                "Transaction {txn_id} is {} for {} at the sandbox",
+                status.as_str(),
+                wire::rupees_text(recorded_amount)
+            )),
+        )
+        .with_status(StatusCode::CONFLICT));
+    }
+    let amount_text = wire::rupees_text(recorded_amount);
+    let fields = sandbox::callback_params(secret, &txn.txn_id, status, &amount_text, &reference);
+    let callback_url = reqwest::Url::parse(&txn.callback_url)
+        .map(|mut url| {
+            url.query_pairs_mut().extend_pairs(fields.iter());
+            url.to_string()
+        })
+        .unwrap_or_default();
+    tracing::info!(%txn_id, status = status.as_str(), amount = %amount_text, by = %user.user_name, "sandbox payment completed");
+    Ok(Json(json!({
+        "ResponseInfo": ResponseInfo::from_request(request.request_info.as_ref(), "SUCCESSFUL", clock.now_ms()),
+        "SandboxPayment": {
+            "txnId": txn.txn_id,
+            "tenantId": txn.tenant_id,
+            "status": status.as_str(),
+            "amount": amount_text,
+            "sandboxRef": reference,
+            "callbackUrl": callback_url,
+        },
+    })))
 }
 
 #[cfg(test)]

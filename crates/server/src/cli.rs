@@ -338,6 +338,14 @@ pub struct Settings {
     #[arg(long, env = "KOSH_PG_SANDBOX", value_enum, default_value_t = SandboxMode::Auto)]
     pub pg_sandbox: SandboxMode,
 
+    /// Without a gateways file: the secret kosh's SANDBOX gateway signs its payment pages,
+    /// callbacks and status answers with. When unset, kosh generates one on first start and
+    /// keeps it in `<data dir>/pg-sandbox-secret` (readable by its owner only), so a restart
+    /// does not break the pages of open transactions. Instances serving one database need the
+    /// same secret: set it.
+    #[arg(long, env = "KOSH_PG_SANDBOX_SECRET", hide_env_values = true)]
+    pub pg_sandbox_secret: Option<String>,
+
     /// How often the payment reconciliation job runs, in seconds; 0 turns it off.
     #[arg(long, env = "KOSH_PG_RECONCILE_EVERY_SECONDS", default_value_t = 60)]
     pub pg_reconcile_every_seconds: u64,

@@ -40,6 +40,7 @@ pub const OPEN_ROUTES: &[&str] = &[
     "/egov-mdms-service/v1/_search",
     "/egov-mdms-service/v1/_get",
     "/pg-service/gateway/v1/_search",
+    "/egov-pg-service/gateway/v1/_search",
     // kosh's SANDBOX gateway: the payer's page and the gateway's status query (signed).
     "/pg-service/sandbox/pay",
     "/pg-service/sandbox/status",
@@ -58,7 +59,10 @@ pub fn is_open(path: &str) -> bool {
 
 /// Routes where a token is optional: a payment gateway's callback arrives without one (its
 /// parameters are verified by the gateway plugin), the transaction's creator sends one.
-pub const MIXED_ROUTES: &[&str] = &["/pg-service/transaction/v1/_update"];
+pub const MIXED_ROUTES: &[&str] = &[
+    "/pg-service/transaction/v1/_update",
+    "/egov-pg-service/transaction/v1/_update",
+];
 
 pub fn is_mixed(path: &str) -> bool {
     MIXED_ROUTES.contains(&path)

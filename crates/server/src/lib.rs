@@ -274,16 +274,46 @@ pub fn gateways_config(
     };
     Ok(kosh_pg::GatewaysConfig {
         sandbox: Some(kosh_pg::gateways::SandboxConfig {
-            secret: kosh_pg::Secret::new(format!(
-                "{}{}",
-                uuid::Uuid::new_v4().simple(),
-                uuid::Uuid::new_v4().simple()
-            )),
+            secret: kosh_pg::Secret::new(sandbox_secret(settings)),
             base_url: format!("http://{host}/pg-service/sandbox"),
             ..kosh_pg::gateways::SandboxConfig::default()
         }),
         ..kosh_pg::GatewaysConfig::default()
     })
+}
+
+/// The name of the file in the data folder that keeps kosh's SANDBOX secret.
+pub const SANDBOX_SECRET_FILE: &str = "pg-sandbox-secret";
+
+/// The secret kosh's own SANDBOX signs with: `KOSH_PG_SANDBOX_SECRET`, else the one kept in
+/// the data folder (as the generated administrator password is kept), else a new one, kept
+/// there for the next start. The open transactions' payment pages, signed with it, still
+/// verify after a restart. Should the file not be writable, the secret lasts this process.
+fn sandbox_secret(settings: &Settings) -> String {
+    if let Some(secret) = settings
+        .pg_sandbox_secret
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        return secret.to_string();
+    }
+    let file = settings.data_dir.join(SANDBOX_SECRET_FILE);
+    if let Ok(text) = std::fs::read_to_string(&file)
+        && !text.trim().is_empty()
+    {
+        return text.trim().to_string();
+    }
+    let secret = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    if let Err(e) = save_secret(&file, &secret) {
+        tracing::warn!(file = %file.display(), error = %e,
+            "could not keep the SANDBOX secret; its payment pages stop verifying at the next start (set KOSH_PG_SANDBOX_SECRET)");
+    }
+    secret
 }
 
 fn pg_service(settings: &Settings, addr: SocketAddr) -> anyhow::Result<PgService> {
@@ -528,6 +558,9 @@ mod tests {
     fn gateways_come_from_the_file_or_default_to_kosh_own_sandbox() {
         let addr: SocketAddr = "0.0.0.0:9090".parse().unwrap();
         let mut settings = Settings::defaults();
+        let dir = std::env::temp_dir().join(format!("kosh-pg-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        settings.data_dir = dir.clone();
         // Listening beyond loopback, SANDBOX is off unless the operator turns it on.
         let default = gateways_config(&settings, addr).unwrap();
         assert!(default.sandbox.is_none() && default.payu.is_none());
@@ -540,9 +573,16 @@ mod tests {
         assert_eq!(sandbox.base_url, "http://127.0.0.1:9090/pg-service/sandbox");
         assert!(sandbox.secret.expose().len() >= 32);
         assert!(default.payu.is_none() && default.axis.is_none());
-
-        let dir = std::env::temp_dir().join(format!("kosh-pg-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        // The generated secret is kept with the data: the next start signs with it too.
+        let again = gateways_config(&settings, addr).unwrap();
+        assert_eq!(
+            again.sandbox.as_ref().unwrap().secret.expose(),
+            sandbox.secret.expose()
+        );
+        settings.pg_sandbox_secret = Some("configured".into());
+        let configured = gateways_config(&settings, addr).unwrap();
+        assert_eq!(configured.sandbox.unwrap().secret.expose(), "configured");
+        settings.pg_sandbox_secret = None;
         let toml_file = dir.join("gateways.toml");
         std::fs::write(
             &toml_file,

@@ -741,7 +741,9 @@ fn base(path: &str, amritsar: &City) -> Option<Base> {
         | "/collection-services/payments/{moduleName}/_search" => {
             b(q(&[("tenantId", AMRITSAR)]), ri, false, false)
         }
-        "/pg-service/transaction/v1/_search" => b(q(&[("tenantId", AMRITSAR)]), ri, false, false),
+        "/pg-service/transaction/v1/_search" | "/egov-pg-service/transaction/v1/_search" => {
+            b(q(&[("tenantId", AMRITSAR)]), ri, false, false)
+        }
         "/collection-services/refunds/_search" => b(q(&[("tenantId", AMRITSAR)]), ri, false, false),
         "/collection-services/refunds/reports/daily" => b(
             q(&[("tenantId", AMRITSAR), ("date", "2019-06-15")]),
@@ -757,7 +759,9 @@ fn base(path: &str, amritsar: &City) -> Option<Base> {
             false,
             false,
         ),
-        "/pg-service/gateway/v1/_search" => b(vec![], ri, false, true),
+        "/pg-service/gateway/v1/_search" | "/egov-pg-service/gateway/v1/_search" => {
+            b(vec![], ri, false, true)
+        }
         "/pg-service/sandbox/status" => b(vec![], json!({"txnId": amritsar.txn_id}), false, false),
         "/user/_search" | "/user/v1/_search" => b(
             vec![],
@@ -990,6 +994,7 @@ async fn sql_injection_through_every_search_criterion_changes_nothing(backend: B
                 !query_names.is_empty()
                     || !body_targets.is_empty()
                     || path == "/pg-service/gateway/v1/_search"
+                    || path == "/egov-pg-service/gateway/v1/_search"
                     || path == "/bbps/v1/billers",
                 "{method} {path}: no criteria found in the OpenAPI document: {operation}"
             );

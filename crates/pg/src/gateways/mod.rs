@@ -52,6 +52,16 @@ pub use sandbox::{SandboxConfig, SandboxGateway};
 /// the first key [`GatewayRegistry::find_txn_id`] looks for (DIGIT's `PG_TXN_IN_LABEL`).
 pub const PG_TXN_ID_KEY: &str = "eg_pg_txnid";
 
+/// Every gateway kosh knows, with the callback key carrying kosh's transaction id (DIGIT's
+/// `transactionIdKeyInResponse`): `_update` looks for all of them, configured or not.
+pub const KNOWN_GATEWAYS: &[(&str, &str)] = &[
+    (axis::NAME, axis::TXN_ID_KEY),
+    (paytm::NAME, paytm::TXN_ID_KEY),
+    (payu::NAME, payu::TXN_ID_KEY),
+    (phonepe::NAME, phonepe::TXN_ID_KEY),
+    (sandbox::NAME, sandbox::TXN_ID_KEY),
+];
+
 /// Default timeout of one HTTP call to a gateway.
 pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 
@@ -516,12 +526,20 @@ impl GatewayRegistry {
     }
 
     /// The callback keys that may carry kosh's transaction id, in the order they are tried:
-    /// [`PG_TXN_ID_KEY`] first, then each registered gateway's key (in name order), without
-    /// case-insensitive duplicates.
+    /// [`PG_TXN_ID_KEY`] first, then the key of every gateway kosh knows ([`KNOWN_GATEWAYS`]),
+    /// configured or not, active or not, and of any other registered gateway, in name order,
+    /// without case-insensitive duplicates. DIGIT's `GatewayService` does the same: every
+    /// gateway bean adds its key, whatever its `active` flag, so DIGIT's UI and Postman
+    /// collection (which send PHONEPE's `transactionId`) find their transaction whichever
+    /// gateways a deployment configures.
     pub fn txn_id_keys(&self) -> Vec<&'static str> {
+        let mut by_name: BTreeMap<&'static str, &'static str> =
+            KNOWN_GATEWAYS.iter().copied().collect();
+        for (name, gateway) in &self.gateways {
+            by_name.insert(name, gateway.txn_id_key());
+        }
         let mut keys: Vec<&'static str> = vec![PG_TXN_ID_KEY];
-        for gateway in self.gateways.values() {
-            let key = gateway.txn_id_key();
+        for key in by_name.into_values() {
             if !keys.iter().any(|k| k.eq_ignore_ascii_case(key)) {
                 keys.push(key);
             }
@@ -671,14 +689,29 @@ mod tests {
 
     #[test]
     fn txn_id_keys_start_with_eg_pg_txnid() {
+        let every_key = vec![
+            "eg_pg_txnid",
+            "vpc_MerchTxnRef",
+            "ORDERID",
+            "txnid",
+            "transactionId",
+            "sandbox_txnid",
+        ];
+        assert_eq!(registry().txn_id_keys(), every_key);
+        // Every gateway kosh knows, configured or not (DIGIT registers every gateway's key).
+        assert_eq!(GatewayRegistry::new().txn_id_keys(), every_key);
+        let mut other = GatewayRegistry::new();
+        other.register(fake("NIC", "ApplicationNumber", true));
         assert_eq!(
-            registry().txn_id_keys(),
+            other.txn_id_keys(),
             vec![
                 "eg_pg_txnid",
                 "vpc_MerchTxnRef",
+                "ApplicationNumber",
                 "ORDERID",
                 "txnid",
-                "transactionId"
+                "transactionId",
+                "sandbox_txnid",
             ]
         );
     }

@@ -484,6 +484,8 @@ pub struct Criteria {
     pub receipt: Option<String>,
     pub consumer_code: Option<String>,
     pub txn_status: Option<String>,
+    /// The transaction's `module` (the Swagger's criterion that goes with `billId`).
+    pub module: Option<String>,
     pub limit: i64,
     /// Only the transactions this user created ([`crate::visibility`]).
     pub owner: Option<String>,
@@ -521,6 +523,9 @@ pub async fn search(
     }
     if let Some(v) = &c.txn_status {
         q.push(" AND txn_status = ").bind(v);
+    }
+    if let Some(v) = &c.module {
+        q.push(" AND module = ").bind(v);
     }
     if let Some(v) = &c.owner {
         q.push(" AND user_uuid = ").bind(v);
