@@ -82,6 +82,7 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
         .await
         .with_context(|| format!("opening database {}", redact(&url)))?;
     db.migrate().await.context("applying migrations")?;
+    pii::check_keys(&db).await?;
     pii::seal_existing(&db)
         .await
         .context("sealing existing personal data")?;

@@ -103,6 +103,17 @@ pub async fn seal_existing(db: &Db) -> anyhow::Result<u64> {
     Ok(total)
 }
 
+/// Refuses to go on with keys that do not fit the database: one sealed row of each table
+/// must open, and a user's mobile number must have the blind index its row keeps. Two kosh
+/// instances sharing a database with keys generated apart (each its own key file), or a
+/// lost key file, are stopped here instead of writing data the others cannot read.
+pub async fn check_keys(db: &Db) -> anyhow::Result<()> {
+    let mut conn = db.pool().acquire().await?;
+    table::check_keys(&mut conn, &pii::vault())
+        .await
+        .map_err(anyhow::Error::msg)
+}
+
 /// Re-seals under the current key every value an older key sealed. Returns how many.
 pub async fn rotate(db: &Db, vault: &Vault) -> anyhow::Result<u64> {
     let mut total = 0;

@@ -4,7 +4,8 @@
 //! searches by mobile number, email and user name still find them; answers are masked for
 //! roles the SecurityPolicy master does not let see them and plain for employees and for the
 //! record's own user; rows written before sealing began are sealed at start-up with every
-//! answer unchanged; `kosh keys rotate` re-seals so the old key can go.
+//! answer unchanged; `kosh keys rotate` re-seals so the old key can go; keys that do not fit
+//! the database stop kosh at start-up.
 
 use kosh_blackbox::{Backend, Kosh, on_both_databases};
 use kosh_platform::pii::{self, table};
@@ -673,5 +674,17 @@ async fn rotation_reseals_under_the_new_key_and_the_old_one_can_go(backend: Back
     };
     assert_eq!(answers(&w).await, before);
     assert!(found_in_database(&w.kosh, &SECRETS).await.is_empty());
+
+    // Keys that do not fit the database stop kosh at start-up (a lost key file, or two
+    // instances that generated their own): nothing is written under a key the others lack.
+    // (Last: opening the database puts these keys in force in this process.)
+    let mut wrong = w.kosh.settings().clone();
+    wrong.pii_keys = Some(format!("k9:{}", pii::keys::fresh_key()));
+    let err = kosh_server::open_database(&wrong).await.unwrap_err();
+    assert!(format!("{err:#}").contains("do not open"), "{err:#}");
+    let mut wrong_index = w.kosh.settings().clone();
+    wrong_index.pii_index_key = Some(pii::keys::fresh_key());
+    let err = kosh_server::open_database(&wrong_index).await.unwrap_err();
+    assert!(format!("{err:#}").contains("KOSH_PII_INDEX_KEY"), "{err:#}");
     w.kosh.stop().await;
 }

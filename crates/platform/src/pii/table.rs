@@ -400,3 +400,42 @@ pub async fn seal_column_batch(
     }
     Ok(rows.len() as u64)
 }
+
+/// Whether the vault fits the database: one sealed row of each table opens, and a user's
+/// mobile number has the blind index its row keeps. The reason when not.
+pub async fn check_keys(conn: &mut AnyConnection, vault: &Vault) -> Result<(), String> {
+    let db_err = |e: sqlx::Error| format!("reading the database: {e}");
+    for t in ALL {
+        let sql = format!("SELECT pii FROM {} WHERE pii IS NOT NULL LIMIT 1", t.name);
+        let sealed: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql))
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        if let Some(sealed) = sealed
+            && let Err(e) = vault.open(&sealed)
+        {
+            return Err(format!(
+                "the personal-data keys do not open the database's data ({}: {e}); give the keys it was sealed with (KOSH_PII_KEYS and KOSH_PII_INDEX_KEY, or KOSH_PII_KEY_FILE)",
+                t.name
+            ));
+        }
+    }
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT mobile_number, pii FROM eg_user WHERE pii IS NOT NULL AND mobile_number IS NOT NULL \
+         AND mobile_number <> '' LIMIT 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    if let Some((index, sealed)) = row {
+        let personal: Value = vault
+            .open_json(&sealed)
+            .map_err(|e| format!("eg_user.pii: {e}"))?;
+        if let Some(mobile) = personal.get("mobile_number").and_then(Value::as_str)
+            && vault.index(mobile) != index
+        {
+            return Err("KOSH_PII_INDEX_KEY is not the key the database's blind indexes were made with: searches by mobile number, email and user name would find nothing".into());
+        }
+    }
+    Ok(())
+}
