@@ -6,10 +6,11 @@
 //! - [`service`]: create, update and settle-once, with the receipt made through collection in
 //!   the same database transaction as the SUCCESS;
 //! - [`api`]: DIGIT's routes (`/pg-service/transaction/v1/_create`, `_update`, `_search`,
-//!   `/pg-service/gateway/v1/_search`) and kosh's `_reconcile`;
+//!   `/pg-service/gateway/v1/_search`, also under `/egov-pg-service`) and kosh's `_reconcile`;
 //! - [`reconcile`]: the job that re-queries PENDING transactions, one instance at a time
 //!   through a lease row;
-//! - [`sandbox_pages`]: the SANDBOX gateway's payment page and status API, hosted by kosh.
+//! - [`sandbox_pages`]: the SANDBOX gateway's payment page, status API and `_complete` (the
+//!   page's choice for automated clients), hosted by kosh.
 //!
 //! The gateway layer:
 //!

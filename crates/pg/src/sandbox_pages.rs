@@ -461,12 +461,6 @@ async fn complete(
         crate::txn::store::load(&mut conn, &txn_id).await?
     }
     .ok_or_else(|| bad_request("SANDBOX_TXN_NOT_FOUND", "Transaction not found"))?;
-    if txn.gateway != sandbox::NAME {
-        return Err(bad_request(
-            "SANDBOX_NOT_THE_GATEWAY",
-            "The transaction was not made through the SANDBOX gateway",
-        ));
-    }
     if txn.user.uuid != user.uuid {
         tracing::warn!(%txn_id, user = %user.user_name, "sandbox completion of another user's transaction refused");
         return Err(DigitError::item(
@@ -477,6 +471,12 @@ async fn complete(
             .with_description(format!("Transaction {txn_id} was created by another user")),
         )
         .with_status(StatusCode::FORBIDDEN));
+    }
+    if txn.gateway != sandbox::NAME {
+        return Err(bad_request(
+            "SANDBOX_NOT_THE_GATEWAY",
+            "The transaction was not made through the SANDBOX gateway",
+        ));
     }
     let wanted = amount.unwrap_or(txn.amount);
     let now = clock.now_ms();
