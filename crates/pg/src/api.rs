@@ -390,7 +390,7 @@ async fn reconcile_now(
     DigitJson(body): DigitJson<RequestInfoWrapper>,
 ) -> Result<Json<Value>, DigitError> {
     let report = reconcile::run_pass_now(&pg, &db, &mdms, &clock, Duration::from_secs(30)).await?;
-    tracing::info!(by = %user.user_name, examined = report.examined, "reconciliation pass on request");
+    tracing::info!(by = %kosh_platform::pii::mask::log_name(&user.user_name), examined = report.examined, "reconciliation pass on request");
     Ok(Json(json!({
         "ResponseInfo": response_info(body.request_info.as_ref(), &clock),
         "Reconciliation": {

@@ -386,7 +386,7 @@ impl PgService {
         let actor = match caller {
             Some(user) if user.uuid == txn.user.uuid => Actor::Owner(&user.uuid),
             Some(user) => {
-                tracing::warn!(txn_id = %txn.txn_id, user = %user.user_name, "update of another user's transaction refused");
+                tracing::warn!(txn_id = %txn.txn_id, user = %kosh_platform::pii::mask::log_name(&user.user_name), "update of another user's transaction refused");
                 metrics::counter!("kosh_pg_update_refusals_total").increment(1);
                 return Err(DigitError::item(
                     ErrorItem::new(

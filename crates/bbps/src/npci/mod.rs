@@ -180,7 +180,7 @@ async fn npci(
     let request = match codec::decode_request(text, &keys.peers) {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!(user = %user.user_name, error = %e, "BBPS XML request refused");
+            tracing::warn!(user = %kosh_platform::pii::mask::log_name(&user.user_name), error = %e, "BBPS XML request refused");
             return refuse(
                 StatusCode::BAD_REQUEST,
                 api,

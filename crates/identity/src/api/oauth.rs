@@ -1,5 +1,6 @@
 //! `/user/oauth/token`: password and refresh grants behind DIGIT's Basic client header.
 
+use kosh_platform::pii::mask::log_name;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -117,7 +118,7 @@ pub(super) async fn oauth_token(
     {
         metrics::counter!("kosh_login_failures_total", "reason" => throttled.reason()).increment(1);
         tracing::warn!(
-            user = user_name,
+            user = %log_name(user_name),
             address = %client_ip,
             route = "/user/oauth/token",
             reason = throttled.reason(),
@@ -208,7 +209,7 @@ pub(super) async fn oauth_token(
                 .record_failure(client_ip, user_name, clock.now_ms());
             metrics::counter!("kosh_login_failures_total", "reason" => reason).increment(1);
             tracing::warn!(
-                user = param("username").unwrap_or(""),
+                user = %log_name(param("username").unwrap_or("")),
                 address = %client_ip,
                 route = "/user/oauth/token",
                 reason,

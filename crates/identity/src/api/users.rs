@@ -1,5 +1,6 @@
 //! `/user/users/_createnovalidate` and `/user/users/_updatenovalidate`.
 
+use kosh_platform::pii::mask::log_name;
 use std::sync::Arc;
 
 use axum::Json;
@@ -55,7 +56,7 @@ pub(super) async fn create_novalidate(
     let granter = rules::Granter::Caller(&requester);
     let user = rules::new_user(&mdms, &clock, &requester, granter, &object).await?;
     let user = users::create(&db, user).await?;
-    tracing::info!(user = %user.user_name, user_type = %user.user_type, tenant = %user.tenant_id, by = %requester.user_name, "user created");
+    tracing::info!(user = %log_name(&user.user_name), user_type = %user.user_type, tenant = %user.tenant_id, by = %log_name(&requester.user_name), "user created");
     Ok(respond_user(body.request_info.as_ref(), &user))
 }
 
@@ -107,6 +108,6 @@ pub(super) async fn update_novalidate(
     config.token_cache.forget_all();
     let mut user = user;
     users::name_roles(&mdms, std::slice::from_mut(&mut user));
-    tracing::info!(user = %user.user_name, by = %requester.user_name, "user updated");
+    tracing::info!(user = %log_name(&user.user_name), by = %log_name(&requester.user_name), "user updated");
     Ok(respond_user(body.request_info.as_ref(), &user))
 }

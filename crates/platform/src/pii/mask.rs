@@ -390,3 +390,13 @@ pub fn mask_records(
         }
     }
 }
+
+/// A user name as log lines carry it: a citizen's (their mobile number) masked as a mobile
+/// number (`******3210`), any other as it is. Logs never hold a plain mobile number.
+pub fn log_name(user_name: &str) -> std::borrow::Cow<'_, str> {
+    if super::is_mobile_like(user_name) {
+        std::borrow::Cow::Owned(mask_keep_last(user_name, 4))
+    } else {
+        std::borrow::Cow::Borrowed(user_name)
+    }
+}

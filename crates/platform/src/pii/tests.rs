@@ -151,3 +151,10 @@ fn shipped_policy_unmasks_employees_not_citizens_or_integrators() {
         assert!(!m.masks(Attr::Name));
     }
 }
+
+#[test]
+fn log_lines_carry_no_plain_mobile() {
+    assert_eq!(mask::log_name("9876543210"), "******3210");
+    assert_eq!(mask::log_name("admin"), "admin");
+    assert_eq!(mask::log_name("EMP-42"), "EMP-42");
+}
