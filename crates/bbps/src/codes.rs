@@ -154,9 +154,11 @@ compliance_codes! {
     /// BPR006: the account's daily payment limit is exceeded.
     Bpr006DailyLimitExceeded = "BPR006", Payment, false, "Daily payment limit for the customer account exceeded";
     /// BPR007: the transaction reference was already used for a different payment
-    /// (same `txnReferenceId`, different amount or bill). A repeat of the *same* payment
-    /// is not a failure: it gets the original answer again.
-    Bpr007RepeatPaymentRequest = "BPR007", Payment, false, "Repeat payment request: this transaction reference was already used for a different payment";
+    /// (same `txnReferenceId`, different amount or bill), or for a payment that was since
+    /// reversed (REVERSED is final: a repeat is answered as a status query, never as a
+    /// success). A repeat of the *same* live payment is not a failure: it gets the
+    /// original answer again.
+    Bpr007RepeatPaymentRequest = "BPR007", Payment, false, "Repeat payment request: this transaction reference was already used, for a different payment or for one since reversed";
     /// BPR008: the bill's due date has passed; fetch it again.
     Bpr008DueDateExpired = "BPR008", Payment, false, "Bill due date has expired, fetch the bill again";
     /// BPR009: the biller is in scheduled downtime.

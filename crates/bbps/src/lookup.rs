@@ -276,12 +276,26 @@ pub struct Presented {
     pub items: Vec<(String, Paise)>,
 }
 
+/// The amounts collection will take for `bill`, as BBPS's exactness: part payment when the
+/// business service allows it (`partPaymentAllowed`, copied onto the bill); more than the
+/// bill only when the service allows advance (`isAdvanceAllowed`) *and* has an
+/// `ADVANCE_COLLECTION` tax head in `BillingService.TaxHeadMaster` to hold it — without
+/// one, collection refuses every amount above the bill, so the biller must not advertise
+/// EXACT_UP or ANY. Fetch, validation and posting all ask this one function, so what is
+/// advertised, what validation accepts and what posting takes are the same.
+pub fn exactness(mdms: &Mdms, bill: &Bill) -> Exactness {
+    let advance = bill.is_advance_allowed
+        && kosh_billing::masters::advance_tax_head(mdms, &bill.tenant_id, &bill.business_service)
+            .is_some();
+    Exactness::of(bill.part_payment_allowed, advance)
+}
+
 impl Presented {
     /// The bill as BBPS sees it; refused (the biller cannot present it now) when a tax
     /// head's amounts over the bill's periods cannot be added up. Each is within the
     /// ceiling (bill generation checks them), so that cannot happen with a few of them.
-    pub fn of(bill: &Bill) -> Result<Presented, Refusal> {
-        let exactness = Exactness::of(bill.part_payment_allowed, bill.is_advance_allowed);
+    pub fn of(mdms: &Mdms, bill: &Bill) -> Result<Presented, Refusal> {
+        let exactness = exactness(mdms, bill);
         let total = bill.total_amount;
         let mut items: Vec<(String, Paise)> = Vec::new();
         for detail in &bill.details {

@@ -26,7 +26,7 @@ use sqlx::{AnyConnection, Connection};
 use crate::codes::BillerFault;
 use crate::config::Bbps;
 use crate::lookup::{self, Failure, Lookup, Param, Presented, Refusal, ist_date};
-use crate::master::{Biller, Exactness};
+use crate::master::Biller;
 use crate::store::{self, TxnBill, TxnRow, TxnStatus};
 use crate::visibility::Visibility;
 
@@ -93,7 +93,7 @@ pub async fn fetch(
             Err(Failure::Digit(e)) => Err(e),
         }
     })?;
-    Ok(found.and_then(|bills| bills.iter().map(Presented::of).collect()))
+    Ok(found.and_then(|bills| bills.iter().map(|b| Presented::of(mdms, b)).collect()))
 }
 
 /// Bill validation: the account exists and has a bill; with an amount, the amount fits it.
@@ -268,7 +268,16 @@ async fn post_in_tx(
                 savepoint.rollback().await?;
                 Err(refusal)
             }
-            Err(Failure::Digit(e)) => return Err(e),
+            // What collection or billing refuses is this posting's refusal, recorded like
+            // any other; only a fault of kosh or its database (which a retry may get past)
+            // leaves no record.
+            Err(Failure::Digit(e)) => match refusal_of(&e) {
+                Some(refusal) => {
+                    savepoint.rollback().await?;
+                    Err(refusal)
+                }
+                None => return Err(e),
+            },
         }
     };
     match outcome {
@@ -362,20 +371,29 @@ fn is_mobile(text: &str) -> bool {
         && matches!(text.as_bytes()[0], b'6'..=b'9')
 }
 
-/// Collection's error codes that are a BBPS refusal of the payment.
+/// The BBPS refusal of a posting that billing or collection refused: every refusal of
+/// theirs (a 4xx that is not "try again") is one, so a well-formed posting always gets a
+/// BBPS answer and a record, never a DIGIT error. The amount codes are BPR011, a bill that
+/// expired BPR008; anything else collection will not take (a master-data fault of the
+/// business service, books that are closed, ...) is BPR005, the biller cannot accept the
+/// payment, with DIGIT's code and message in the detail.
 fn refusal_of(e: &DigitError) -> Option<Refusal> {
     if e.retryable || e.status.is_server_error() {
         return None;
     }
-    let fault = match e.first_code()? {
+    let fault = match e.first_code().unwrap_or_default() {
         "BILL_ALREADY_PAID" => BillerFault::AlreadyPaid,
         "BILL_EXPIRED" => BillerFault::BillExpired,
         "INVALID_PAYMENTDETAIL"
         | "INVALID_PAYMENT_AMOUNT"
         | "INVALID_BILL_AMOUNT"
-        | "INVALID_BILL" => BillerFault::AmountMismatch,
+        | "INVALID_BILL"
+        | "EG_BS_PAYMENT_INVALID"
+        | "EG_BS_ADVANCE_NOT_ALLOWED"
+        | "EG_BS_PAYMENT_EXCEEDS_DEMAND"
+        | "APPORTIONING_ERROR" => BillerFault::AmountMismatch,
         "INVALID_BILL_ID" => BillerFault::NoBillData,
-        _ => return None,
+        _ => BillerFault::TemporarilyUnavailable,
     };
     let detail = e
         .errors
@@ -445,7 +463,7 @@ async fn apply(
         .into());
     }
     for (bill, amount) in &targets {
-        let exactness = Exactness::of(bill.part_payment_allowed, bill.is_advance_allowed);
+        let exactness = lookup::exactness(ctx.mdms, bill);
         if let Err(why) =
             exactness.check(*amount, bill.total_amount, bill.minimum_amount_to_be_paid)
         {
@@ -534,7 +552,7 @@ async fn apply(
         .iter()
         .zip(&created.receipt_numbers)
         .map(|((bill, amount), receipt)| {
-            let shown = Presented::of(bill)?;
+            let shown = Presented::of(ctx.mdms, bill)?;
             Ok(TxnBill {
                 bill_tenant_id: bill.tenant_id.clone(),
                 bill_id: bill.id.clone(),

@@ -45,6 +45,11 @@ impl TxnStatus {
         }
     }
 
+    /// Reversed by BBPS (whether or not the receipt could be cancelled): final.
+    pub fn is_reversed(self) -> bool {
+        matches!(self, TxnStatus::Reversed | TxnStatus::RefundPending)
+    }
+
     pub fn parse(text: &str) -> Option<TxnStatus> {
         Some(match text {
             "POSTING" => TxnStatus::Posting,

@@ -165,10 +165,16 @@ pub fn code_of(refusal: &Refusal, stage: Stage) -> ComplianceCode {
     })
 }
 
-/// What a recorded transaction answers: the original receipt for a posting that was
-/// receipted (even if later reversed — the transaction's `status` says so), the original
-/// refusal for one that was refused.
+/// What a recorded transaction answers, to a repeat of its posting and to a status query
+/// alike: the original receipt for a live posting, the original refusal for one that was
+/// refused. A reversed posting (REVERSED, or REFUND_PENDING: BBPS took the money back
+/// and the receipt could not be cancelled) is final and answers the reversal — a failure
+/// (BPR007, the reference is spent) with `status` saying which — never the success with
+/// a receipt that no longer stands.
 pub fn txn_reason(t: &TxnRow) -> Value {
+    if t.status.is_reversed() {
+        return reason_failed(ComplianceCode::Bpr007RepeatPaymentRequest);
+    }
     match (&t.approval_ref_num, t.status) {
         (Some(approval), _) => reason_ok(approval),
         (None, TxnStatus::Failed) => {
@@ -306,11 +312,31 @@ fn txn_answer(info: &ResponseInfo, t: &TxnRow) -> Value {
     json!({
         "ResponseInfo": info,
         "reason": txn_reason(t),
-        "detail": t.compliance_reason,
+        "detail": txn_detail(t),
         "txnReferenceId": t.txn_reference_id,
         "status": t.status.as_str(),
         "transaction": t.to_json(),
     })
+}
+
+/// The words for people that go with [`txn_reason`].
+pub fn txn_detail(t: &TxnRow) -> Option<String> {
+    let receipts = t.receipt_numbers().join(", ");
+    match t.status {
+        TxnStatus::Reversed if t.payment_id.is_some() => Some(format!(
+            "transaction {} was reversed and its receipt {receipts} cancelled; a reversed transaction is final",
+            t.txn_reference_id
+        )),
+        TxnStatus::Reversed => Some(format!(
+            "transaction {} was reversed before any posting of it; a reversed transaction is final",
+            t.txn_reference_id
+        )),
+        TxnStatus::RefundPending => Some(format!(
+            "transaction {} was reversed; its receipt {receipts} stands and the amount is a refund due; a reversed transaction is final",
+            t.txn_reference_id
+        )),
+        _ => t.compliance_reason.clone(),
+    }
 }
 
 /// Payment posting: the payment becomes a DIGIT payment (mode ONLINE, transaction number
@@ -344,9 +370,19 @@ async fn pay(
         Ok(posting) => posting,
         Err(refusal) => return Ok(Json(refused(refusal))),
     };
-    Ok(Json(match service::post(ctx, biller, &posting).await? {
-        Answer::Txn(t) => txn_answer(&info, &t),
-        Answer::Refused(refusal) => refused(refusal),
+    Ok(Json(match service::post(ctx, biller, &posting).await {
+        Ok(Answer::Txn(t)) => txn_answer(&info, &t),
+        Ok(Answer::Refused(refusal)) => refused(refusal),
+        // kosh or its database cannot take the payment now: BBPS's retriable refusal
+        // (BPR005), not recorded, so that the same posting may succeed when retried.
+        Err(e) if e.status.is_server_error() || e.retryable => {
+            tracing::warn!(error = %e, "BBPS posting could not be served");
+            refused(Refusal::new(
+                BillerFault::TemporarilyUnavailable,
+                "the biller cannot take the payment now; post it again",
+            ))
+        }
+        Err(e) => return Err(e),
     }))
 }
 

@@ -301,6 +301,10 @@ fn paid_responses(t: &TxnRow) -> Vec<BillerResponse> {
 /// code it was refused with, and its status and receipts for the customer's app.
 fn txn_reason_xml(t: &TxnRow) -> (Reason, AdditionalInfo) {
     let reason = match (&t.approval_ref_num, t.status) {
+        // Reversed is final: a repeat or a status query answers the reversal.
+        (_, status) if status.is_reversed() => {
+            Reason::failure(ComplianceCode::Bpr007RepeatPaymentRequest)
+        }
         (Some(approval), _) => Reason::success(approval.clone()),
         (None, TxnStatus::Failed) => Reason::failure(
             t.compliance_code
@@ -317,8 +321,8 @@ fn txn_reason_xml(t: &TxnRow) -> (Reason, AdditionalInfo) {
     if let Some(date) = t.receipt_date {
         tags.push(Tag::new("Receipt Date", ist_date(date)));
     }
-    if let Some(detail) = &t.compliance_reason {
-        tags.push(Tag::new("Detail", detail.clone()));
+    if let Some(detail) = crate::biller::txn_detail(t) {
+        tags.push(Tag::new("Detail", detail));
     }
     (reason, AdditionalInfo { tags })
 }

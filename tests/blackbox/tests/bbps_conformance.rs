@@ -1,0 +1,470 @@
+//! BBPS conformance (issue 16, items 9-11), on SQLite and on PostgreSQL: a biller
+//! advertises only the amounts collection will take, and every well-formed posting gets a
+//! BBPS answer and a record; a reversed transaction is final, so a re-post answers the
+//! reversal.
+
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+use kosh_bbps::sig::{SigningKey, VerifyingKey};
+use kosh_bbps::xml::{AnyMessage, txn_type};
+use kosh_blackbox::{Backend, Kosh, on_both_databases};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+on_both_databases!(
+    exactness_follows_what_collection_takes_and_every_posting_is_answered_and_recorded,
+    a_reversed_reference_reposted_answers_the_reversal_in_json_and_xml,
+);
+
+/// 2019-06-15 10:00 IST, inside the 2019-20 tax periods.
+const NOW: i64 = 1_560_573_000_000;
+const TODAY: &str = "2019-06-15";
+const PERIOD_FROM: i64 = 1_554_076_800_000;
+const PERIOD_TO: i64 = 1_585_679_399_000;
+const TENANT: &str = "pb.amritsar";
+const MOBILE: &str = "9876543210";
+const PT: &str = "PBMT00000PUN01";
+const TL: &str = "PBTL00000PUN01";
+const WS: &str = "PBWS00000PUN01";
+const HOARDINGS: &str = "PBAH00000PUN01";
+const UNIT: &str = "bbps-conformance";
+const UNIT_PASSWORD: &str = "Bbps@2026c";
+
+struct Keys {
+    kosh_private: String,
+    kosh_public: String,
+    unit_private: String,
+    unit_public: String,
+}
+
+fn key_pair() -> (String, String) {
+    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("RSA key");
+    let private = key.to_pkcs8_pem(LineEnding::LF).expect("PEM").to_string();
+    let public = key
+        .to_public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .expect("PEM");
+    (private, public)
+}
+
+static KEYS: LazyLock<Keys> = LazyLock::new(|| {
+    let (kosh_private, kosh_public) = key_pair();
+    let (unit_private, unit_public) = key_pair();
+    Keys {
+        kosh_private,
+        kosh_public,
+        unit_private,
+        unit_public,
+    }
+});
+
+struct Env {
+    kosh: Kosh,
+    token: String,
+    payer: String,
+    dir: PathBuf,
+}
+
+/// kosh with the XML profile on, the clock at [`NOW`], a citizen who pays and the
+/// operating unit's SYSTEM user, signed in; `adjust` changes the settings further.
+async fn start_with(backend: Backend, adjust: impl FnOnce(&mut kosh_server::cli::Settings)) -> Env {
+    let dir =
+        std::env::temp_dir().join(format!("kosh-bbps-conf-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("kosh-key.pem"), &KEYS.kosh_private).unwrap();
+    std::fs::write(dir.join("unit-cert.pem"), &KEYS.unit_public).unwrap();
+    let kosh = Kosh::start_with(backend, |s| {
+        s.bbps_signing_key = Some(dir.join("kosh-key.pem"));
+        s.bbps_peer_certs = vec![dir.join("unit-cert.pem")];
+        s.bbps_institution_id = "KS01".into();
+        adjust(s);
+    })
+    .await;
+    kosh.set_clock(NOW).await;
+    let citizen = kosh
+        .create_user(
+            json!({"userName": MOBILE, "name": "Asha", "mobileNumber": MOBILE, "type": "CITIZEN",
+        "active": true, "tenantId": "pb", "roles": [{"code": "CITIZEN", "tenantId": "pb"}]}),
+        )
+        .await;
+    kosh.create_user(
+        json!({"userName": UNIT, "name": "Conformance BBPS unit", "type": "SYSTEM", "active": true,
+        "password": UNIT_PASSWORD, "tenantId": "pb", "allowedIps": ["127.0.0.1"],
+        "roles": [{"code": "BBPS", "tenantId": "pb"}]}),
+    )
+    .await;
+    let token = kosh.token(UNIT, UNIT_PASSWORD, "pb", "SYSTEM").await;
+    Env {
+        kosh,
+        token,
+        payer: citizen["uuid"].as_str().unwrap().to_string(),
+        dir,
+    }
+}
+
+async fn start(backend: Backend) -> Env {
+    start_with(backend, |_| {}).await
+}
+
+impl Env {
+    async fn stop(self) {
+        self.kosh.stop().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.kosh.post_as(&self.token, path, body).await
+    }
+
+    /// A demand of `service` for `code`, the given (tax head, rupees) details.
+    async fn demand(&self, service: &str, code: &str, heads: &[(&str, i64)]) {
+        let details: Vec<Value> = heads
+            .iter()
+            .map(|(h, a)| json!({"taxHeadMasterCode": h, "taxAmount": a, "collectionAmount": 0}))
+            .collect();
+        let body = json!({"RequestInfo": {}, "Demands": [{"tenantId": TENANT, "consumerCode": code, "consumerType": "BUILTUP",
+            "businessService": service, "payer": {"uuid": self.payer}, "taxPeriodFrom": PERIOD_FROM, "taxPeriodTo": PERIOD_TO,
+            "demandDetails": details}]});
+        let (status, answer) = self
+            .kosh
+            .post("/billing-service/demand/_create", body)
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+
+    async fn ok(&self, path: &str, body: Value) -> Value {
+        let (status, answer) = self.post(path, body).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {answer}");
+        answer
+    }
+
+    async fn status_of(&self, txn: &str) -> Value {
+        self.ok("/bbps/v1/payments/status", json!({"txnReferenceId": txn}))
+            .await
+    }
+
+    async fn post_xml(&self, message: &str, ref_id: &str, body: String) -> (StatusCode, String) {
+        let response = self
+            .kosh
+            .client
+            .post(self.kosh.url(&format!(
+                "/bbps/v1/npci/{message}/1.0/urn:referenceId:{ref_id}"
+            )))
+            .header("auth-token", &self.token)
+            .header("content-type", "application/xml")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.text().await.expect("body"))
+    }
+}
+
+fn params(biller: &str, code: &str) -> Value {
+    let name = match biller {
+        PT => "Property ID",
+        TL => "Trade Licence Number",
+        WS => "Connection Number",
+        HOARDINGS => "Hoarding Number",
+        _ => unreachable!(),
+    };
+    json!([{"name": "City", "value": "Amritsar"}, {"name": name, "value": code}])
+}
+
+fn posting(txn: &str, biller: &str, code: &str, amount: i64) -> Value {
+    json!({"RequestInfo": {"apiId": "bbps"}, "billerId": biller, "txnReferenceId": txn, "refId": "FETCH1",
+        "paymentRefId": "UPI0000123456", "customerParams": params(biller, code), "customerMobile": MOBILE,
+        "amount": amount, "paymentMode": "UPI", "paymentChannel": "MOB", "agentId": "AU01AU02INT529468291",
+        "txnTimestamp": "2019-06-15T10:00:00+05:30"})
+}
+
+fn rid(kind: &str, n: u32) -> String {
+    format!("{kind}{n:0>width$}", width = 35 - kind.len())
+}
+
+fn head(ref_id: &str) -> String {
+    format!(r#"<Head ver="1.0" ts="2019-06-15T10:00:00+05:30" origInst="AU01" refId="{ref_id}"/>"#)
+}
+
+const AGENT: &str = r#"<Agent id="AU01AU02INT529468291"><Device><Tag name="INITIATING_CHANNEL" value="MOB"/><Tag name="IP" value="124.170.23.22"/><Tag name="IMEI" value="490154203237518"/><Tag name="OS" value="Android"/><Tag name="APP" value="CitizenPay"/></Device></Agent>"#;
+
+fn bill_details(biller: &str, code: &str) -> String {
+    let tags: String = params(biller, code)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                r#"<Tag name="{}" value="{}"/>"#,
+                p["name"].as_str().unwrap(),
+                p["value"].as_str().unwrap()
+            )
+        })
+        .collect();
+    format!(
+        r#"<BillDetails><Biller id="{biller}"/><CustomerParams>{tags}</CustomerParams></BillDetails>"#
+    )
+}
+
+fn payment_xml(ref_id: &str, kind: &str, txn: &str, code: &str, amount: i64) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><ns2:BillPaymentRequest xmlns:ns2="http://bbps.org/schema">{}<Txn ts="2019-06-15T10:00:05+05:30" type="{kind}" msgId="{}" txnReferenceId="{txn}" paymentRefId="45f7c2fbeadc4e0c9fe9586735e9448f"/><Customer mobile="{MOBILE}"/>{AGENT}{}<BillerCategory category="Municipal Services"/><PaymentMethod quickPay="No" splitPay="No" OFFUSPay="Yes" paymentMode="UPI"/><Amount><Amt amount="{amount}" custConvFee="0" currency="356" COUcustConvFee="0"/><AmountBreakUp/><SplitPayAmount/></Amount><PaymentInformation><Tag name="VPA" value="asha@upi"/></PaymentInformation></ns2:BillPaymentRequest>"#,
+        head(ref_id),
+        rid("PAY", 1),
+        bill_details(TL, code)
+    )
+}
+
+fn status_xml(ref_id: &str, txn: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><ns2:TxnStatusRequest xmlns:ns2="http://bbps.org/schema">{}<Txn ts="2019-06-15T11:00:00+05:30" msgId="{}"/><TxnStatusReq msgId="{}" txnReferenceId="{txn}"/></ns2:TxnStatusRequest>"#,
+        head(ref_id),
+        rid("STM", 1),
+        rid("PAY", 1)
+    )
+}
+
+fn signed(xml: &str) -> String {
+    kosh_bbps::sig::sign(xml, &SigningKey::from_pem(&KEYS.unit_private).unwrap()).unwrap()
+}
+
+/// kosh's answer, its signature verified with kosh's public key.
+fn verified(body: &str) -> AnyMessage {
+    let kosh = VerifyingKey::from_pem(&KEYS.kosh_public).unwrap();
+    kosh_bbps::codec::decode_signed_any(body, std::slice::from_ref(&kosh))
+        .unwrap_or_else(|e| panic!("kosh's answer does not verify: {e}\n{body}"))
+}
+
+fn info_tag(info: &Option<kosh_bbps::xml::AdditionalInfo>, name: &str) -> Option<String> {
+    info.as_ref()?
+        .tags
+        .iter()
+        .find(|t| t.name == name)
+        .map(|t| t.value.clone())
+}
+
+/// Item 9. Hoardings allow advance in master data but have no ADVANCE_COLLECTION tax
+/// head, so collection takes no more than the bill: the biller says EXACT, validation and
+/// posting refuse 70000 paise over a 60000 bill alike, and the posting's refusal is a BBPS
+/// answer (BPR011) with a record that status and the report show. Water has both, so it
+/// says ANY, and an amount above the bill validates and posts (as advance).
+async fn exactness_follows_what_collection_takes_and_every_posting_is_answered_and_recorded(
+    backend: Backend,
+) {
+    let env = start(backend).await;
+    env.demand("ADVT.Hoardings", "AH-1", &[("ADVT.HOARDINGS_TAX", 600)])
+        .await;
+    env.demand("WS", "WS-1", &[("WS_CHARGE", 600)]).await;
+
+    let fetched = env
+        .ok(
+            "/bbps/v1/bills/fetch",
+            json!({"billerId": HOARDINGS, "refId": "FETCH1", "customerParams": params(HOARDINGS, "AH-1")}),
+        )
+        .await;
+    let bill = &fetched["bills"][0];
+    assert_eq!(bill["amount"], 60000, "{fetched}");
+    assert_eq!(
+        bill["amountExactness"], "EXACT",
+        "no advance tax head, so no EXACT_UP: {fetched}"
+    );
+    assert_eq!(bill["maxAmount"], 60000);
+
+    let validated = env
+        .ok(
+            "/bbps/v1/bills/validate",
+            json!({"billerId": HOARDINGS, "customerParams": params(HOARDINGS, "AH-1"), "amount": 70000}),
+        )
+        .await;
+    assert_eq!(
+        validated["reason"]["complianceRespCd"], "BVR005",
+        "{validated}"
+    );
+
+    let paid = env
+        .ok(
+            "/bbps/v1/payments",
+            posting("AU019166CONF00000001", HOARDINGS, "AH-1", 70000),
+        )
+        .await;
+    assert_eq!(paid["reason"]["responseCode"], "200", "{paid}");
+    assert_eq!(paid["reason"]["complianceRespCd"], "BPR011", "{paid}");
+    assert_eq!(paid["status"], "FAILED", "recorded: {paid}");
+    let recorded = env.status_of("AU019166CONF00000001").await;
+    assert_eq!(recorded["status"], "FAILED", "{recorded}");
+    assert_eq!(recorded["reason"]["complianceRespCd"], "BPR011");
+
+    // The exact amount is taken.
+    let exact = env
+        .ok(
+            "/bbps/v1/payments",
+            posting("AU019166CONF00000002", HOARDINGS, "AH-1", 60000),
+        )
+        .await;
+    assert_eq!(exact["status"], "SUCCESS", "{exact}");
+
+    // Water: part payment and advance, with an advance head: ANY, and more than the bill
+    // validates and posts.
+    let water = env
+        .ok(
+            "/bbps/v1/bills/fetch",
+            json!({"billerId": WS, "refId": "FETCH2", "customerParams": params(WS, "WS-1")}),
+        )
+        .await;
+    assert_eq!(water["bills"][0]["amountExactness"], "ANY", "{water}");
+    assert_eq!(water["bills"][0]["maxAmount"], Value::Null);
+    let validated = env
+        .ok(
+            "/bbps/v1/bills/validate",
+            json!({"billerId": WS, "customerParams": params(WS, "WS-1"), "amount": 70000}),
+        )
+        .await;
+    assert_eq!(validated["reason"]["responseCode"], "000", "{validated}");
+    let advance = env
+        .ok(
+            "/bbps/v1/payments",
+            posting("AU019166CONF00000003", WS, "WS-1", 70000),
+        )
+        .await;
+    assert_eq!(advance["status"], "SUCCESS", "{advance}");
+    assert_eq!(advance["transaction"]["receipts"][0]["amountPaid"], 70000);
+
+    // The day's report has every posting, the refused one too.
+    let (status, report) = env
+        .post(&format!("/bbps/v1/reports/daily?date={TODAY}"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let listed: Vec<(String, String)> = report["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["txnReferenceId"].as_str().unwrap().to_string(),
+                t["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("AU019166CONF00000001", "FAILED"),
+        ("AU019166CONF00000002", "SUCCESS"),
+        ("AU019166CONF00000003", "SUCCESS"),
+    ] {
+        assert!(
+            listed.contains(&(expected.0.to_string(), expected.1.to_string())),
+            "{expected:?} in {listed:?}"
+        );
+    }
+    env.stop().await;
+}
+
+/// Item 10. A reversal is final: the same posting sent again (JSON or XML) is a status
+/// query and answers the reversal (a failure, status REVERSED), never `000` with the
+/// cancelled receipt; so do the status queries.
+async fn a_reversed_reference_reposted_answers_the_reversal_in_json_and_xml(backend: Backend) {
+    let env = start(backend).await;
+    env.demand("PT", "PT-1", &[("PT_TAX", 1000)]).await;
+    env.demand("TL", "TL-1", &[("TL_TAX", 400)]).await;
+
+    // JSON.
+    let body = posting("AU019166CONF00000010", PT, "PT-1", 100000);
+    let paid = env.ok("/bbps/v1/payments", body.clone()).await;
+    assert_eq!(paid["status"], "SUCCESS", "{paid}");
+    let receipt = paid["reason"]["approvalRefNum"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let reversed = env
+        .ok(
+            "/bbps/v1/payments/reverse",
+            json!({"txnReferenceId": "AU019166CONF00000010", "reason": "debit failed"}),
+        )
+        .await;
+    assert_eq!(reversed["status"], "REVERSED", "{reversed}");
+    for again in [
+        env.ok("/bbps/v1/payments", body.clone()).await,
+        env.status_of("AU019166CONF00000010").await,
+    ] {
+        assert_eq!(again["status"], "REVERSED", "{again}");
+        assert_eq!(
+            again["reason"]["responseCode"], "200",
+            "never success: {again}"
+        );
+        assert_ne!(again["reason"]["responseReason"], "Successful");
+        assert_eq!(again["reason"]["approvalRefNum"], Value::Null, "{again}");
+        assert_eq!(again["reason"]["complianceRespCd"], "BPR007");
+        assert!(
+            again["detail"].as_str().unwrap().contains("reversed"),
+            "{again}"
+        );
+        assert!(again["detail"].as_str().unwrap().contains(&receipt));
+    }
+    // Nothing was paid again: the bill is due.
+    let due = env
+        .ok(
+            "/bbps/v1/bills/fetch",
+            json!({"billerId": PT, "refId": "FETCH3", "customerParams": params(PT, "PT-1")}),
+        )
+        .await;
+    assert_eq!(due["bills"][0]["amount"], 100000, "{due}");
+
+    // XML.
+    let txn = "AU019166CONF00000011";
+    let ref_id = rid("REF", 11);
+    let payment = payment_xml(&ref_id, txn_type::FORWARD_REQUEST, txn, "TL-1", 40000);
+    let (status, body) = env
+        .post_xml("BillPaymentRequest", &ref_id, signed(&payment))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let AnyMessage::BillPaymentResponse(paid) = verified(&body) else {
+        panic!("{body}")
+    };
+    assert_eq!(paid.reason.response_code, "000", "{body}");
+    let reversal = payment_xml(&ref_id, txn_type::REVERSAL_REQUEST, txn, "TL-1", 40000);
+    let (_, body) = env
+        .post_xml("BillPaymentRequest", &ref_id, signed(&reversal))
+        .await;
+    let AnyMessage::BillPaymentResponse(reversed) = verified(&body) else {
+        panic!("{body}")
+    };
+    assert_eq!(
+        info_tag(&reversed.additional_info, "Transaction Status").as_deref(),
+        Some("REVERSED")
+    );
+    let (status, body) = env
+        .post_xml("BillPaymentRequest", &ref_id, signed(&payment))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let AnyMessage::BillPaymentResponse(again) = verified(&body) else {
+        panic!("{body}")
+    };
+    assert_eq!(again.reason.response_code, "200", "never success: {body}");
+    assert_eq!(again.reason.compliance_resp_cd.as_deref(), Some("BPR007"));
+    assert_eq!(again.reason.approval_ref_num, "");
+    assert_eq!(again.txn.kind.as_deref(), Some(txn_type::FORWARD_RESPONSE));
+    assert_eq!(
+        info_tag(&again.additional_info, "Transaction Status").as_deref(),
+        Some("REVERSED")
+    );
+    let status_ref = rid("STS", 11);
+    let (status, body) = env
+        .post_xml(
+            "TxnStatusRequest",
+            &status_ref,
+            signed(&status_xml(&status_ref, txn)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let AnyMessage::TxnStatusResponse(state) = verified(&body) else {
+        panic!("{body}")
+    };
+    assert_eq!(state.reason.response_code, "200", "{body}");
+    assert_eq!(
+        info_tag(&state.additional_info, "Transaction Status").as_deref(),
+        Some("REVERSED")
+    );
+    env.stop().await;
+}
