@@ -13,3 +13,8 @@ ALTER TABLE eg_pg_transactions ADD COLUMN pii TEXT;
 ALTER TABLE bbps_txn ADD COLUMN pii TEXT;
 ALTER TABLE bbps_txn_bill ADD COLUMN pii TEXT;
 ALTER TABLE bbps_complaint ADD COLUMN pii TEXT;
+-- Set once a start-up found no row left to seal, so later starts do not scan the tables.
+CREATE TABLE kosh_pii_state (
+    name     VARCHAR(64)  NOT NULL PRIMARY KEY,
+    done_ms  BIGINT       NOT NULL
+);

@@ -67,6 +67,10 @@ pub fn install_policies(mdms: &Mdms) {
 /// still NULL or sealed with its columns cleared, in one transaction). Returns how many rows.
 pub async fn seal_existing(db: &Db) -> anyhow::Result<u64> {
     let vault = pii::vault();
+    // Once a start found nothing left, later starts do not scan the tables again.
+    if table::sealing_done(&mut *db.pool().acquire().await?).await? {
+        return Ok(0);
+    }
     let mut total = 0;
     for t in table::ALL {
         loop {
@@ -100,6 +104,9 @@ pub async fn seal_existing(db: &Db) -> anyhow::Result<u64> {
             "sealed the personal data of rows written before sealing began"
         );
     }
+    let mut tx = db.begin_write().await?;
+    table::mark_sealing_done(&mut tx, chrono::Utc::now().timestamp_millis()).await?;
+    tx.commit().await.context("sealing personal data")?;
     Ok(total)
 }
 

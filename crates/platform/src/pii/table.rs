@@ -439,3 +439,27 @@ pub async fn check_keys(conn: &mut AnyConnection, vault: &Vault) -> Result<(), S
     }
     Ok(())
 }
+
+/// The `kosh_pii_state` row set once no row written before sealing began is left.
+const SEALED_EXISTING: &str = "sealed_existing";
+
+/// Whether an earlier start sealed every row written before sealing began.
+pub async fn sealing_done(conn: &mut AnyConnection) -> Result<bool, DigitError> {
+    let row: Option<i64> = sqlx::query_scalar("SELECT done_ms FROM kosh_pii_state WHERE name = $1")
+        .bind(SEALED_EXISTING)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Notes that no row written before sealing began is left.
+pub async fn mark_sealing_done(conn: &mut AnyConnection, now_ms: i64) -> Result<(), DigitError> {
+    sqlx::query(
+        "INSERT INTO kosh_pii_state (name, done_ms) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(SEALED_EXISTING)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
