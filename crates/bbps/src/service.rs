@@ -96,6 +96,51 @@ pub async fn fetch(
     Ok(found.and_then(|bills| bills.iter().map(|b| Presented::of(mdms, b)).collect()))
 }
 
+/// Records the operating unit's fetch under its `ref_id` (BBPS's `refId`), so that a
+/// payment posted with the same `refId` links to it (shown with the transaction in status
+/// answers and the daily report). A fetch again under the same `refId` replaces it.
+pub async fn remember_fetch(
+    ctx: Ctx<'_>,
+    biller: &Biller,
+    ref_id: &str,
+    profile: &'static str,
+    outcome: &Result<Vec<Presented>, Refusal>,
+) -> Result<(), DigitError> {
+    let (response_code, compliance_code, bills) = match outcome {
+        Ok(bills) => (
+            crate::codes::ResponseCode::Success,
+            None,
+            bills
+                .iter()
+                .map(|b| {
+                    json!({"billerBillId": b.bill_number, "consumerCode": b.consumer_code,
+                           "tenantId": b.tenant_id, "amount": b.amount})
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Err(refusal) => (
+            crate::codes::ResponseCode::Failure,
+            refusal
+                .fault
+                .code(crate::codes::Stage::Fetch)
+                .map(|c| c.code().to_string()),
+            Vec::new(),
+        ),
+    };
+    let record = store::FetchRecord {
+        tenant_id: ctx.state().to_string(),
+        ref_id: ref_id.to_string(),
+        created_by: ctx.user.uuid.clone(),
+        biller_id: biller.biller_id.clone(),
+        profile: profile.to_string(),
+        response_code: response_code.code().to_string(),
+        compliance_code,
+        bills: Value::Array(bills),
+        created_ms: ctx.clock.now_ms(),
+    };
+    write_tx!(*ctx.db, |conn| { store::record_fetch(conn, &record).await })
+}
+
 /// Bill validation: the account exists and has a bill; with an amount, the amount fits it.
 pub async fn validate(
     ctx: Ctx<'_>,
@@ -223,6 +268,7 @@ pub async fn post(ctx: Ctx<'_>, biller: &Biller, posting: &Posting) -> Result<An
         last_modified_ms: now,
         bills: Vec::new(),
         refund: None,
+        fetch: None,
     };
     write_tx!(*ctx.db, |conn| {
         post_in_tx(conn, ctx, biller, posting, &row, now).await
@@ -637,6 +683,7 @@ pub async fn reverse(ctx: Ctx<'_>, reversal: &Reversal) -> Result<TxnRow, DigitE
         last_modified_ms: now,
         bills: Vec::new(),
         refund: None,
+        fetch: None,
     };
     write_tx!(*ctx.db, |conn| {
         reverse_in_tx(conn, ctx, &tombstone, reversal, now).await

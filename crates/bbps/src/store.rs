@@ -135,6 +135,97 @@ pub struct TxnRow {
     pub last_modified_ms: i64,
     pub bills: Vec<TxnBill>,
     pub refund: Option<Refund>,
+    /// The unit's bill fetch under the posting's `refId`, when there was one.
+    pub fetch: Option<FetchRecord>,
+}
+
+/// A bill fetch an operating unit made under a BBPS `refId` (`bbps_fetch`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchRecord {
+    pub tenant_id: String,
+    pub ref_id: String,
+    pub created_by: String,
+    pub biller_id: String,
+    pub profile: String,
+    pub response_code: String,
+    pub compliance_code: Option<String>,
+    /// `[{billerBillId, consumerCode, tenantId, amount}]`.
+    pub bills: Value,
+    pub created_ms: i64,
+}
+
+impl FetchRecord {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "refId": self.ref_id,
+            "billerId": self.biller_id,
+            "profile": self.profile,
+            "responseCode": self.response_code,
+            "complianceRespCd": self.compliance_code,
+            "bills": self.bills,
+            "fetchedTime": self.created_ms,
+        })
+    }
+}
+
+/// Records (or refreshes) the unit's fetch under its `refId`.
+pub async fn record_fetch(conn: &mut AnyConnection, f: &FetchRecord) -> Result<(), DigitError> {
+    sqlx::query(
+        "INSERT INTO bbps_fetch (tenant_id, ref_id, created_by, biller_id, profile, response_code, compliance_code, bills, created_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant_id, created_by, ref_id) DO UPDATE SET \
+         biller_id = EXCLUDED.biller_id, profile = EXCLUDED.profile, response_code = EXCLUDED.response_code, \
+         compliance_code = EXCLUDED.compliance_code, bills = EXCLUDED.bills, created_ms = EXCLUDED.created_ms",
+    )
+    .bind(&f.tenant_id)
+    .bind(&f.ref_id)
+    .bind(&f.created_by)
+    .bind(&f.biller_id)
+    .bind(&f.profile)
+    .bind(&f.response_code)
+    .bind(&f.compliance_code)
+    .bind(f.bills.to_string())
+    .bind(f.created_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The fetch `created_by` made under `ref_id` in `tenant_id`.
+pub async fn fetch_record(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    created_by: &str,
+    ref_id: &str,
+) -> Result<Option<FetchRecord>, DigitError> {
+    let mut q = SqlBuilder::new("SELECT ");
+    q.push(FETCH_COLUMNS)
+        .push(" FROM bbps_fetch WHERE tenant_id = ")
+        .bind(tenant_id)
+        .push(" AND created_by = ")
+        .bind(created_by)
+        .push(" AND ref_id = ")
+        .bind(ref_id);
+    match q.build().fetch_optional(&mut *conn).await? {
+        Some(r) => Ok(Some(fetch_of(&r)?)),
+        None => Ok(None),
+    }
+}
+
+const FETCH_COLUMNS: &str = "tenant_id, ref_id, created_by, biller_id, profile, response_code, compliance_code, bills, created_ms";
+
+fn fetch_of(r: &AnyRow) -> Result<FetchRecord, DigitError> {
+    let bills: String = r.try_get("bills")?;
+    Ok(FetchRecord {
+        tenant_id: r.try_get("tenant_id")?,
+        ref_id: r.try_get("ref_id")?,
+        created_by: r.try_get("created_by")?,
+        biller_id: r.try_get("biller_id")?,
+        profile: r.try_get("profile")?,
+        response_code: r.try_get("response_code")?,
+        compliance_code: text_opt(r, "compliance_code")?,
+        bills: serde_json::from_str(&bills).unwrap_or(Value::Null),
+        created_ms: r.try_get("created_ms")?,
+    })
 }
 
 impl TxnRow {
@@ -171,6 +262,7 @@ impl TxnRow {
             "createdTime": self.created_ms,
             "reversal": self.reversed_ms.map(|ms| json!({"reversedTime": ms, "reason": self.reversal_reason})),
             "refund": self.refund.as_ref().map(|r| json!({"amount": r.amount, "status": r.status, "reason": r.reason, "createdTime": r.created_ms})),
+            "fetch": self.fetch.as_ref().map(FetchRecord::to_json),
         })
     }
 }
@@ -401,11 +493,33 @@ fn row_of(vault: &Vault, row: &AnyRow) -> Result<TxnRow, DigitError> {
         last_modified_ms: row.try_get("last_modified_ms")?,
         bills: Vec::new(),
         refund: None,
+        fetch: None,
     })
 }
 
-/// Adds each transaction's bills and refund.
+/// Adds each transaction's bills, refund and fetch.
 async fn complete(conn: &mut AnyConnection, rows: &mut [TxnRow]) -> Result<(), DigitError> {
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let state = first.tenant_id.clone();
+    let ref_ids: Vec<String> = rows.iter().filter_map(|t| t.ref_id.clone()).collect();
+    for chunk in ref_ids.chunks(500) {
+        let mut q = SqlBuilder::new("SELECT ");
+        q.push(FETCH_COLUMNS)
+            .push(" FROM bbps_fetch WHERE tenant_id = ")
+            .bind(state.as_str())
+            .push(" AND ref_id IN ")
+            .bind_list(chunk);
+        for r in q.build().fetch_all(&mut *conn).await? {
+            let f = fetch_of(&r)?;
+            for t in rows.iter_mut().filter(|t| {
+                t.ref_id.as_deref() == Some(f.ref_id.as_str()) && t.created_by == f.created_by
+            }) {
+                t.fetch = Some(f.clone());
+            }
+        }
+    }
     let Some(first) = rows.first() else {
         return Ok(());
     };

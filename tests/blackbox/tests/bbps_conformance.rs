@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 on_both_databases!(
     exactness_follows_what_collection_takes_and_every_posting_is_answered_and_recorded,
     a_reversed_reference_reposted_answers_the_reversal_in_json_and_xml,
+    a_posting_links_to_its_fetch_by_ref_id_and_the_unit_monitors_health,
 );
 
 /// 2019-06-15 10:00 IST, inside the 2019-20 tax periods.
@@ -466,5 +467,111 @@ async fn a_reversed_reference_reposted_answers_the_reversal_in_json_and_xml(back
         info_tag(&state.additional_info, "Transaction Status").as_deref(),
         Some("REVERSED")
     );
+    env.stop().await;
+}
+
+/// Item 11: a posting carries the fetch's `refId` and links to that fetch (the unit's own,
+/// JSON or XML), shown in status and the report; the unit's monitoring asks
+/// `GET /bbps/v1/health` with its own token.
+async fn a_posting_links_to_its_fetch_by_ref_id_and_the_unit_monitors_health(backend: Backend) {
+    let env = start(backend).await;
+    env.demand("TL", "TL-5", &[("TL_TAX", 400)]).await;
+    env.demand("TL", "TL-6", &[("TL_TAX", 400)]).await;
+    let ref_id = "HENSVVR4QOS7X1UGPY7JGUV444P61241015";
+    let fetched = env
+        .ok(
+            "/bbps/v1/bills/fetch",
+            json!({"billerId": TL, "refId": ref_id, "customerParams": params(TL, "TL-5")}),
+        )
+        .await;
+    let number = fetched["bills"][0]["billerBillId"].clone();
+    env.kosh.advance_clock(30_000).await;
+    let mut body = posting("AU019166CONF00000020", TL, "TL-5", 40000);
+    body["refId"] = json!(ref_id);
+    let paid = env.ok("/bbps/v1/payments", body).await;
+    assert_eq!(paid["status"], "SUCCESS", "{paid}");
+    let link = &paid["transaction"]["fetch"];
+    assert_eq!(link["refId"], ref_id, "{paid}");
+    assert_eq!(link["fetchedTime"], NOW, "{paid}");
+    assert_eq!(link["profile"], "JSON");
+    assert_eq!(link["responseCode"], "000");
+    assert_eq!(link["bills"][0]["billerBillId"], number);
+    assert_eq!(link["bills"][0]["amount"], 40000);
+    let status = env.status_of("AU019166CONF00000020").await;
+    assert_eq!(status["transaction"]["refId"], ref_id);
+    assert_eq!(status["transaction"]["fetch"], *link);
+    let (_, report) = env
+        .post(&format!("/bbps/v1/reports/daily?date={TODAY}"), json!({}))
+        .await;
+    let listed = report["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["txnReferenceId"] == "AU019166CONF00000020")
+        .unwrap()
+        .clone();
+    assert_eq!(listed["fetch"]["refId"], ref_id, "{listed}");
+
+    // An XML fetch is linked the same way; a refId no fetch was made under links nothing.
+    let xml_ref = rid("REF", 20);
+    let fetch = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><ns2:BillFetchRequest xmlns:ns2="http://bbps.org/schema">{}<Txn ts="2019-06-15T10:00:00+05:30" msgId="{}"/><Customer mobile="{MOBILE}"/>{AGENT}{}</ns2:BillFetchRequest>"#,
+        head(&xml_ref),
+        rid("MSG", 20),
+        bill_details(TL, "TL-6")
+    );
+    let (status, body) = env
+        .post_xml("BillFetchRequest", &xml_ref, signed(&fetch))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let payment = payment_xml(
+        &xml_ref,
+        txn_type::FORWARD_REQUEST,
+        "AU019166CONF00000021",
+        "TL-6",
+        40000,
+    );
+    let (status, body) = env
+        .post_xml("BillPaymentRequest", &xml_ref, signed(&payment))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let xml_status = env.status_of("AU019166CONF00000021").await;
+    assert_eq!(
+        xml_status["transaction"]["fetch"]["refId"],
+        xml_ref.as_str(),
+        "{xml_status}"
+    );
+    assert_eq!(xml_status["transaction"]["fetch"]["profile"], "XML");
+    let mut unlinked = posting("AU019166CONF00000022", TL, "TL-5", 40000);
+    unlinked["refId"] = json!("NOFETCHEVERMADE");
+    let unlinked = env.ok("/bbps/v1/payments", unlinked).await;
+    assert_eq!(unlinked["transaction"]["fetch"], Value::Null, "{unlinked}");
+
+    // Health, for the unit's monitoring: with its token, not without one.
+    let get = |token: Option<String>| {
+        let mut request = env.kosh.client.get(env.kosh.url("/bbps/v1/health"));
+        if let Some(token) = token {
+            request = request.header("auth-token", token);
+        }
+        async move { kosh_blackbox::read(request.send().await.unwrap()).await }
+    };
+    let (status, health) = get(Some(env.token.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{health}");
+    assert_eq!(health["status"], "UP");
+    assert_eq!(health["database"], "UP");
+    assert_eq!(health["xmlProfile"], "ON");
+    assert_eq!(health["institutionId"], "KS01");
+    assert!(
+        health["billers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["billerId"] == PT && b["active"] == true),
+        "{health}"
+    );
+    let (status, _) = get(None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = get(Some(env.kosh.admin_token.clone())).await;
+    assert_eq!(status, StatusCode::OK, "the municipality's SUPERUSER too");
     env.stop().await;
 }

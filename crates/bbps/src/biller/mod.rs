@@ -63,6 +63,7 @@ where
         .routes(routes!(complaint_status))
         .routes(routes!(update_complaint))
         .routes(routes!(daily_report_get, daily_report_post))
+        .routes(routes!(health))
 }
 
 /// What every operating-unit handler needs: the shared state and the signed-in caller,
@@ -243,7 +244,11 @@ async fn fetch(
     let ctx = env.ctx();
     let biller = ctx.biller(&biller_id)?;
     let info = env.info(request.request_info.as_ref());
-    Ok(Json(match service::fetch(ctx, biller, &params).await? {
+    let outcome = service::fetch(ctx, biller, &params).await?;
+    if let Some(ref_id) = &ref_id {
+        service::remember_fetch(ctx, biller, ref_id, "JSON", &outcome).await?;
+    }
+    Ok(Json(match outcome {
         Ok(bills) => json!({
             "ResponseInfo": info,
             "reason": reason_ok(&fetch_approval(&bills)),
@@ -590,4 +595,44 @@ async fn daily_report_post(
     DigitQuery(query): DigitQuery<ReportQuery>,
 ) -> Result<Response, DigitError> {
     daily_report(&db, &clock, &user, &query).await
+}
+
+/// The adapter's health, for the operating unit's monitoring: whether kosh reaches its
+/// database, whether the NPCI XML profile is on (and where asynchronous answers go), and
+/// which billers take requests. Asked with the unit's own token, from its own addresses,
+/// so an `UP` also tells the unit that its credentials, allow-list and role work end to
+/// end (kosh's open `/health` says only that the process is up). 503 when the database
+/// does not answer.
+#[utoipa::path(get, path = "/bbps/v1/health", tag = "bbps",
+    responses((status = 200, description = "status UP, the database, the XML profile and the billers"),
+              (status = 503, description = "status DOWN: the database does not answer")))]
+async fn health(env: Env) -> Result<Response, DigitError> {
+    require_unit_or_superuser(&env.user)?;
+    let database = match env.db.pool().acquire().await {
+        Ok(mut conn) => sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok(),
+        Err(_) => false,
+    };
+    let state = kosh_platform::tenant::state_of(&env.user.tenant_id);
+    let billers: Vec<Value> = env
+        .bbps
+        .billers
+        .of_state(state)
+        .iter()
+        .map(|b| json!({"billerId": b.biller_id, "businessService": b.business_service, "active": b.active}))
+        .collect();
+    let now = env.clock.now_ms();
+    let body = json!({
+        "status": if database { "UP" } else { "DOWN" },
+        "database": if database { "UP" } else { "DOWN" },
+        "time": crate::codec::timestamp(now),
+        "institutionId": env.bbps.institution_id,
+        "xmlProfile": if env.bbps.xml.is_some() { "ON" } else { "OFF" },
+        "billers": billers,
+    });
+    let status = if database {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Ok((status, Json(body)).into_response())
 }

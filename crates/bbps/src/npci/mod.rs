@@ -380,7 +380,9 @@ impl Env {
     async fn fetch(&self, r: &BillFetchRequest) -> Result<Response, DigitError> {
         let biller = self.biller(&r.bill_details)?;
         let params = params_of(&r.bill_details);
-        let (reason, bills, detail) = match service::fetch(self.ctx(), biller, &params).await? {
+        let outcome = service::fetch(self.ctx(), biller, &params).await?;
+        service::remember_fetch(self.ctx(), biller, &r.head.ref_id, "XML", &outcome).await?;
+        let (reason, bills, detail) = match outcome {
             Ok(bills) => {
                 let approval = bills
                     .first()
