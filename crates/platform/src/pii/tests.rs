@@ -158,3 +158,33 @@ fn log_lines_carry_no_plain_mobile() {
     assert_eq!(mask::log_name("admin"), "admin");
     assert_eq!(mask::log_name("EMP-42"), "EMP-42");
 }
+
+/// The cost of one row's sealing and opening (run with `--release --ignored`): a payer's
+/// fields, as a bill or payment row keeps them.
+#[test]
+#[ignore]
+fn cost_of_a_row() {
+    let v = vault_with(&[("k1", 1)], 9);
+    let t = &table::BILLS;
+    let values = [
+        Some("Meera Kaur"),
+        Some("12 Lawrence Road, Amritsar"),
+        Some("meera.kaur@example.org"),
+        Some("9812345678"),
+    ];
+    let n = 100_000;
+    let start = std::time::Instant::now();
+    let mut last = None;
+    for _ in 0..n {
+        last = Some(t.seal(&v, &values, None));
+    }
+    let seal = start.elapsed() / n;
+    let sealed = last.unwrap().pii;
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        let m: serde_json::Value = v.open_json(&sealed).unwrap();
+        assert!(m.is_object());
+    }
+    let open = start.elapsed() / n;
+    eprintln!("seal a row (with its two blind indexes): {seal:?}; open a row: {open:?}");
+}
