@@ -34,6 +34,10 @@ pub(crate) fn user_error(code: &str, description: impl Into<String>) -> DigitErr
 pub struct IdentityConfig {
     pub access_ttl_ms: i64,
     pub refresh_ttl_ms: i64,
+    /// Whether a refresh spends its refresh token and issues a new one. Off by default: DIGIT
+    /// reuses the refresh token (a client refreshes with the login's refresh token until it
+    /// expires).
+    pub rotate_refresh_tokens: bool,
     /// Peers whose forwarding headers are believed, and which header names the client.
     pub trusted_proxies: ip::Proxies,
     /// DIGIT: 5 failed logins within 30 minutes lock the account for 60 minutes.
@@ -53,6 +57,7 @@ impl Default for IdentityConfig {
         IdentityConfig {
             access_ttl_ms: 12 * 60 * 60 * 1000,
             refresh_ttl_ms: 7 * 24 * 60 * 60 * 1000,
+            rotate_refresh_tokens: false,
             trusted_proxies: ip::Proxies::default(),
             max_failed_logins: 5,
             failure_window_ms: 30 * 60 * 1000,

@@ -189,7 +189,11 @@ async fn unlock(db: &Db, user: &mut User, now: i64) -> Result<(), DigitError> {
     Ok(())
 }
 
-/// `grant_type=refresh_token`: a live refresh token gives a new pair and is revoked.
+/// `grant_type=refresh_token`: a live refresh token gives a new access token, and the
+/// access tokens issued under it before are revoked (DIGIT: `removeAccessTokenUsingRefreshToken`).
+/// By default the refresh token is answered again and stays good until its own expiry, as
+/// DIGIT's `reuseRefreshToken`; with [`IdentityConfig::rotate_refresh_tokens`] it is spent and
+/// a new one issued with the access token.
 pub async fn refresh_grant(
     db: &Db,
     mdms: &Mdms,
@@ -215,22 +219,27 @@ pub async fn refresh_grant(
             Some(user)
                 if user.active && !user.account_locked && address_allowed(&user, client_ip) =>
             {
-                tokens::revoke_pair(conn, refresh_token, now).await?;
-                let issued = tokens::issue(
-                    conn,
-                    user.id,
-                    now,
-                    config.access_ttl_ms,
-                    config.refresh_ttl_ms,
-                )
-                .await?;
+                let issued = if config.rotate_refresh_tokens {
+                    tokens::revoke_pair(conn, refresh_token, now).await?;
+                    tokens::issue(
+                        conn,
+                        user.id,
+                        now,
+                        config.access_ttl_ms,
+                        config.refresh_ttl_ms,
+                    )
+                    .await?
+                } else {
+                    tokens::reissue_access(conn, user.id, refresh_token, now, config.access_ttl_ms)
+                        .await?
+                };
                 Ok::<_, DigitError>(Some((user, issued)))
             }
             _ => Ok(None),
         }
     })?;
     if outcome.is_some() {
-        // The old pair's access token is revoked: no cached copy may outlive the commit.
+        // The access token issued before is revoked: no cached copy may outlive the commit.
         config.token_cache.forget_all();
     }
     match outcome {

@@ -1,6 +1,10 @@
-//! Opaque tokens: random UUIDs handed to the client, stored only as their SHA-256. An
-//! access token and a refresh token are issued as a pair; a refresh rotates the pair, and a
-//! logout revokes both.
+//! Opaque tokens: random UUIDs handed to the client, stored only as their SHA-256. A login
+//! issues an access token and a refresh token as a pair. A refresh, as DIGIT's egov-user
+//! does it (Spring OAuth2's `DefaultTokenServices` with `reuseRefreshToken` true), revokes
+//! the access tokens issued with the refresh token and issues a new access token under the
+//! same refresh token, which stays good until its own expiry; with rotation on
+//! (`KOSH_ROTATE_REFRESH_TOKENS`) the refresh token is spent and a new pair issued. A logout
+//! revokes the access token and its refresh token.
 
 use kosh_platform::DigitError;
 use sqlx::{AnyConnection, Row};
@@ -51,6 +55,41 @@ pub async fn issue(
     })
 }
 
+/// Issues a new access token for `user_id` under the live refresh token `refresh_token`
+/// (kept as it is), after revoking the access tokens issued under it before.
+pub async fn reissue_access(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    refresh_token: &str,
+    now_ms: i64,
+    access_ttl_ms: i64,
+) -> Result<Issued, DigitError> {
+    let refresh_hash = hash(refresh_token);
+    sqlx::query(
+        "UPDATE eg_user_token SET revoked = 1 WHERE kind = 'access' AND pair_hash = $1 AND revoked = 0",
+    )
+    .bind(&refresh_hash)
+    .execute(&mut *conn)
+    .await?;
+    let access = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO eg_user_token (token_hash, kind, user_id, pair_hash, created_ms, expires_ms, revoked) \
+         VALUES ($1, 'access', $2, $3, $4, $5, 0)",
+    )
+    .bind(hash(&access))
+    .bind(user_id)
+    .bind(&refresh_hash)
+    .bind(now_ms)
+    .bind(now_ms + access_ttl_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(Issued {
+        access_token: access,
+        refresh_token: refresh_token.trim().to_string(),
+        expires_in: (access_ttl_ms - 1) / 1000,
+    })
+}
+
 /// The user a live token of `kind` belongs to.
 pub async fn user_of(
     conn: &mut AnyConnection,
@@ -88,7 +127,8 @@ pub async fn live(
     })
 }
 
-/// Revokes `token` and the other token of its pair. Whether a live token was revoked.
+/// Revokes `token`, the other token of its pair, and the access tokens issued under either
+/// (a refresh token reused by refreshes has several). Whether a live token was revoked.
 pub async fn revoke_pair(
     conn: &mut AnyConnection,
     token: &str,
@@ -102,9 +142,13 @@ pub async fn revoke_pair(
         .await?;
     let Some(row) = row else { return Ok(false) };
     let pair: String = row.try_get(0)?;
-    sqlx::query("UPDATE eg_user_token SET revoked = 1 WHERE token_hash IN ($1, $2)")
-        .bind(&token_hash)
-        .bind(&pair)
+    sqlx::query(
+        "UPDATE eg_user_token SET revoked = 1 WHERE token_hash IN ($1, $2) OR pair_hash IN ($3, $4)",
+    )
+    .bind(&token_hash)
+    .bind(&pair)
+    .bind(&token_hash)
+    .bind(&pair)
         .execute(&mut *conn)
         .await?;
     Ok(true)

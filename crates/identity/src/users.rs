@@ -118,6 +118,19 @@ impl User {
         self.profile.get(key).cloned().unwrap_or(Value::Null)
     }
 
+    /// The gender as DIGIT answers it, its enum constant (a value stored before kosh read
+    /// it as the enum, `"male"`, answers `"MALE"`).
+    fn gender(&self) -> Value {
+        match self.profile.get("gender") {
+            Some(Value::String(g))
+                if crate::rules::GENDERS.contains(&g.to_uppercase().as_str()) =>
+            {
+                Value::String(g.to_uppercase())
+            }
+            other => other.cloned().unwrap_or(Value::Null),
+        }
+    }
+
     fn roles_json(&self) -> Value {
         Value::Array(
             self.roles
@@ -145,7 +158,7 @@ impl User {
             "userName": self.user_name,
             "salutation": self.profile("salutation"),
             "name": self.name,
-            "gender": self.profile("gender"),
+            "gender": self.gender(),
             "mobileNumber": self.mobile_number,
             "countryCode": self.profile("countryCode"),
             "emailId": self.email_id,
@@ -191,7 +204,7 @@ impl User {
             "userName": self.user_name,
             "salutation": self.profile("salutation"),
             "name": self.name,
-            "gender": self.profile("gender"),
+            "gender": self.gender(),
             "mobileNumber": self.mobile_number,
             "countryCode": self.profile("countryCode"),
             "alternatemobilenumber": self.profile("alternatemobilenumber"),

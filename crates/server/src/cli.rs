@@ -270,6 +270,20 @@ pub struct Settings {
     #[arg(long, env = "KOSH_REFRESH_TOKEN_MINUTES", default_value_t = 10080)]
     pub refresh_token_minutes: i64,
 
+    /// Whether a refresh (`grant_type=refresh_token`) spends its refresh token and answers a
+    /// new one. Off by default, as in DIGIT: the refresh token is answered again and a client
+    /// may refresh with it until it expires (each refresh revokes the access token issued
+    /// before).
+    #[arg(
+        long,
+        env = "KOSH_ROTATE_REFRESH_TOKENS",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub rotate_refresh_tokens: bool,
+
     /// How long, in seconds, this instance remembers an access token's user instead of
     /// reading it from the database on every request; 0 turns the memory off. Logout,
     /// password changes and user updates on this instance take effect at once; made on

@@ -497,6 +497,7 @@ fn identity_config(settings: &Settings) -> anyhow::Result<IdentityConfig> {
     Ok(IdentityConfig {
         access_ttl_ms: settings.access_token_minutes * 60_000,
         refresh_ttl_ms: settings.refresh_token_minutes * 60_000,
+        rotate_refresh_tokens: settings.rotate_refresh_tokens,
         trusted_proxies,
         throttle: Arc::new(throttle),
         token_cache: Arc::new(kosh_identity::token_cache::TokenCache::new(

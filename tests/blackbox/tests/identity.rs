@@ -1,5 +1,6 @@
 //! Identity and access over HTTP, on SQLite and on PostgreSQL: logins for each user type,
-//! DIGIT's login errors and lockout, refresh and logout, user search and creation, SYSTEM
+//! DIGIT's login errors and lockout, refresh (rotation when set; DIGIT's reuse is in
+//! identity_conformance.rs) and logout, user search and creation, SYSTEM
 //! users bound to their allowed addresses, and the gateway's 401/403.
 
 use kosh_blackbox::{
@@ -13,7 +14,7 @@ on_both_databases!(
     each_user_type_logs_in_with_digits_answer,
     login_errors_use_digits_messages,
     five_failures_lock_and_the_lock_lifts_after_an_hour,
-    refresh_rotates_and_logout_revokes,
+    rotation_spends_the_refresh_token_and_logout_revokes,
     a_remembered_token_follows_refresh_and_user_changes_at_once,
     details_describe_the_token_user,
     search_filters_and_rejects_empty_criteria,
@@ -266,7 +267,7 @@ async fn a_remembered_token_follows_refresh_and_user_changes_at_once(backend: Ba
     assert_eq!(
         status,
         StatusCode::UNAUTHORIZED,
-        "the refreshed pair is spent"
+        "a refresh revokes the access token issued before it"
     );
 
     let token = second["access_token"].as_str().unwrap();
@@ -305,8 +306,10 @@ async fn a_remembered_token_follows_refresh_and_user_changes_at_once(backend: Ba
     kosh.stop().await;
 }
 
-async fn refresh_rotates_and_logout_revokes(backend: Backend) {
-    let kosh = Kosh::start(backend).await;
+/// With KOSH_ROTATE_REFRESH_TOKENS (not DIGIT's default, which reuses the refresh token) a
+/// refresh spends its refresh token and answers a new pair.
+async fn rotation_spends_the_refresh_token_and_logout_revokes(backend: Backend) {
+    let kosh = Kosh::start_with(backend, |s| s.rotate_refresh_tokens = true).await;
     kosh.create_user(employee("ravi", &["EMPLOYEE"])).await;
     let (_, first) = kosh
         .login("ravi", PASSWORD, "pb.amritsar", "EMPLOYEE")
@@ -314,6 +317,7 @@ async fn refresh_rotates_and_logout_revokes(backend: Backend) {
     let (status, second) = refresh(&kosh, first["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{second}");
     assert_ne!(second["access_token"], first["access_token"]);
+    assert_ne!(second["refresh_token"], first["refresh_token"]);
     // The used refresh token, and the access token issued with it, are spent.
     let (status, body) = refresh(&kosh, first["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -443,14 +447,14 @@ async fn search_filters_and_rejects_empty_criteria(backend: Backend) {
         .post("/user/v1/_search", json!({"uuid": [asha["uuid"]]}))
         .await;
     assert_eq!(body["user"][0]["uuid"], asha["uuid"]);
-    let (_, body) = kosh.post("/user/_search", json!({"userType": "CITIZEN", "roleCodes": ["CITIZEN"], "tenantId": "pb", "pageSize": "1"})).await;
+    let (_, body) = kosh.post("/user/_search", json!({"userType": "CITIZEN", "name": "Asha Rani", "roleCodes": ["CITIZEN"], "tenantId": "pb", "pageSize": "1"})).await;
     assert_eq!(
         body["user"].as_array().unwrap().len(),
         1,
         "numeric strings are read as numbers: {body}"
     );
     // A page number too large to turn into an offset is a page past the data, not a 500.
-    let (status, body) = kosh.post("/user/v1/_search", json!({"tenantId": "pb", "roleCodes": ["CITIZEN"], "pageSize": 50, "pageNumber": i64::MAX})).await;
+    let (status, body) = kosh.post("/user/v1/_search", json!({"tenantId": "pb", "name": "Asha Rani", "roleCodes": ["CITIZEN"], "pageSize": 50, "pageNumber": i64::MAX})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["user"], json!([]), "{body}");
 

@@ -181,19 +181,19 @@ async fn a_city_superuser_grants_roles_at_its_city_never_the_state(backend: Back
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 
     // Updates obey the same rule: roles replaced on a city employee stay in the city.
-    let clerk_id = kosh
+    let clerk_uuid = kosh
         .post(
             "/user/v1/_search",
             json!({"userName": "clerk", "tenantId": CITY}),
         )
         .await
-        .1["user"][0]["id"]
+        .1["user"][0]["uuid"]
         .clone();
     let (status, body) = kosh
         .post_as(
             &city,
             "/user/users/_updatenovalidate",
-            json!({"user": {"id": clerk_id, "roles": [{"code": "SUPERUSER", "tenantId": "pb"}]}}),
+            json!({"user": {"uuid": clerk_uuid, "roles": [{"code": "SUPERUSER", "tenantId": "pb"}]}}),
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
@@ -201,7 +201,7 @@ async fn a_city_superuser_grants_roles_at_its_city_never_the_state(backend: Back
         .post_as(
             &city,
             "/user/users/_updatenovalidate",
-            json!({"user": {"id": clerk_id, "roles": [{"code": "SUPERUSER"}, {"code": "EMPLOYEE"}]}}),
+            json!({"user": {"uuid": clerk_uuid, "roles": [{"code": "SUPERUSER"}, {"code": "EMPLOYEE"}]}}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -237,14 +237,14 @@ async fn a_city_account_cannot_deactivate_or_rewrite_a_state_administrator(backe
         .create_user(employee("jal-clerk", "pb.jalandhar", &["EMPLOYEE"]))
         .await;
 
-    // The attack, by id and by uuid: deactivate the state administrator, rewrite its mobile
-    // number and email, give it a new password.
+    // The attack (by uuid, which is how an update finds its user; an id alone finds none):
+    // deactivate the state administrator, rewrite its mobile number and email, give it a new
+    // password.
     let attempts = [
-        json!({"id": admin["id"], "active": false}),
         json!({"uuid": admin["uuid"], "active": false}),
-        json!({"id": admin["id"], "mobileNumber": "9000000009", "emailId": "mallory@example.org"}),
+        json!({"uuid": admin["uuid"], "mobileNumber": "9000000009", "emailId": "mallory@example.org"}),
         json!({"uuid": admin["uuid"], "password": "Hacked@1234"}),
-        json!({"id": jalandhar["id"], "active": false}),
+        json!({"uuid": jalandhar["uuid"], "active": false}),
     ];
     for user in attempts {
         let (status, body) = kosh
@@ -289,18 +289,18 @@ async fn a_city_account_cannot_deactivate_or_rewrite_a_state_administrator(backe
         .post_as(
             &city,
             "/user/users/_updatenovalidate",
-            json!({"user": {"id": clerk["id"], "active": false, "mobileNumber": "9000000001"}}),
+            json!({"user": {"uuid": clerk["uuid"], "active": false, "mobileNumber": "9000000001"}}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["user"][0]["active"], false);
 
     // The positive control: the state administrator changes users anywhere in its state.
-    for id in [&jalandhar["id"], &clerk["id"]] {
+    for uuid in [&jalandhar["uuid"], &clerk["uuid"]] {
         let (status, body) = kosh
             .post(
                 "/user/users/_updatenovalidate",
-                json!({"user": {"id": id, "active": true, "emailId": "fixed@example.org"}}),
+                json!({"user": {"uuid": uuid, "active": true, "emailId": "fixed@example.org"}}),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -327,9 +327,10 @@ async fn a_city_account_finds_no_state_or_other_city_users(backend: Backend) {
     let promoted = kosh.create_user(promoted).await;
 
     let searches = [
-        json!({"id": [admin["id"], jalandhar["id"], promoted["id"]]}),
+        // (id and roleCodes narrow a search with a key; alone they are refused.)
+        json!({"id": [admin["id"], jalandhar["id"], promoted["id"]], "emailId": "ravi@example.org"}),
         json!({"uuid": [admin["uuid"], jalandhar["uuid"], promoted["uuid"]]}),
-        json!({"roleCodes": ["SUPERUSER"], "tenantId": CITY}),
+        json!({"roleCodes": ["SUPERUSER"], "uuid": [admin["uuid"], promoted["uuid"], me["uuid"]]}),
         json!({"emailId": "ravi@example.org"}),
     ];
     for path in ["/user/_search", "/user/v1/_search"] {
@@ -390,7 +391,7 @@ async fn passwords_change_only_within_reach(backend: Backend) {
         .post_as(
             &city,
             "/user/users/_updatenovalidate",
-            json!({"user": {"id": admin["id"], "password": "Hacked@1234"}}),
+            json!({"user": {"uuid": admin["uuid"], "password": "Hacked@1234"}}),
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
@@ -423,9 +424,9 @@ async fn a_citizen_finds_only_itself_whatever_the_criteria(backend: Backend) {
         json!({"uuid": [other["uuid"]]}),
         json!({"mobileNumber": "9876543211", "tenantId": "pb"}),
         json!({"mobileNumber": "9876543211", "tenantId": CITY}),
-        json!({"id": [other["id"], admin["id"]]}),
-        json!({"roleCodes": ["SUPERUSER"], "tenantId": "pb"}),
-        json!({"roleCodes": ["EMPLOYEE"], "tenantId": CITY}),
+        json!({"id": [other["id"], admin["id"]], "mobileNumber": "9876543211", "tenantId": "pb"}),
+        json!({"roleCodes": ["SUPERUSER"], "uuid": [admin["uuid"]]}),
+        json!({"roleCodes": ["EMPLOYEE"], "userName": "clerk", "tenantId": CITY}),
         json!({"userName": ADMIN, "tenantId": "pb"}),
         json!({"emailId": "9876543211@example.org"}),
     ];
@@ -445,7 +446,7 @@ async fn a_citizen_finds_only_itself_whatever_the_criteria(backend: Backend) {
         // Its own record, found any way, and only it.
         for criteria in [
             json!({"uuid": [asha["uuid"], other["uuid"]]}),
-            json!({"roleCodes": ["CITIZEN"], "tenantId": "pb"}),
+            json!({"roleCodes": ["CITIZEN"], "name": "Asha Rani", "tenantId": "pb"}),
             json!({"mobileNumber": "9876543210", "tenantId": "pb"}),
         ] {
             let (status, body) = kosh.post_as(&token, path, criteria.clone()).await;
@@ -469,7 +470,7 @@ async fn a_citizen_finds_only_itself_whatever_the_criteria(backend: Backend) {
     let (_, body) = kosh
         .post(
             "/user/v1/_search",
-            json!({"roleCodes": ["CITIZEN"], "tenantId": "pb"}),
+            json!({"roleCodes": ["CITIZEN"], "name": "Asha Rani", "tenantId": "pb"}),
         )
         .await;
     assert_eq!(found(&body).len(), 2, "{body}");
@@ -499,7 +500,7 @@ async fn a_system_user_finds_only_itself_unless_it_administers_users(backend: Ba
     for criteria in [
         json!({"mobileNumber": "9876543210", "tenantId": "pb"}),
         json!({"uuid": [asha["uuid"], admin["uuid"]]}),
-        json!({"roleCodes": ["CITIZEN", "SUPERUSER"], "tenantId": "pb"}),
+        json!({"roleCodes": ["CITIZEN", "SUPERUSER"], "uuid": [asha["uuid"], admin["uuid"]]}),
     ] {
         let (status, body) = kosh.post_as(&unit, "/user/_search", criteria.clone()).await;
         assert_eq!(status, StatusCode::OK, "{criteria}: {body}");

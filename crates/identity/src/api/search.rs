@@ -47,8 +47,14 @@ pub struct UserSearchCriteria {
     pub role_codes: Option<Vec<String>>,
 }
 
-/// The criteria as a query, or DIGIT's refusal when they name no key (or a key that needs a
-/// tenant without one).
+/// DIGIT's default page size for a search without `id` or `uuid` from outside
+/// (`egov.user.search.default.size`); it only shows in a refusal's description here.
+const DIGIT_DEFAULT_SEARCH_SIZE: i64 = 10;
+
+/// The criteria as a query, or DIGIT's refusal (`UserSearchCriteria.validate` for a request
+/// from outside, which every HTTP request to kosh is: it comes through the gateway): one of
+/// userName, name, mobileNumber, emailId or uuid is needed (`id` or `roleCodes` alone lets a
+/// caller walk the users), and tenantId with userName, name or mobileNumber.
 fn user_query(
     criteria: &UserSearchCriteria,
     default_active: bool,
@@ -65,7 +71,7 @@ fn user_query(
         name: text(&criteria.name),
         mobile_number: text(&criteria.mobile_number),
         email_id: text(&criteria.email_id),
-        uuids: criteria.uuid.clone(),
+        uuids: criteria.uuid.clone().filter(|u| !u.is_empty()),
         ids: criteria
             .id
             .as_ref()
@@ -81,27 +87,61 @@ fn user_query(
         || query.name.is_some()
         || query.mobile_number.is_some()
         || query.email_id.is_some()
-        || query.uuids.is_some()
-        || query.ids.is_some()
-        || query.role_codes.is_some();
-    if !has_key {
+        || query.uuids.is_some();
+    let needs_tenant =
+        query.user_name.is_some() || query.name.is_some() || query.mobile_number.is_some();
+    if !has_key || (needs_tenant && query.tenant_id.is_none()) {
         return Err(user_error(
             "InvalidUserSearchCriteriaException",
-            "Give one of userName, name, mobileNumber, emailId, uuid, id or roleCodes",
-        ));
-    }
-    if (query.user_name.is_some()
-        || query.name.is_some()
-        || query.mobile_number.is_some()
-        || query.role_codes.is_some())
-        && query.tenant_id.is_none()
-    {
-        return Err(user_error(
-            "InvalidUserSearchCriteriaException",
-            "tenantId is mandatory with userName, name, mobileNumber or roleCodes",
+            format!(
+                "Insufficient or invalid search criteria: {}",
+                digit_criteria(criteria, default_active)
+            ),
         ));
     }
     Ok(query)
+}
+
+/// The criteria as DIGIT's exception message shows them (Lombok's `toString` of its
+/// `UserSearchCriteria`, after the page size it sets for a search without id or uuid).
+fn digit_criteria(criteria: &UserSearchCriteria, default_active: bool) -> String {
+    fn list(items: &Option<Vec<String>>) -> String {
+        match items {
+            Some(items) => format!("[{}]", items.join(", ")),
+            None => "null".into(),
+        }
+    }
+    fn text(value: &Option<String>) -> String {
+        value.clone().unwrap_or_else(|| "null".into())
+    }
+    let by_key = criteria.id.as_ref().is_some_and(|i| !i.is_empty())
+        || criteria.uuid.as_ref().is_some_and(|u| !u.is_empty());
+    let mut limit = criteria.page_size.unwrap_or(0);
+    if !by_key && (limit <= 0 || limit > DIGIT_DEFAULT_SEARCH_SIZE) {
+        limit = DIGIT_DEFAULT_SEARCH_SIZE;
+    }
+    let user_type = criteria
+        .user_type
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .filter(|t| ["CITIZEN", "EMPLOYEE", "SYSTEM", "BUSINESS"].contains(&t.as_str()));
+    let active = criteria.active.or(default_active.then_some(true));
+    format!(
+        "UserSearchCriteria(id={}, uuid={}, userName={}, name={}, mobileNumber={}, emailId={}, \
+         fuzzyLogic=false, active={}, offset={}, limit={limit}, sort=[name], type={}, \
+         tenantId={}, roleCodes={}, alternatemobilenumber=null)",
+        list(&criteria.id),
+        list(&criteria.uuid),
+        text(&criteria.user_name),
+        text(&criteria.name),
+        text(&criteria.mobile_number),
+        text(&criteria.email_id),
+        active.map_or("null".into(), |a| a.to_string()),
+        criteria.page_number.unwrap_or(0),
+        user_type.unwrap_or_else(|| "null".into()),
+        text(&criteria.tenant_id),
+        list(&criteria.role_codes),
+    )
 }
 
 /// The users matching `criteria` that `requester` may see: citizens and SYSTEM users

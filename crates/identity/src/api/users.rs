@@ -60,7 +60,23 @@ pub(super) async fn create_novalidate(
     Ok(respond_user(body.request_info.as_ref(), &user))
 }
 
-/// Update a user found by `id` or `uuid` (SUPERUSER only, and only a user within the
+/// DIGIT's `UserNotFoundException` for an update whose uuid is missing or unknown; its
+/// message shows the criteria (Lombok's `toString` of a `UserSearchCriteria` with only the
+/// uuid).
+fn user_not_found(uuid: Option<&str>) -> DigitError {
+    user_error(
+        "UserNotFoundException",
+        format!(
+            "User not found for given criteria: UserSearchCriteria(id=null, uuid=[{}], \
+             userName=null, name=null, mobileNumber=null, emailId=null, fuzzyLogic=false, \
+             active=null, offset=null, limit=null, sort=null, type=null, tenantId=null, \
+             roleCodes=null, alternatemobilenumber=null)",
+            uuid.unwrap_or("null")
+        ),
+    )
+}
+
+/// Update a user found by `uuid` (SUPERUSER only, and only a user within the
 /// caller's reach): the fields given replace the stored ones; `roles`, when given, replace
 /// all roles.
 #[utoipa::path(
@@ -85,16 +101,16 @@ pub(super) async fn update_novalidate(
     let now = clock.now_ms();
     let mdms_ref: &Mdms = &mdms;
     let user = write_tx!(db, |conn| {
-        let found = match (&fields.id, &fields.uuid) {
-            (Some(id), _) => users::find_by_id(conn, *id).await?,
-            (None, Some(uuid)) => users::find_by_uuid(conn, uuid).await?,
-            (None, None) => None,
+        // DIGIT (UserService.getUserByUuid) finds the user by uuid only; an `id` is ignored.
+        let uuid = fields.uuid.as_deref().unwrap_or_default();
+        let found = if uuid.is_empty() {
+            None
+        } else {
+            users::find_by_uuid(conn, uuid).await?
         };
-        let mut user = found.ok_or_else(|| {
-            user_error("UserNotFoundException", "No user with the given id or uuid")
-        })?;
-        // Found by id or uuid alone: the user must be within the caller's reach before
-        // anything is changed or told about it.
+        let mut user = found.ok_or_else(|| user_not_found(fields.uuid.as_deref()))?;
+        // Found by uuid alone: the user must be within the caller's reach before anything
+        // is changed or told about it.
         if !tenancy::within_reach(&requester, &user) {
             return Err(tenancy::user_out_of_reach());
         }

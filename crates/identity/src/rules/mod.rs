@@ -19,12 +19,15 @@ use crate::{ip, password};
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct UserFields {
+    /// Bound for its type (DIGIT's `Long`); an update finds its user by `uuid` only.
+    #[allow(dead_code)]
     pub(crate) id: Option<i64>,
     pub(crate) uuid: Option<String>,
     pub(crate) user_name: Option<String>,
     pub(crate) name: Option<String>,
     pub(crate) mobile_number: Option<String>,
     pub(crate) email_id: Option<String>,
+    pub(crate) gender: Option<String>,
     pub(crate) locale: Option<String>,
     #[serde(rename = "type")]
     pub(crate) user_type: Option<String>,
@@ -45,6 +48,29 @@ pub(crate) struct RoleFields {
 
 const NAME_PATTERN: &str = r#"^[^\"$<>?\\~`!@#$%^()+={}\[\]*,:;“”‘’]*$"#;
 const MOBILE_PATTERN: &str = "^[6-9][0-9]{9}$";
+/// DIGIT's `UserServiceConstants.PATTERN_GENDER`, checked (with `@Size(max = 15)`) before the
+/// value is read as its `Gender` enum.
+const GENDER_PATTERN: &str = "^[a-zA-Z ]*$";
+/// DIGIT's `org.egov.user.domain.model.enums.Gender`.
+pub(crate) const GENDERS: &[&str] = &["FEMALE", "MALE", "OTHERS", "TRANSGENDER"];
+
+/// The gender as DIGIT stores and answers it: the request's value in upper case, which must
+/// name one of the enum's constants (`Gender.valueOf(gender.toUpperCase())` in DIGIT's
+/// `UserRequest.toDomain`; another value is its `IllegalArgumentException`).
+pub(crate) fn gender_enum(fields: &mut UserFields) -> Result<(), DigitError> {
+    let Some(given) = &fields.gender else {
+        return Ok(());
+    };
+    let upper = given.to_uppercase();
+    if !GENDERS.contains(&upper.as_str()) {
+        return Err(user_error(
+            "IllegalArgumentException",
+            format!("No enum constant org.egov.user.domain.model.enums.Gender.{upper}"),
+        ));
+    }
+    fields.gender = Some(upper);
+    Ok(())
+}
 
 pub(crate) fn profile_from(user: &Map<String, Value>) -> Map<String, Value> {
     let mut profile = Map::new();
@@ -92,6 +118,23 @@ pub(crate) fn check_common(fields: &UserFields, errors: &mut Vec<ErrorItem>, obj
             errors.push(ErrorItem::new(
                 format!("Size.{object}.user.name"),
                 "size must be between 0 and 50",
+            ));
+        }
+    }
+    if let Some(gender) = &fields.gender {
+        if !regex::Regex::new(GENDER_PATTERN)
+            .expect("gender pattern")
+            .is_match(gender)
+        {
+            errors.push(ErrorItem::new(
+                format!("Pattern.{object}.user.gender"),
+                format!("must match \"{GENDER_PATTERN}\""),
+            ));
+        }
+        if gender.chars().count() > 15 {
+            errors.push(ErrorItem::new(
+                format!("Size.{object}.user.gender"),
+                "size must be between 0 and 15",
             ));
         }
     }
@@ -224,12 +267,13 @@ pub(crate) async fn new_user(
     granter: Granter<'_>,
     object: &Map<String, Value>,
 ) -> Result<User, DigitError> {
-    let fields: UserFields = bind(Value::Object(object.clone()))?;
+    let mut fields: UserFields = bind(Value::Object(object.clone()))?;
     let mut bean_errors = Vec::new();
     check_common(&fields, &mut bean_errors, "createUserRequest");
     if !bean_errors.is_empty() {
         return Err(DigitError::many(bean_errors));
     }
+    gender_enum(&mut fields)?;
     let mut missing = Vec::new();
     let text = |v: &Option<String>| {
         v.as_deref()
@@ -320,6 +364,9 @@ pub(crate) async fn new_user(
     };
     let mut errors = ErrorMap::new();
     let mut profile = profile_from(object);
+    if let Some(gender) = &fields.gender {
+        profile.insert("gender".into(), Value::String(gender.clone()));
+    }
     normalize_dob(&mut profile, &mut errors);
     if !errors.is_empty() {
         return Err(errors.into_result().unwrap_err());
@@ -358,12 +405,13 @@ pub(crate) async fn new_user(
 
 /// The fields of an update request, with the same profile checks as a create.
 pub(crate) fn update_fields(object: &Map<String, Value>) -> Result<UserFields, DigitError> {
-    let fields: UserFields = bind(Value::Object(object.clone()))?;
+    let mut fields: UserFields = bind(Value::Object(object.clone()))?;
     let mut bean_errors = Vec::new();
     check_common(&fields, &mut bean_errors, "createUserRequest");
     if !bean_errors.is_empty() {
         return Err(DigitError::many(bean_errors));
     }
+    gender_enum(&mut fields)?;
     Ok(fields)
 }
 
@@ -423,6 +471,10 @@ pub(crate) fn apply_update(
     let mut errors = ErrorMap::new();
     for (key, value) in profile_from(object) {
         user.profile.insert(key, value);
+    }
+    if let Some(gender) = &fields.gender {
+        user.profile
+            .insert("gender".into(), Value::String(gender.clone()));
     }
     normalize_dob(&mut user.profile, &mut errors);
     errors.into_result()
