@@ -253,12 +253,7 @@ async fn search_roles(
     DigitQuery(params): DigitQuery<RoleSearchParams>,
     DigitJson(req): DigitJson<RoleRequest>,
 ) -> Result<Json<RoleResponse>, DigitError> {
-    if req.request_info.is_none() {
-        return Err(DigitError::item(ErrorItem::new(
-            "NotNull.roleRequest.requestInfo",
-            "must not be null",
-        )));
-    }
+    kosh_platform::bean::require_request_info(&req.request_info, "roleRequest.requestInfo")?;
     // The controller's method validation (`@Validated`, `@Size(max = 50)` on both
     // parameters): a ConstraintViolationException, which DIGIT's tracer does not know.
     let violations: Vec<String> = [("code", &params.code), ("tenantId", &params.tenant_id)]

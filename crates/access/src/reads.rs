@@ -24,8 +24,8 @@
 //! - a blank `actionMaster`: `InvalidPathException` "Path must not end with a '.' or '..'".
 
 use kosh_mdms::Mdms;
+use kosh_platform::DigitError;
 use kosh_platform::tenant::state_of;
-use kosh_platform::{DigitError, ErrorItem};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -87,10 +87,7 @@ pub enum ActionMaster<'a> {
 
 /// One of DIGIT's unhandled exceptions as its tracer answers it.
 pub(crate) fn unhandled(exception: &str, description: impl Into<String>) -> DigitError {
-    DigitError::item(
-        ErrorItem::new(exception, "An unhandled exception occurred on the server")
-            .with_description(description),
-    )
+    kosh_platform::bean::unhandled(exception, description)
 }
 
 /// The MDMS service refused the tenant; DIGIT hands the empty answer to JsonPath.

@@ -1,6 +1,7 @@
 //! Billing's wire conventions: Spring's status strings in `ResponseInfo`, bean-validation
 //! error codes, and money as decimal rupees that must convert to paise exactly.
 
+use kosh_platform::bean::{self, Limit};
 use kosh_platform::money::{self, Paise};
 use kosh_platform::{ErrorItem, RequestInfo, ResponseInfo};
 use serde_json::Value;
@@ -19,7 +20,28 @@ pub fn response_info(request: Option<&RequestInfo>, status: &str, now_ms: i64) -
 
 /// Spring's bean-validation failure for a missing field: code `NotNull.<object path>`.
 pub fn not_null(path: &str) -> ErrorItem {
-    ErrorItem::new(format!("NotNull.{path}"), "must not be null")
+    bean::not_null(path)
+}
+
+/// Billing's length limits, the one table of them. DIGIT's `Demand` and `DemandDetail`
+/// carry no `@Size`; the limits are the widths of the columns billing-service stores them in
+/// (`egbs_demand_v1`, `egbs_demanddetail_v1`: `character varying(250)`), whose insert DIGIT
+/// fails on a longer value. kosh refuses such a value before anything is written, in the
+/// form of a bean-validation failure (`Size.demandRequest.demands[0].consumerCode`, "size
+/// must be between 0 and 250").
+pub const LIMITS: &[Limit] = &[
+    Limit::max("Demand.tenantId", 250),
+    Limit::max("Demand.consumerCode", 250),
+    Limit::max("Demand.consumerType", 250),
+    Limit::max("Demand.businessService", 250),
+    // egbs_demand_v1.payer holds the payer's uuid.
+    Limit::max("Demand.payer.uuid", 250),
+    Limit::max("DemandDetail.taxHeadMasterCode", 250),
+];
+
+/// Checks `value` against billing's limit of `key` (a key of [`LIMITS`]).
+pub fn check_length(errors: &mut Vec<ErrorItem>, key: &str, path: &str, value: Option<&str>) {
+    bean::check_length(errors, LIMITS, key, path, value);
 }
 
 /// A field Jackson could not bind (text where a number belongs).

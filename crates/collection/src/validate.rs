@@ -317,12 +317,18 @@ pub fn check_against_bills(
                 ),
             );
         }
-        if paid.is_negative() || (paid.is_zero() && due > Paise::ZERO) {
+        // DIGIT's `Utils.isPositiveInteger` (negative or fractional) and a zero paid
+        // against a positive due; DIGIT names the detail's billId, not the bill number.
+        if paid.is_negative()
+            || detail.sub_paise
+            || !is_whole_rupees(paid)
+            || (paid.is_zero() && due > Paise::ZERO)
+        {
             errors.put(
                 "INVALID_PAYMENTDETAIL",
                 format!(
                     "The amount paid for the paymentDetail with bill number: {}",
-                    bill.bill_number
+                    detail.bill_id
                 ),
             );
         }
@@ -475,12 +481,12 @@ mod tests {
             errs.iter().any(|(c, _)| c == "INVALID_PAYMENT_AMOUNT"),
             "{errs:?}"
         );
-        // Negative: DIGIT's message, with the bill number.
+        // Negative: DIGIT's message, with the detail's billId.
         let errs = run(&input(PaymentMode::Cash, -100), &advance, 1_000);
         assert!(
             errs.contains(&(
                 "INVALID_PAYMENTDETAIL".into(),
-                "The amount paid for the paymentDetail with bill number: BILL-1".into()
+                "The amount paid for the paymentDetail with bill number: b1".into()
             )),
             "{errs:?}"
         );

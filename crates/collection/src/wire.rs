@@ -7,9 +7,10 @@
 //! a negative `totalAmountPaid` or one above the total ceiling (`INVALID_PAYMENT_AMOUNT`), a
 //! paymentDetail's `totalAmountPaid` above the single-amount ceiling
 //! (`INVALID_PAYMENTDETAIL`), and any amount too large to compute. A negative paymentDetail
-//! amount is DIGIT's own rule, answered with the bill number once the bill is read
+//! amount is DIGIT's own rule, answered with the detail's billId once the bill is read
 //! ([`crate::validate::check_against_bills`]).
 
+use kosh_platform::bean::{self, Limit};
 use kosh_platform::money::{MoneyError, Paise};
 use kosh_platform::{DigitError, ErrorItem, RequestInfo};
 use serde::Deserialize;
@@ -145,22 +146,42 @@ fn text(s: &Option<String>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Checks the shape of the payment and turns it into the domain input.
+/// Collection's length limits, the one table of them: DIGIT's `@Size` on `Payment` and
+/// `PaymentDetail` (collection-services `model/Payment.java`, `model/PaymentDetail.java`),
+/// each tighter than its `egcl_payment` / `egcl_paymentdetail` column. Checked by [`parse`]
+/// before anything is read or written; a failure is `Size.paymentRequest.payment.<field>`,
+/// "size must be between 0 and <max>".
+pub const LIMITS: &[Limit] = &[
+    Limit::max("Payment.tenantId", 64),
+    Limit::max("Payment.transactionNumber", 128),
+    Limit::max("Payment.instrumentNumber", 128),
+    Limit::max("Payment.ifscCode", 64),
+    Limit::max("Payment.paidBy", 128),
+    Limit::max("Payment.mobileNumber", 64),
+    Limit::max("Payment.payerName", 128),
+    Limit::max("Payment.payerAddress", 1024),
+    Limit::max("Payment.payerEmail", 64),
+    Limit::max("Payment.payerId", 64),
+    Limit::max("PaymentDetail.billId", 64),
+    Limit::max("PaymentDetail.manualReceiptNumber", 64),
+];
+
+/// Checks the shape of the payment and turns it into the domain input. DIGIT's
+/// `PaymentRequest` requires both its `RequestInfo` and its `Payment` (`@NotNull`).
 pub fn parse(request: &PaymentRequest) -> Result<(PaymentInput, PayerFields), DigitError> {
+    bean::with_request_info(
+        bean::request_info_missing(&request.request_info, "paymentRequest.requestInfo"),
+        parse_payment(request),
+    )
+}
+
+fn parse_payment(request: &PaymentRequest) -> Result<(PaymentInput, PayerFields), DigitError> {
     let Some(payment) = &request.payment else {
-        return Err(DigitError::item(ErrorItem::new(
-            "NotNull.paymentRequest.payment",
-            "must not be null",
-        )));
+        return Err(DigitError::item(bean::not_null("paymentRequest.payment")));
     };
     let mut errors: Vec<ErrorItem> = Vec::new();
     if blank(&payment.tenant_id) {
         errors.push(not_null("tenantId"));
-    } else if payment.tenant_id.as_deref().is_some_and(|t| t.len() > 64) {
-        errors.push(ErrorItem::new(
-            "Size.paymentRequest.payment.tenantId",
-            "size must be between 0 and 64",
-        ));
     }
     let total_paid = match amount(&payment.total_amount_paid) {
         Amount::Missing => {
@@ -226,19 +247,25 @@ pub fn parse(request: &PaymentRequest) -> Result<(PaymentInput, PayerFields), Di
             "must be a well-formed email address",
         ));
     }
-    for (field, value, max) in [
-        ("transactionNumber", &payment.transaction_number, 128),
-        ("instrumentNumber", &payment.instrument_number, 128),
-        ("ifscCode", &payment.ifsc_code, 64),
-        ("paidBy", &payment.paid_by, 128),
-        ("payerAddress", &payment.payer_address, 1024),
+    for (field, value) in [
+        ("tenantId", &payment.tenant_id),
+        ("transactionNumber", &payment.transaction_number),
+        ("instrumentNumber", &payment.instrument_number),
+        ("ifscCode", &payment.ifsc_code),
+        ("paidBy", &payment.paid_by),
+        ("mobileNumber", &payment.mobile_number),
+        ("payerName", &payment.payer_name),
+        ("payerAddress", &payment.payer_address),
+        ("payerEmail", &payment.payer_email),
+        ("payerId", &payment.payer_id),
     ] {
-        if value.as_deref().is_some_and(|v| v.chars().count() > max) {
-            errors.push(ErrorItem::new(
-                format!("Size.paymentRequest.payment.{field}"),
-                format!("size must be between 0 and {max}"),
-            ));
-        }
+        bean::check_length(
+            &mut errors,
+            LIMITS,
+            &format!("Payment.{field}"),
+            &format!("paymentRequest.payment.{field}"),
+            value.as_deref(),
+        );
     }
     let details_wire = payment.payment_details.clone().unwrap_or_default();
     if details_wire.is_empty() {
@@ -249,6 +276,18 @@ pub fn parse(request: &PaymentRequest) -> Result<(PaymentInput, PayerFields), Di
     for (i, d) in details_wire.iter().enumerate() {
         if blank(&d.bill_id) {
             errors.push(not_null(&format!("paymentDetails[{i}].billId")));
+        }
+        for (field, value) in [
+            ("billId", &d.bill_id),
+            ("manualReceiptNumber", &d.manual_receipt_number),
+        ] {
+            bean::check_length(
+                &mut errors,
+                LIMITS,
+                &format!("PaymentDetail.{field}"),
+                &format!("paymentRequest.payment.paymentDetails[{i}].{field}"),
+                value.as_deref(),
+            );
         }
         let bill_id = text(&d.bill_id).unwrap_or_default();
         let (paid, sub_paise) = match amount(&d.total_amount_paid) {

@@ -4,6 +4,7 @@
 
 pub mod audit_chain;
 pub mod auth;
+pub mod bean;
 pub mod changes;
 pub mod ci_json;
 pub mod clock;

@@ -119,19 +119,26 @@ fn token_from(body: Option<&Value>, headers: &axum::http::HeaderMap) -> Option<S
         .filter(|t| !t.is_empty())
 }
 
-/// Writes the authenticated user over `RequestInfo.userInfo`.
+/// Writes the authenticated user over `RequestInfo.userInfo`. A body without a
+/// `RequestInfo` (or with a null one) is left without one, as DIGIT's gateway leaves it
+/// (RequestEnrichmentFilter: "Skipped enriching request body since request info field is
+/// not present"): the services whose request classes require it then refuse the request
+/// (`NotNull.<request>.requestInfo`), whether the token came in the body or in the
+/// `auth-token` header.
 fn with_user_info(mut body: Value, user: &kosh_platform::AuthUser) -> Value {
     let Some(object) = body.as_object_mut() else {
         return body;
     };
-    let key = object
-        .keys()
-        .find(|k| k.eq_ignore_ascii_case("RequestInfo"))
-        .cloned()
-        .unwrap_or_else(|| "RequestInfo".into());
-    let request_info = object
-        .entry(key)
-        .or_insert_with(|| Value::Object(Map::new()));
+    let Some(key) = object
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case("RequestInfo") && !v.is_null())
+        .map(|(k, _)| k.clone())
+    else {
+        return body;
+    };
+    let Some(request_info) = object.get_mut(&key) else {
+        return body;
+    };
     if !request_info.is_object() {
         *request_info = Value::Object(Map::new());
     }
@@ -301,6 +308,16 @@ mod tests {
         assert_eq!(out["requestInfo"]["userInfo"]["userName"], "real");
         assert!(out["requestInfo"].get("USERINFO").is_none());
         assert_eq!(out["x"], 1);
+    }
+
+    #[test]
+    fn a_body_without_request_info_gets_none() {
+        let out = with_user_info(json!({"Demands": []}), &user());
+        assert_eq!(out, json!({"Demands": []}));
+        let out = with_user_info(json!({"RequestInfo": null}), &user());
+        assert_eq!(out, json!({"RequestInfo": null}));
+        let out = with_user_info(json!({"requestInfo": {}}), &user());
+        assert_eq!(out["requestInfo"]["userInfo"]["userName"], "real");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! `additionalDetails`. A latest bill that carries a payment cannot be cancelled ("in the
 //! workflow"); anything else is "no active bill".
 
+use kosh_platform::bean;
 use kosh_platform::{DigitError, ErrorItem, RequestInfo};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -61,7 +62,16 @@ pub enum Outcome {
 }
 
 /// Bean validation, DIGIT's reason checks, and the one-consumer-code rule.
+/// DIGIT's `UpdateBillRequest` requires its `RequestInfo` (`@NotNull` on a field spelled
+/// `RequestInfo`, hence `NotNull.updateBillRequest.RequestInfo`).
 pub fn validate(request: &UpdateBillRequest) -> Result<Cancellation, DigitError> {
+    bean::with_request_info(
+        bean::request_info_missing(&request.request_info, "updateBillRequest.RequestInfo"),
+        validate_criteria(request),
+    )
+}
+
+fn validate_criteria(request: &UpdateBillRequest) -> Result<Cancellation, DigitError> {
     let Some(criteria) = &request.update_bill_criteria else {
         return Err(DigitError::item(not_null(
             "updateBillRequest.updateBillCriteria",

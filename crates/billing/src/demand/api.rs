@@ -186,7 +186,7 @@ async fn create(
     user: AuthUser,
     DigitJson(request): DigitJson<DemandRequest>,
 ) -> Result<(StatusCode, Json<Value>), DigitError> {
-    let drafts = input::drafts(&request)?;
+    let drafts = input::checked(&request)?;
     let now = clock.now_ms();
     let keys = consumer_keys(drafts.iter().map(|d| {
         (
@@ -258,7 +258,7 @@ async fn update(
     user: AuthUser,
     DigitJson(request): DigitJson<DemandRequest>,
 ) -> Result<(StatusCode, Json<Value>), DigitError> {
-    let drafts = input::drafts(&request)?;
+    let drafts = input::checked(&request)?;
     let now = clock.now_ms();
     let (demands, payers) = write_tx!(db, |conn| {
         // Lock the consumer codes the stored demands belong to, then read them again.

@@ -1,7 +1,9 @@
 //! A demand request as DIGIT's clients send it (`{"RequestInfo", "Demands": [...]}`), and its
 //! bean validation: required fields, at least one detail, and amounts that are exact paise
-//! and no larger than kosh's single-amount ceiling (`KOSH_MAX_AMOUNT_RUPEES`).
+//! and no larger than kosh's single-amount ceiling (`KOSH_MAX_AMOUNT_RUPEES`), and text no
+//! longer than DIGIT's columns hold (`wire::LIMITS`).
 
+use kosh_platform::bean;
 use kosh_platform::money::Paise;
 use kosh_platform::{DigitError, ErrorItem, RequestInfo};
 use serde::Deserialize;
@@ -100,6 +102,16 @@ fn trimmed(value: &Option<String>) -> String {
     value.as_deref().unwrap_or_default().trim().to_string()
 }
 
+/// Bean validation of a `demand/_create` or `_update` request: DIGIT's `DemandRequest`
+/// requires its `RequestInfo` (`@NotNull`, `NotNull.demandRequest.requestInfo`), reported
+/// with the demands' own failures.
+pub fn checked(request: &DemandRequest) -> Result<Vec<DemandDraft>, DigitError> {
+    bean::with_request_info(
+        bean::request_info_missing(&request.request_info, "demandRequest.requestInfo"),
+        drafts(request),
+    )
+}
+
 /// Bean validation of every demand, all failures together (Spring reports them together).
 pub fn drafts(request: &DemandRequest) -> Result<Vec<DemandDraft>, DigitError> {
     let demands = match &request.demands {
@@ -125,6 +137,31 @@ pub fn drafts(request: &DemandRequest) -> Result<Vec<DemandDraft>, DigitError> {
             if blank(value) {
                 errors.push(not_null(&format!("{path}.{field}")));
             }
+        }
+        for (key, field, value) in [
+            ("Demand.tenantId", "tenantId", &d.tenant_id),
+            ("Demand.consumerCode", "consumerCode", &d.consumer_code),
+            ("Demand.consumerType", "consumerType", &d.consumer_type),
+            (
+                "Demand.businessService",
+                "businessService",
+                &d.business_service,
+            ),
+        ] {
+            wire::check_length(
+                &mut errors,
+                key,
+                &format!("{path}.{field}"),
+                value.as_deref(),
+            );
+        }
+        if let Some(payer) = &d.payer {
+            wire::check_length(
+                &mut errors,
+                "Demand.payer.uuid",
+                &format!("{path}.payer.uuid"),
+                payer.uuid.as_deref(),
+            );
         }
         if d.tax_period_from.is_none() {
             errors.push(not_null(&format!("{path}.taxPeriodFrom")));
@@ -205,6 +242,12 @@ fn detail_drafts(
                 "{path}.demandDetails[{j}].taxHeadMasterCode"
             )));
         }
+        wire::check_length(
+            errors,
+            "DemandDetail.taxHeadMasterCode",
+            &format!("{path}.demandDetails[{j}].taxHeadMasterCode"),
+            detail.tax_head_master_code.as_deref(),
+        );
         let tax = match &detail.tax_amount {
             None | Some(Value::Null) => {
                 errors.push(not_null(&format!("{path}.demandDetails[{j}].taxAmount")));

@@ -110,13 +110,16 @@ pub async fn for_update(
     let mut missing_details = Vec::new();
     for draft in drafts {
         let id = draft.id.clone().unwrap_or_default();
-        let Some(old) = stored.get(&id) else {
+        // DIGIT (DemandValidatorV1.validateDemandUpdate) looks every detail id up among the
+        // stored details of the demands it found, so the details of an unknown demand are
+        // unknown as well and reported under EG_BS_DEMAND_DETAIL_NOTFOUND too.
+        let old = stored.get(&id);
+        if old.is_none() {
             missing_demands.push(id);
-            continue;
-        };
+        }
         for detail in &draft.details {
             if let Some(detail_id) = &detail.id
-                && !old.details.iter().any(|d| &d.id == detail_id)
+                && !old.is_some_and(|old| old.details.iter().any(|d| &d.id == detail_id))
             {
                 missing_details.push(detail_id.clone());
             }

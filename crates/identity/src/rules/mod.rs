@@ -4,6 +4,7 @@
 
 use axum::http::StatusCode;
 use kosh_mdms::Mdms;
+use kosh_platform::bean::{self, Limit};
 use kosh_platform::error::ErrorMap;
 use kosh_platform::extract::bind;
 use kosh_platform::{AuthUser, Clock, DigitError, ErrorItem, Role};
@@ -105,38 +106,74 @@ pub(crate) fn normalize_dob(profile: &mut Map<String, Value>, errors: &mut Error
     }
 }
 
+/// Identity's length limits, the one table of them: DIGIT's `@Size` on egov-user's
+/// `UserRequest` (web/contract/UserRequest.java). Checked on create and update before
+/// anything is written; a failure is `Size.createUserRequest.user.<field>`, "size must be
+/// between 0 and <max>".
+pub const LIMITS: &[Limit] = &[
+    Limit::max("User.userName", 64),
+    Limit::max("User.salutation", 5),
+    Limit::max("User.name", 50),
+    Limit::max("User.gender", 15),
+    Limit::max("User.emailId", 128),
+    Limit::max("User.altContactNumber", 50),
+    Limit::max("User.pan", 10),
+    Limit::max("User.aadhaarNumber", 20),
+    Limit::max("User.permanentAddress", 300),
+    Limit::max("User.permanentCity", 50),
+    Limit::max("User.permanentPinCode", 10),
+    Limit::max("User.correspondenceAddress", 300),
+    Limit::max("User.correspondenceCity", 50),
+    Limit::max("User.correspondencePinCode", 10),
+    Limit::max("User.locale", 16),
+    Limit::max("User.fatherOrHusbandName", 50),
+    Limit::max("User.signature", 36),
+    Limit::max("User.bloodGroup", 32),
+    Limit::max("User.photo", 36),
+    Limit::max("User.identificationMark", 300),
+    Limit::max("User.password", 64),
+    Limit::max("User.tenantId", 50),
+    Limit::max("User.uuid", 36),
+];
+
+/// Every text field of the request's user against [`LIMITS`] (its keys in any letter case,
+/// as DIGIT binds them).
+pub(crate) fn check_lengths(user: &Map<String, Value>, errors: &mut Vec<ErrorItem>, object: &str) {
+    for limit in LIMITS {
+        let field = limit.key.trim_start_matches("User.");
+        let value = user
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(field))
+            .and_then(|(_, v)| v.as_str());
+        bean::check_length(
+            errors,
+            LIMITS,
+            limit.key,
+            &format!("{object}.user.{field}"),
+            value,
+        );
+    }
+}
+
 pub(crate) fn check_common(fields: &UserFields, errors: &mut Vec<ErrorItem>, object: &str) {
     let name_pattern = regex::Regex::new(NAME_PATTERN).expect("name pattern");
-    if let Some(name) = &fields.name {
-        if !name_pattern.is_match(name) {
-            errors.push(ErrorItem::new(
-                format!("Pattern.{object}.user.name"),
-                format!("must match \"{NAME_PATTERN}\""),
-            ));
-        }
-        if name.chars().count() > 50 {
-            errors.push(ErrorItem::new(
-                format!("Size.{object}.user.name"),
-                "size must be between 0 and 50",
-            ));
-        }
+    if let Some(name) = &fields.name
+        && !name_pattern.is_match(name)
+    {
+        errors.push(ErrorItem::new(
+            format!("Pattern.{object}.user.name"),
+            format!("must match \"{NAME_PATTERN}\""),
+        ));
     }
-    if let Some(gender) = &fields.gender {
-        if !regex::Regex::new(GENDER_PATTERN)
+    if let Some(gender) = &fields.gender
+        && !regex::Regex::new(GENDER_PATTERN)
             .expect("gender pattern")
             .is_match(gender)
-        {
-            errors.push(ErrorItem::new(
-                format!("Pattern.{object}.user.gender"),
-                format!("must match \"{GENDER_PATTERN}\""),
-            ));
-        }
-        if gender.chars().count() > 15 {
-            errors.push(ErrorItem::new(
-                format!("Size.{object}.user.gender"),
-                "size must be between 0 and 15",
-            ));
-        }
+    {
+        errors.push(ErrorItem::new(
+            format!("Pattern.{object}.user.gender"),
+            format!("must match \"{GENDER_PATTERN}\""),
+        ));
     }
     if let Some(email) = fields.email_id.as_deref().filter(|e| !e.is_empty())
         && !is_email(email)
@@ -270,6 +307,7 @@ pub(crate) async fn new_user(
     let mut fields: UserFields = bind(Value::Object(object.clone()))?;
     let mut bean_errors = Vec::new();
     check_common(&fields, &mut bean_errors, "createUserRequest");
+    check_lengths(object, &mut bean_errors, "createUserRequest");
     if !bean_errors.is_empty() {
         return Err(DigitError::many(bean_errors));
     }
@@ -408,6 +446,7 @@ pub(crate) fn update_fields(object: &Map<String, Value>) -> Result<UserFields, D
     let mut fields: UserFields = bind(Value::Object(object.clone()))?;
     let mut bean_errors = Vec::new();
     check_common(&fields, &mut bean_errors, "createUserRequest");
+    check_lengths(object, &mut bean_errors, "createUserRequest");
     if !bean_errors.is_empty() {
         return Err(DigitError::many(bean_errors));
     }

@@ -9,6 +9,7 @@
 //! `amountPaid`s computed exactly and within the total ceiling (`INVALID_TXN_AMOUNT`,
 //! `TXN_CREATE_INVALID_TXN_AMT`).
 
+use kosh_platform::bean::{self, Limit};
 use kosh_platform::money::{MoneyError, Paise};
 use kosh_platform::{DigitError, ErrorItem, RequestInfo};
 use serde::Deserialize;
@@ -90,11 +91,35 @@ fn not_null(path: &str) -> ErrorItem {
     )
 }
 
+/// The payment gateway's length limits, the one table of them: DIGIT's `@Size` on
+/// `Transaction` (egov-pg-service `models/Transaction.java`) and, where it has none, the
+/// width of its `eg_pg_transactions` column (`bill_id`, `module`, `gateway` 64; the payer's
+/// `name` and `email_id` 128, `mobile_number` 50). Failures are
+/// `Size.transactionRequest.transaction.<field>`, "size must be between <min> and <max>".
+pub const LIMITS: &[Limit] = &[
+    Limit::between("Transaction.tenantId", 2, 50),
+    Limit::between("Transaction.billId", 1, 64),
+    Limit::between("Transaction.module", 1, 64),
+    Limit::between("Transaction.consumerCode", 1, 128),
+    Limit::between("Transaction.productInfo", 1, 512),
+    Limit::between("Transaction.gateway", 2, 64),
+    Limit::max("Transaction.user.name", 128),
+    Limit::max("Transaction.user.mobileNumber", 50),
+    Limit::max("Transaction.user.emailId", 128),
+];
+
+fn check_length(errors: &mut Vec<ErrorItem>, field: &str, value: Option<&str>) {
+    bean::check_length(
+        errors,
+        LIMITS,
+        &format!("Transaction.{field}"),
+        &format!("transactionRequest.transaction.{field}"),
+        value,
+    );
+}
+
 fn size(path: &str, min: usize, max: usize) -> ErrorItem {
-    ErrorItem::new(
-        format!("Size.transactionRequest.transaction.{path}"),
-        format!("size must be between {min} and {max}"),
-    )
+    bean::size(&format!("transactionRequest.transaction.{path}"), min, max)
 }
 
 fn text(s: &Option<String>) -> Option<String> {
@@ -161,8 +186,7 @@ pub fn parse(request: &TransactionRequest) -> Result<NewTransaction, DigitError>
     let tenant_id = text(&t.tenant_id);
     match &tenant_id {
         None => errors.push(not_null("tenantId")),
-        Some(v) if v.len() < 2 || v.len() > 50 => errors.push(size("tenantId", 2, 50)),
-        _ => {}
+        Some(v) => check_length(&mut errors, "tenantId", Some(v)),
     }
     let txn_amount = match amount(&t.txn_amount, Ceiling::Total) {
         None => {
@@ -176,14 +200,15 @@ pub fn parse(request: &TransactionRequest) -> Result<NewTransaction, DigitError>
         }
     };
     let bill_id = text(&t.bill_id);
-    if bill_id.is_none() {
-        errors.push(not_null("billId"));
+    match &bill_id {
+        None => errors.push(not_null("billId")),
+        Some(v) => check_length(&mut errors, "billId", Some(v)),
     }
+    check_length(&mut errors, "module", t.module.as_deref());
     let consumer_code = text(&t.consumer_code);
     match &consumer_code {
         None => errors.push(not_null("consumerCode")),
-        Some(v) if v.chars().count() > 128 => errors.push(size("consumerCode", 0, 128)),
-        _ => {}
+        Some(v) => check_length(&mut errors, "consumerCode", Some(v)),
     }
     let mut tax_and_payments = Vec::new();
     match &t.tax_and_payments {
@@ -243,12 +268,12 @@ pub fn parse(request: &TransactionRequest) -> Result<NewTransaction, DigitError>
     let product_info = t.product_info.clone().filter(|p| !p.trim().is_empty());
     match &product_info {
         None => errors.push(not_null("productInfo")),
-        Some(v) if v.chars().count() > 512 => errors.push(size("productInfo", 1, 512)),
-        _ => {}
+        Some(v) => check_length(&mut errors, "productInfo", Some(v)),
     }
     let gateway = text(&t.gateway);
-    if gateway.is_none() {
-        errors.push(not_null("gateway"));
+    match &gateway {
+        None => errors.push(not_null("gateway")),
+        Some(v) => check_length(&mut errors, "gateway", Some(v)),
     }
     let callback_url = text(&t.callback_url);
     if callback_url.is_none() {
@@ -268,6 +293,9 @@ pub fn parse(request: &TransactionRequest) -> Result<NewTransaction, DigitError>
             if mobile.is_none() {
                 errors.push(not_null("user.mobileNumber"));
             }
+            check_length(&mut errors, "user.name", u.name.as_deref());
+            check_length(&mut errors, "user.mobileNumber", u.mobile_number.as_deref());
+            check_length(&mut errors, "user.emailId", u.email_id.as_deref());
             (name, mobile, text(&u.email_id))
         }
     };
@@ -284,6 +312,16 @@ pub fn parse(request: &TransactionRequest) -> Result<NewTransaction, DigitError>
     };
     if !errors.is_empty() {
         return Err(DigitError::many(errors));
+    }
+    // DIGIT's TransactionRequest does not require its RequestInfo, but the first check of
+    // its service (TransactionValidator.isUserDetailPresent) reads
+    // `getRequestInfo().getUserInfo()`: without one, its tracer answers the
+    // NullPointerException.
+    if request.request_info.is_none() {
+        return Err(bean::unhandled(
+            "NullPointerException",
+            "Cannot invoke \"org.egov.common.contract.request.RequestInfo.getUserInfo()\" because the return value of \"org.egov.pg.web.models.TransactionRequest.getRequestInfo()\" is null",
+        ));
     }
     Ok(NewTransaction {
         tenant_id: tenant_id.unwrap_or_default(),
