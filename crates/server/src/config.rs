@@ -80,6 +80,20 @@ pub fn known_variables() -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// DIGIT reuses refresh tokens; rotation is a setting, off unless asked for.
+    #[test]
+    fn refresh_token_rotation_is_off_unless_set() {
+        use clap::Parser;
+        let serve = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            crate::cli::Command::Serve(s) => s.rotate_refresh_tokens,
+            _ => unreachable!(),
+        };
+        assert!(!serve(&["kosh", "serve"]));
+        assert!(serve(&["kosh", "serve", "--rotate-refresh-tokens"]));
+        assert!(serve(&["kosh", "serve", "--rotate-refresh-tokens=true"]));
+        assert!(!serve(&["kosh", "serve", "--rotate-refresh-tokens=false"]));
+    }
+
     #[test]
     fn file_keys_map_to_variables() {
         let dir = std::env::temp_dir().join(format!("kosh-config-{}", std::process::id()));
@@ -89,6 +103,11 @@ mod tests {
         let vars = read_config_file(&file).unwrap();
         assert!(vars.contains(&("KOSH_LISTEN".into(), "0.0.0.0:9000".into())));
         assert!(vars.contains(&("KOSH_DB_MAX_CONNECTIONS".into(), "4".into())));
+        std::fs::write(&file, "rotate_refresh_tokens = true\n").unwrap();
+        assert_eq!(
+            read_config_file(&file).unwrap(),
+            vec![("KOSH_ROTATE_REFRESH_TOKENS".into(), "true".into())]
+        );
         std::fs::write(&file, "no_such_thing = 1\n").unwrap();
         assert!(
             read_config_file(&file)

@@ -181,7 +181,9 @@ async fn run_search(
     })))
 }
 
-/// Search users (`active` defaults to true).
+/// Search users (`active` defaults to true). One of userName, name, mobileNumber, emailId
+/// or uuid is needed (tenantId with the first three); id, roleCodes, userType and active
+/// narrow such a search.
 #[utoipa::path(post, path = "/user/_search", tag = "egov-user", request_body = UserSearchCriteria,
     responses((status = 200, description = "responseInfo and user [...]")))]
 pub(super) async fn search(
@@ -193,7 +195,7 @@ pub(super) async fn search(
     run_search(&db, &mdms, &requester, &criteria, true).await
 }
 
-/// Search users (no default for `active`).
+/// Search users (no default for `active`); the same criteria as `/user/_search`.
 #[utoipa::path(post, path = "/user/v1/_search", tag = "egov-user", request_body = UserSearchCriteria,
     responses((status = 200, description = "responseInfo and user [...]")))]
 pub(super) async fn search_v1(
