@@ -83,6 +83,10 @@ pub fn messages(data: &[u8]) {
         AnyMessage::ReqDiagnostic(m) => xml::to_xml(m),
         AnyMessage::ResDiagnostic(m) => xml::to_xml(m),
         AnyMessage::Ack(m) => xml::to_xml(m),
+        AnyMessage::BillValidationRequest(m) => xml::to_xml(m),
+        AnyMessage::BillValidationResponse(m) => xml::to_xml(m),
+        AnyMessage::TxnStatusComplainRequest(m) => xml::to_xml(m),
+        AnyMessage::TxnStatusComplainResponse(m) => xml::to_xml(m),
     };
     let written =
         written.unwrap_or_else(|e| panic!("accepted {} does not write: {e}", message.root()));

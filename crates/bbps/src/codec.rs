@@ -7,8 +7,9 @@ use crate::dom;
 use crate::sig::{self, SignError, SigningKey, VerifyError, VerifyingKey};
 use crate::xml::{
     self, AnyMessage, BbpsMessage, BillFetchRequest, BillFetchResponse, BillPaymentRequest,
-    BillPaymentResponse, ErrorMessage, Head, ReqDiagnostic, ResDiagnostic, TxnStatusRequest,
-    TxnStatusResponse, XmlError, api,
+    BillPaymentResponse, BillValidationRequest, BillValidationResponse, ErrorMessage, Head,
+    ReqDiagnostic, ResDiagnostic, TxnStatusComplainRequest, TxnStatusComplainResponse,
+    TxnStatusRequest, TxnStatusResponse, XmlError, api,
 };
 
 /// A request the central unit (or the BOU) sends to kosh as biller.
@@ -20,6 +21,8 @@ pub enum Request {
     BillPayment(BillPaymentRequest),
     TxnStatus(TxnStatusRequest),
     Diagnostic(ReqDiagnostic),
+    BillValidation(BillValidationRequest),
+    Complaint(TxnStatusComplainRequest),
 }
 
 impl Request {
@@ -30,6 +33,8 @@ impl Request {
             Request::BillPayment(r) => &r.head,
             Request::TxnStatus(r) => &r.head,
             Request::Diagnostic(r) => &r.head,
+            Request::BillValidation(r) => &r.head,
+            Request::Complaint(r) => &r.head,
         }
     }
 
@@ -44,7 +49,8 @@ impl Request {
             Request::BillFetch(r) => r.txn.msg_id.as_deref(),
             Request::BillPayment(r) => r.txn.msg_id.as_deref(),
             Request::TxnStatus(r) => r.txn.msg_id.as_deref(),
-            Request::Diagnostic(_) => None,
+            Request::Diagnostic(_) | Request::BillValidation(_) => None,
+            Request::Complaint(r) => r.txn.msg_id.as_deref().or(Some(r.req.msg_id.as_str())),
         }
     }
 
@@ -55,6 +61,8 @@ impl Request {
             Request::BillPayment(_) => BillPaymentRequest::ROOT,
             Request::TxnStatus(_) => TxnStatusRequest::ROOT,
             Request::Diagnostic(_) => ReqDiagnostic::ROOT,
+            Request::BillValidation(_) => BillValidationRequest::ROOT,
+            Request::Complaint(_) => TxnStatusComplainRequest::ROOT,
         }
     }
 
@@ -65,6 +73,8 @@ impl Request {
             Request::BillFetch(_) => Some(api::FETCH_REQUEST),
             Request::BillPayment(_) => Some(api::PAYMENT_REQUEST),
             Request::TxnStatus(_) => Some(api::TXN_STATUS_REQUEST),
+            Request::BillValidation(_) => Some(api::VALIDATION_REQUEST),
+            Request::Complaint(_) => Some(api::COMPLAINT_REQUEST),
             Request::Diagnostic(_) => None,
         }
     }
@@ -78,6 +88,8 @@ pub enum Response {
     BillPayment(BillPaymentResponse),
     TxnStatus(TxnStatusResponse),
     Diagnostic(ResDiagnostic),
+    BillValidation(BillValidationResponse),
+    Complaint(TxnStatusComplainResponse),
 }
 
 impl Response {
@@ -88,6 +100,8 @@ impl Response {
             Response::BillPayment(_) => BillPaymentResponse::ROOT,
             Response::TxnStatus(_) => TxnStatusResponse::ROOT,
             Response::Diagnostic(_) => ResDiagnostic::ROOT,
+            Response::BillValidation(_) => BillValidationResponse::ROOT,
+            Response::Complaint(_) => TxnStatusComplainResponse::ROOT,
         }
     }
 
@@ -98,6 +112,8 @@ impl Response {
             Response::BillPayment(r) => &r.head,
             Response::TxnStatus(r) => &r.head,
             Response::Diagnostic(r) => &r.head,
+            Response::BillValidation(r) => &r.head,
+            Response::Complaint(r) => &r.head,
         }
     }
 
@@ -178,6 +194,8 @@ pub fn decode_request(body: &str, peers: &[VerifyingKey]) -> Result<Request, Inb
         AnyMessage::BillPaymentRequest(r) => Ok(Request::BillPayment(r)),
         AnyMessage::TxnStatusRequest(r) => Ok(Request::TxnStatus(r)),
         AnyMessage::ReqDiagnostic(r) => Ok(Request::Diagnostic(r)),
+        AnyMessage::BillValidationRequest(r) => Ok(Request::BillValidation(r)),
+        AnyMessage::TxnStatusComplainRequest(r) => Ok(Request::Complaint(r)),
         other => Err(InboundError::NotARequest(other.root())),
     }
 }
@@ -206,6 +224,8 @@ pub fn encode_response(response: &Response, key: &SigningKey) -> Result<String, 
         Response::BillPayment(r) => encode_signed(r, key),
         Response::TxnStatus(r) => encode_signed(r, key),
         Response::Diagnostic(r) => encode_signed(r, key),
+        Response::BillValidation(r) => encode_signed(r, key),
+        Response::Complaint(r) => encode_signed(r, key),
     }
 }
 

@@ -145,6 +145,27 @@ fn acks_round_trip() {
 }
 
 #[test]
+fn validation_and_complaint_messages_round_trip() {
+    let req: BillValidationRequest = round_trip("BillValidationRequest.xml");
+    assert_eq!(
+        req.amount.as_ref().and_then(|a| a.amount.as_deref()),
+        Some("60000")
+    );
+    let res: BillValidationResponse = round_trip("BillValidationResponse.xml");
+    assert_eq!(res.reason.response_code, "000");
+    let cms: TxnStatusComplainRequest = round_trip("TxnStatusComplainRequest.xml");
+    assert_eq!(cms.req.complaint_type.as_deref(), Some("Transaction"));
+    assert_eq!(cms.txn.xchange_id.as_deref(), Some("401"));
+    let answer: TxnStatusComplainResponse = round_trip("TxnStatusComplainResponse.xml");
+    assert_eq!(answer.resp.txn_list.details[0].txn_status, "SUCCESS");
+    assert_eq!(answer.resp.complaint_status.as_deref(), Some("ASSIGNED"));
+    // msgId is required on the complaint request.
+    let broken = fixture("messages/TxnStatusComplainRequest.xml")
+        .replace(r#"msgId="CMQ2VVR4QOS7X1UGPY7JGUV444P61251200" "#, "");
+    assert!(from_xml::<TxnStatusComplainRequest>(&broken).is_err());
+}
+
+#[test]
 fn parse_any_reads_by_root_element() {
     for (sample, root) in [
         ("BillFetchRequest.xml", "BillFetchRequest"),
@@ -156,15 +177,19 @@ fn parse_any_reads_by_root_element() {
         ("ReqDiagnostic.xml", "ReqDiagnostic"),
         ("ResDiagnostic.xml", "ResDiagnostic"),
         ("Ack.xml", "Ack"),
+        ("BillValidationRequest.xml", "BillValidationRequest"),
+        ("BillValidationResponse.xml", "BillValidationResponse"),
+        ("TxnStatusComplainRequest.xml", "TxnStatusComplainRequest"),
+        ("TxnStatusComplainResponse.xml", "TxnStatusComplainResponse"),
     ] {
         let m = parse_any(&fixture(&format!("messages/{sample}"))).unwrap();
         assert_eq!(m.root(), root);
     }
-    let e = parse_any(r#"<ns2:BillValidationRequest xmlns:ns2="http://bbps.org/schema"/>"#)
-        .unwrap_err();
+    let e =
+        parse_any(r#"<ns2:BillerFetchRequest xmlns:ns2="http://bbps.org/schema"/>"#).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "unknown BBPS message {http://bbps.org/schema}BillValidationRequest"
+        "unknown BBPS message {http://bbps.org/schema}BillerFetchRequest"
     );
     let e = parse_any(r#"<BillFetchRequest/>"#).unwrap_err();
     assert!(matches!(e, XmlError::UnknownMessage(_)));

@@ -75,6 +75,8 @@ fn all_responses() -> Vec<Response> {
         Response::BillPayment(sample_response("BillPaymentResponse.xml")),
         Response::TxnStatus(sample_response("TxnStatusResponse.xml")),
         Response::Diagnostic(sample_response("ResDiagnostic.xml")),
+        Response::BillValidation(sample_response("BillValidationResponse.xml")),
+        Response::Complaint(sample_response("TxnStatusComplainResponse.xml")),
     ]
 }
 
@@ -102,6 +104,8 @@ fn sign_then_verify_round_trips_every_response() {
             Response::BillPayment(m) => to_xml(m),
             Response::TxnStatus(m) => to_xml(m),
             Response::Diagnostic(m) => to_xml(m),
+            Response::BillValidation(m) => to_xml(m),
+            Response::Complaint(m) => to_xml(m),
         }
         .unwrap();
         assert_eq!(verified.signed_xml(), normalize(&unsigned));
@@ -123,6 +127,14 @@ fn sign_then_verify_round_trips_every_response() {
             ),
             Response::Diagnostic(m) => assert_eq!(
                 &codec::decode_signed::<ResDiagnostic>(&signed, &certs).unwrap(),
+                m
+            ),
+            Response::BillValidation(m) => assert_eq!(
+                &codec::decode_signed::<BillValidationResponse>(&signed, &certs).unwrap(),
+                m
+            ),
+            Response::Complaint(m) => assert_eq!(
+                &codec::decode_signed::<TxnStatusComplainResponse>(&signed, &certs).unwrap(),
                 m
             ),
         }

@@ -56,6 +56,10 @@ fn kosh_xsd_verdict(xml: &str) -> (&'static str, Result<(), String>) {
         "ReqDiagnostic" => check::<ReqDiagnostic>(xml),
         "ResDiagnostic" => check::<ResDiagnostic>(xml),
         "Ack" => check::<Ack>(xml),
+        "BillValidationRequest" => check::<BillValidationRequest>(xml),
+        "BillValidationResponse" => check::<BillValidationResponse>(xml),
+        "TxnStatusComplainRequest" => check::<TxnStatusComplainRequest>(xml),
+        "TxnStatusComplainResponse" => check::<TxnStatusComplainResponse>(xml),
         other => panic!("no message {other}"),
     }
 }
@@ -72,6 +76,12 @@ const SAMPLES: &[&str] = &[
     "ResDiagnostic.xml",
     "Ack.xml",
     "Ack-rejected.xml",
+    "BillValidationRequest.xml",
+    "BillValidationResponse.xml",
+    "TxnStatusComplainRequest.xml",
+    // TxnStatusComplainResponse.xml is not here: its XSD declares the attribute
+    // `description` twice, which libxml2 refuses as a schema (kosh's model has it once);
+    // messages.rs reads and writes the sample.
 ];
 
 #[test]
@@ -90,6 +100,10 @@ fn every_sample_and_every_message_kosh_writes_validates_with_xmllint() {
             AnyMessage::ReqDiagnostic(m) => to_xml(&m),
             AnyMessage::ResDiagnostic(m) => to_xml(&m),
             AnyMessage::Ack(m) => to_xml(&m),
+            AnyMessage::BillValidationRequest(m) => to_xml(&m),
+            AnyMessage::BillValidationResponse(m) => to_xml(&m),
+            AnyMessage::TxnStatusComplainRequest(m) => to_xml(&m),
+            AnyMessage::TxnStatusComplainResponse(m) => to_xml(&m),
         }
         .unwrap();
         docs.push((format!("sample {s}"), text));

@@ -38,6 +38,137 @@ pub enum Command {
     /// The keys that seal personal data (KOSH_PII_KEYS).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Payment reconciliation from the command line: `kosh reconcile --now` runs one pass.
+    Reconcile(Box<Reconcile>),
+}
+
+/// `kosh reconcile --now`: one pass of the payment reconciliation job that `kosh serve` runs
+/// every KOSH_PG_RECONCILE_EVERY_SECONDS, against the same database and gateways. Every
+/// PENDING transaction that is due is asked about at its gateway and settled as `_update`
+/// settles it (SUCCESS with its receipt, FAILURE, or left PENDING). Prints one line per
+/// transaction examined and a summary; exits non-zero when a transaction could not be
+/// settled, when a pass on another instance held the job past --wait-seconds, or when the
+/// database cannot be opened. Safe to run while kosh serves: one pass at a time, through the
+/// job's lease row.
+#[derive(Debug, Clone, Args)]
+pub struct Reconcile {
+    /// Run one pass now (required: the periodic job runs inside `kosh serve`).
+    #[arg(long, required = true)]
+    pub now: bool,
+
+    /// How long to wait, in seconds, for a pass that another instance is running.
+    #[arg(long, default_value_t = 30)]
+    pub wait_seconds: u64,
+
+    /// TOML file with settings (the keys of `kosh serve --config`; those this command does not
+    /// use are ignored). Flags and environment variables take precedence.
+    #[arg(long, env = "KOSH_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Folder of the embedded SQLite database (kosh.db) and of the keys kept with the data.
+    #[arg(long, env = "KOSH_DATA_DIR", default_value = "./kosh-data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL: postgres://user@host/db for PostgreSQL, or sqlite://path. Default:
+    /// SQLite at <data dir>/kosh.db.
+    #[arg(long, env = "KOSH_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Most database connections kept open.
+    #[arg(long, env = "KOSH_DB_MAX_CONNECTIONS", default_value_t = 4)]
+    pub db_max_connections: u32,
+
+    /// Folder of master data in DIGIT's MDMS layout. Default: the pb demo data built into kosh.
+    #[arg(long, env = "KOSH_MDMS_DIR")]
+    pub mdms_dir: Option<PathBuf>,
+
+    /// Log filter (tracing EnvFilter syntax); logs go to standard error.
+    #[arg(long, env = "KOSH_LOG", default_value = "warn")]
+    pub log: String,
+
+    /// Log line format.
+    #[arg(long, env = "KOSH_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Where `kosh serve` listens. Without a gateways file, kosh's own SANDBOX gateway
+    /// answers its status queries there (and is on, with KOSH_PG_SANDBOX=auto, only when this
+    /// is a loopback address).
+    #[arg(long, env = "KOSH_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Payment gateways: the file `kosh serve` reads (TOML, or JSON when named *.json).
+    #[arg(long, env = "KOSH_PG_GATEWAYS_FILE")]
+    pub pg_gateways_file: Option<PathBuf>,
+
+    /// Without a gateways file: whether the SANDBOX gateway is on, as for `kosh serve`.
+    #[arg(long, env = "KOSH_PG_SANDBOX", value_enum, default_value_t = SandboxMode::Auto)]
+    pub pg_sandbox: SandboxMode,
+
+    /// Without a gateways file: the SANDBOX gateway's secret (default: the one kept in
+    /// <data dir>/pg-sandbox-secret).
+    #[arg(long, env = "KOSH_PG_SANDBOX_SECRET", hide_env_values = true)]
+    pub pg_sandbox_secret: Option<String>,
+
+    /// A PENDING transaction is asked about once this old, and again at this interval during
+    /// its first day; one the gateway has no record of is closed once twice this old.
+    #[arg(long, env = "KOSH_PG_RECONCILE_AFTER_MINUTES", default_value_t = 15)]
+    pub pg_reconcile_after_minutes: i64,
+
+    /// After its first day, a PENDING transaction is asked about at this interval.
+    #[arg(long, env = "KOSH_PG_RECONCILE_SWEEP_MINUTES", default_value_t = 720)]
+    pub pg_reconcile_sweep_minutes: i64,
+
+    /// A closed transaction is still asked about for this many hours after its creation.
+    #[arg(long, env = "KOSH_PG_LATE_SUCCESS_HOURS", default_value_t = 72)]
+    pub pg_late_success_hours: i64,
+
+    /// The largest single amount kosh accepts, in whole rupees (as for `kosh serve`).
+    #[arg(long, env = "KOSH_MAX_AMOUNT_RUPEES", default_value_t = kosh_platform::money::DEFAULT_MAX_AMOUNT_RUPEES)]
+    pub max_amount_rupees: i64,
+
+    /// The largest total kosh accepts, in whole rupees (as for `kosh serve`).
+    #[arg(long, env = "KOSH_MAX_TOTAL_RUPEES", default_value_t = kosh_platform::money::DEFAULT_MAX_TOTAL_RUPEES)]
+    pub max_total_rupees: i64,
+
+    /// The keys that seal personal data, as for `kosh serve` (default: KOSH_PII_KEY_FILE).
+    #[arg(long, env = "KOSH_PII_KEYS", hide_env_values = true)]
+    pub pii_keys: Option<String>,
+
+    /// The blind-index key, required with KOSH_PII_KEYS.
+    #[arg(long, env = "KOSH_PII_INDEX_KEY", hide_env_values = true)]
+    pub pii_index_key: Option<String>,
+
+    /// Where the personal-data keys are kept when KOSH_PII_KEYS is unset. Default:
+    /// <data dir>/kosh.keys.
+    #[arg(long, env = "KOSH_PII_KEY_FILE")]
+    pub pii_key_file: Option<PathBuf>,
+}
+
+impl Reconcile {
+    /// The server settings these stand for; everything else at its default.
+    pub fn settings(&self) -> Settings {
+        let mut s = Settings::defaults();
+        s.config = self.config.clone();
+        s.data_dir = self.data_dir.clone();
+        s.database_url = self.database_url.clone();
+        s.db_max_connections = self.db_max_connections;
+        s.mdms_dir = self.mdms_dir.clone();
+        s.log = self.log.clone();
+        s.log_format = self.log_format;
+        s.listen = self.listen;
+        s.pg_gateways_file = self.pg_gateways_file.clone();
+        s.pg_sandbox = self.pg_sandbox;
+        s.pg_sandbox_secret = self.pg_sandbox_secret.clone();
+        s.pg_reconcile_after_minutes = self.pg_reconcile_after_minutes;
+        s.pg_reconcile_sweep_minutes = self.pg_reconcile_sweep_minutes;
+        s.pg_late_success_hours = self.pg_late_success_hours;
+        s.max_amount_rupees = self.max_amount_rupees;
+        s.max_total_rupees = self.max_total_rupees;
+        s.pii_keys = self.pii_keys.clone();
+        s.pii_index_key = self.pii_index_key.clone();
+        s.pii_key_file = self.pii_key_file.clone();
+        s
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -449,7 +580,9 @@ impl Settings {
             Command::Import(ImportCommand::Demands(i)) => i.settings,
             Command::Audit(AuditCommand::Verify(a)) => a.settings,
             Command::Keys(KeysCommand::Rotate(k)) => k.settings.clone(),
-            Command::Keys(KeysCommand::New(_)) => unreachable!("parsed as serve"),
+            Command::Keys(KeysCommand::New(_)) | Command::Reconcile(_) => {
+                unreachable!("parsed as serve")
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod import;
 mod middleware;
 mod ops;
 pub mod pii;
+pub mod reconcile;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -317,7 +318,7 @@ fn sandbox_secret(settings: &Settings) -> String {
     secret
 }
 
-fn pg_service(settings: &Settings, addr: SocketAddr) -> anyhow::Result<PgService> {
+pub(crate) fn pg_service(settings: &Settings, addr: SocketAddr) -> anyhow::Result<PgService> {
     anyhow::ensure!(
         settings.pg_reconcile_after_minutes > 0,
         "KOSH_PG_RECONCILE_AFTER_MINUTES must be positive"

@@ -33,6 +33,7 @@ fn main() -> std::process::ExitCode {
             Command::Audit(AuditCommand::Verify(args)) => kosh_server::audit::verify(args).await,
             Command::Keys(KeysCommand::Rotate(args)) => kosh_server::pii::keys_rotate(*args).await,
             Command::Keys(KeysCommand::New(args)) => kosh_server::pii::keys_new(args),
+            Command::Reconcile(args) => kosh_server::reconcile::now(*args).await,
         }
     });
     match result {

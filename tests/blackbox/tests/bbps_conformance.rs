@@ -16,6 +16,7 @@ on_both_databases!(
     exactness_follows_what_collection_takes_and_every_posting_is_answered_and_recorded,
     a_reversed_reference_reposted_answers_the_reversal_in_json_and_xml,
     a_posting_links_to_its_fetch_by_ref_id_and_the_unit_monitors_health,
+    xml_bill_validation_and_complaints_per_the_xsd,
 );
 
 /// 2019-06-15 10:00 IST, inside the 2019-20 tax periods.
@@ -575,3 +576,213 @@ async fn a_posting_links_to_its_fetch_by_ref_id_and_the_unit_monitors_health(bac
     assert_eq!(status, StatusCode::OK, "the municipality's SUPERUSER too");
     env.stop().await;
 }
+
+fn validation_xml(ref_id: &str, biller: &str, code: &str, amount: Option<i64>) -> String {
+    let amount = amount
+        .map(|a| format!(r#"<Amount amount="{a}"/>"#))
+        .unwrap_or_default();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><ns2:BillValidationRequest xmlns:ns2="http://bbps.org/schema">{}{AGENT}{}{amount}</ns2:BillValidationRequest>"#,
+        head(ref_id),
+        bill_details(biller, code)
+    )
+}
+
+fn complaint_xml(ref_id: &str, attributes: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><ns2:TxnStatusComplainRequest xmlns:ns2="http://bbps.org/schema">{}<Txn ts="2019-06-15T12:00:00+05:30" msgId="{}" xchangeId="401"/><TxnStatusComplainReq msgId="{}" {attributes}/></ns2:TxnStatusComplainRequest>"#,
+        head(ref_id),
+        rid("CMS", 1),
+        rid("CMQ", 1)
+    )
+}
+
+fn validation_answer(body: &str) -> kosh_bbps::xml::BillValidationResponse {
+    match verified(body) {
+        AnyMessage::BillValidationResponse(r) => r,
+        _ => panic!("{body}"),
+    }
+}
+
+fn complaint_answer(body: &str) -> kosh_bbps::xml::TxnStatusComplainResponse {
+    match verified(body) {
+        AnyMessage::TxnStatusComplainResponse(r) => r,
+        _ => panic!("{body}"),
+    }
+}
+
+/// Item 11: `BillValidationRequest` → `BillValidationResponse` (the JSON validation's
+/// verdicts: BVR005 for an amount the bill does not take, BVR001 for an unknown account),
+/// and `TxnStatusComplainRequest` → `TxnStatusComplainResponse`: a complaint registered,
+/// tracked by its id, shown in the JSON tracking too, with the transaction it is about;
+/// another unit tracks nothing of it.
+async fn xml_bill_validation_and_complaints_per_the_xsd(backend: Backend) {
+    let env = start(backend).await;
+    env.demand("ADVT.Hoardings", "AH-2", &[("ADVT.HOARDINGS_TAX", 600)])
+        .await;
+    env.demand("TL", "TL-9", &[("TL_TAX", 400)]).await;
+
+    let ref_id = rid("VAL", 1);
+    let (status, body) = env
+        .post_xml(
+            "BillValidationRequest",
+            &ref_id,
+            signed(&validation_xml(&ref_id, HOARDINGS, "AH-2", None)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let valid = validation_answer(&body);
+    assert_eq!(valid.reason.response_code, "000", "{body}");
+    assert_eq!(valid.head.ref_id, ref_id);
+    assert_eq!(
+        info_tag(&valid.additional_info, "Amount Exactness").as_deref(),
+        Some("EXACT")
+    );
+    assert_eq!(
+        info_tag(&valid.additional_info, "Bill Amount").as_deref(),
+        Some("60000")
+    );
+    let (_, body) = env
+        .post_xml(
+            "BillValidationRequest",
+            &ref_id,
+            signed(&validation_xml(&ref_id, HOARDINGS, "AH-2", Some(70000))),
+        )
+        .await;
+    let over = validation_answer(&body);
+    assert_eq!(
+        over.reason.compliance_resp_cd.as_deref(),
+        Some("BVR005"),
+        "{body}"
+    );
+    let (_, body) = env
+        .post_xml(
+            "BillValidationRequest",
+            &ref_id,
+            signed(&validation_xml(&ref_id, HOARDINGS, "AH-404", None)),
+        )
+        .await;
+    let unknown = validation_answer(&body);
+    assert_eq!(
+        unknown.reason.compliance_resp_cd.as_deref(),
+        Some("BVR001"),
+        "{body}"
+    );
+
+    // A complaint about a posting, registered in XML.
+    let paid = env
+        .ok(
+            "/bbps/v1/payments",
+            posting("AU019166CONF00000030", TL, "TL-9", 40000),
+        )
+        .await;
+    assert_eq!(paid["status"], "SUCCESS", "{paid}");
+    let cms = rid("CMP", 1);
+    let (status, body) = env
+        .post_xml(
+            "TxnStatusComplainRequest",
+            &cms,
+            signed(&complaint_xml(
+                &cms,
+                r#"complaintType="Transaction" txnReferenceId="AU019166CONF00000030" disposition="Transaction Successful, account not updated" description="no receipt" participationType="AGENT""#,
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let registered = complaint_answer(&body);
+    assert_eq!(
+        registered.resp.response_code.as_deref(),
+        Some("000"),
+        "{body}"
+    );
+    assert_eq!(
+        registered.resp.complaint_status.as_deref(),
+        Some("ASSIGNED")
+    );
+    assert_eq!(registered.resp.msg_id, rid("CMQ", 1));
+    assert_eq!(registered.txn.xchange_id.as_deref(), Some("401"));
+    let id = registered.resp.complaint_id.clone().unwrap();
+    let listed = &registered.resp.txn_list.details;
+    assert_eq!(listed.len(), 1, "{body}");
+    assert_eq!(listed[0].txn_reference_id, "AU019166CONF00000030");
+    assert_eq!(listed[0].txn_status, "SUCCESS");
+    assert_eq!(listed[0].amount, "40000");
+
+    // Tracked by its id, in XML and in JSON.
+    let (_, body) = env
+        .post_xml(
+            "TxnStatusComplainRequest",
+            &cms,
+            signed(&complaint_xml(&cms, &format!(r#"complaintId="{id}""#))),
+        )
+        .await;
+    let tracked = complaint_answer(&body);
+    assert_eq!(
+        tracked.resp.complaint_id.as_deref(),
+        Some(id.as_str()),
+        "{body}"
+    );
+    assert_eq!(tracked.resp.complaint_status.as_deref(), Some("ASSIGNED"));
+    assert_eq!(tracked.resp.open_complaint.as_deref(), Some("Y"));
+    let json_tracked = env
+        .ok("/bbps/v1/complaints/status", json!({"complaintId": id}))
+        .await;
+    assert_eq!(json_tracked["Complaints"][0]["complaintId"], id.as_str());
+    assert_eq!(
+        json_tracked["Complaints"][0]["disposition"],
+        "Transaction Successful, account not updated"
+    );
+
+    // Nothing to register or track: a signed refusal, not a DIGIT error.
+    let (status, body) = env
+        .post_xml(
+            "TxnStatusComplainRequest",
+            &cms,
+            signed(&complaint_xml(&cms, "")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let refused = complaint_answer(&body);
+    assert_eq!(refused.resp.response_code.as_deref(), Some("200"), "{body}");
+    assert!(
+        refused
+            .resp
+            .remarks
+            .as_deref()
+            .unwrap_or_default()
+            .contains("complaintId")
+    );
+
+    // Another operating unit sees none of it.
+    env.kosh
+        .create_user(json!({"userName": "bbps-other", "name": "Other BBPS unit", "type": "SYSTEM", "active": true,
+            "password": UNIT_PASSWORD, "tenantId": "pb", "allowedIps": ["127.0.0.1"],
+            "roles": [{"code": "BBPS", "tenantId": "pb"}]}))
+        .await;
+    let other = env
+        .kosh
+        .token("bbps-other", UNIT_PASSWORD, "pb", "SYSTEM")
+        .await;
+    let response = env
+        .kosh
+        .client
+        .post(env.kosh.url(&format!(
+            "/bbps/v1/npci/TxnStatusComplainRequest/1.0/urn:referenceId:{cms}"
+        )))
+        .header("auth-token", &other)
+        .header("content-type", "application/xml")
+        .body(signed(&complaint_xml(
+            &cms,
+            &format!(r#"complaintId="{id}""#),
+        )))
+        .send()
+        .await
+        .unwrap();
+    let body = response.text().await.unwrap();
+    let foreign = complaint_answer(&body);
+    assert_eq!(foreign.resp.response_code.as_deref(), Some("200"), "{body}");
+    assert_eq!(foreign.resp.complaint_id, None);
+    assert!(foreign.resp.txn_list.details.is_empty());
+    env.stop().await;
+}
+

@@ -8,6 +8,8 @@
 //! | `BillPaymentRequest`, `FORWARD TYPE REQUEST` | `BillPaymentResponse` (approval reference = receipt number, or a BPR code) |
 //! | `BillPaymentRequest`, `REVERSAL TYPE REQUEST` | `BillPaymentResponse`, `REVERSAL TYPE RESPONSE` |
 //! | `TxnStatusRequest` ("402") | `TxnStatusResponse`; an `Ack` refusal (404) when kosh never received the posting |
+//! | `BillValidationRequest` | `BillValidationResponse` (the account and its bill, or a BVR code; with an `Amount`, whether it may be paid — the JSON profile's validation) |
+//! | `TxnStatusComplainRequest` ("401") | `TxnStatusComplainResponse`: a complaint registered (`complaintType` + `disposition`) or tracked (`complaintId`, or `txnReferenceId`), with the transaction concerned |
 //! | `ReqDiagnostic` (at `ReqHbt`) | `ResDiagnostic` |
 //!
 //! Every request must carry an enveloped XML signature (RSA-SHA256) by one of the
@@ -41,15 +43,18 @@ use kosh_platform::money::{MoneyError, Paise, wire};
 use crate::biller::wire::amount_refusal;
 use crate::biller::{code_of, require_unit};
 use crate::codec::{self, Request, Response as Answer};
-use crate::codes::{ComplianceCode, Stage};
+use crate::codes::{ComplianceCode, ResponseCode, Stage};
+use crate::complaint::{self, NewComplaint};
 use crate::config::{Bbps, XML_OFF, XmlKeys};
 use crate::lookup::{Param, Presented, Refusal, ist_date};
 use crate::service::{self, BillAmount, Ctx, Posting, Reversal};
 use crate::store::{TxnRow, TxnStatus};
 use crate::xml::{
     self, Ack, AdditionalInfo, BillDetails, BillFetchRequest, BillFetchResponse,
-    BillPaymentRequest, BillPaymentResponse, Biller, BillerResponse, CustomerParams, DeviceTagName,
-    ErrorMessage, Head, Reason, ResDiagnostic, Tag, TxnStatusRequest, TxnStatusResponse,
+    BillPaymentRequest, BillPaymentResponse, BillValidationRequest, BillValidationResponse, Biller,
+    BillerResponse, CustomerParams, DeviceTagName, ErrorMessage, Head, Reason, ResDiagnostic, Tag,
+    TxnDetail, TxnStatusComplainRequest, TxnStatusComplainResp, TxnStatusComplainResponse,
+    TxnStatusRequest, TxnStatusResponse,
 };
 
 pub fn router<S>() -> OpenApiRouter<S>
@@ -72,6 +77,8 @@ fn api_of(message: &str) -> Option<&'static str> {
         "BillFetchRequest" => xml::api::FETCH_REQUEST,
         "BillPaymentRequest" => xml::api::PAYMENT_REQUEST,
         "TxnStatusRequest" => xml::api::TXN_STATUS_REQUEST,
+        "BillValidationRequest" => xml::api::VALIDATION_REQUEST,
+        "TxnStatusComplainRequest" => xml::api::COMPLAINT_REQUEST,
         "ReqHbt" => "REQ_HBT",
         _ => return None,
     })
@@ -115,7 +122,7 @@ fn error(code: &str, detail: impl Into<String>) -> Vec<ErrorMessage> {
 
 /// One NPCI BBPS request (signed XML), answered with kosh's signed response.
 #[utoipa::path(post, path = "/bbps/v1/npci/{message}/1.0/{reference}", tag = "bbps",
-    params(("message" = String, Path, description = "BillFetchRequest, BillPaymentRequest, TxnStatusRequest or ReqHbt"),
+    params(("message" = String, Path, description = "BillFetchRequest, BillPaymentRequest, BillValidationRequest, TxnStatusRequest, TxnStatusComplainRequest or ReqHbt"),
            ("reference" = String, Path, description = "urn:referenceId:<Head refId>")),
     request_body(content = String, content_type = "application/xml", description = "the signed NPCI message"),
     responses((status = 200, description = "the signed response message", content_type = "application/xml"),
@@ -374,7 +381,183 @@ impl Env {
             Request::BillPayment(r) if r.is_reversal() => self.reverse(r).await,
             Request::BillPayment(r) => self.pay(r).await,
             Request::TxnStatus(r) => self.status(r).await,
+            Request::BillValidation(r) => self.validate(r).await,
+            Request::Complaint(r) => self.complaint(r).await,
         }
+    }
+
+    async fn validate(&self, r: &BillValidationRequest) -> Result<Response, DigitError> {
+        let biller = self.biller(&r.bill_details)?;
+        let params = params_of(&r.bill_details);
+        let amount = r
+            .amount
+            .as_ref()
+            .and_then(|a| a.amount.as_deref())
+            .map(|a| wire::parse_paise_digits(a).and_then(Paise::payable));
+        // The same validation as the JSON profile's, so both answer alike.
+        let outcome = match amount {
+            Some(Err(e)) => Err(amount_refusal("Amount@amount", &e)),
+            Some(Ok(p)) => service::validate(self.ctx(), biller, &params, Some(p)).await?,
+            None => service::validate(self.ctx(), biller, &params, None).await?,
+        };
+        let (reason, tags) = match outcome {
+            Ok(bills) => {
+                let approval = bills
+                    .first()
+                    .map(|b| b.bill_number.clone().unwrap_or_else(|| b.bill_id.clone()))
+                    .unwrap_or_default();
+                let mut tags = Vec::new();
+                for b in &bills {
+                    if let Some(name) = &b.customer_name {
+                        tags.push(Tag::new("Customer Name", name.clone()));
+                    }
+                    if let Some(number) = &b.bill_number {
+                        tags.push(Tag::new("Bill Number", number.clone()));
+                    }
+                    tags.push(Tag::new("Bill Amount", wire::paise_text(b.amount)));
+                    tags.push(Tag::new("Amount Exactness", b.exactness.as_str()));
+                    tags.push(Tag::new("Minimum Amount", wire::paise_text(b.min_amount)));
+                    if let Some(max) = b.max_amount {
+                        tags.push(Tag::new("Maximum Amount", wire::paise_text(max)));
+                    }
+                }
+                (Reason::success(approval), tags)
+            }
+            Err(refusal) => (
+                Reason::failure(code_of(&refusal, Stage::Validation)),
+                vec![Tag::new("Detail", refusal.detail)],
+            ),
+        };
+        let mut answer = BillValidationResponse::for_request(r, self.head(), reason);
+        answer.additional_info = Some(AdditionalInfo { tags });
+        Ok(self.signed(Answer::BillValidation(answer)))
+    }
+
+    /// One transaction as a complaint answer lists it.
+    fn txn_detail(&self, t: &TxnRow) -> TxnDetail {
+        TxnDetail {
+            agent_id: t.agent_id.clone(),
+            biller_id: Some(t.biller_id.clone()).filter(|b| !b.is_empty()),
+            ref_id: t.ref_id.clone(),
+            approval_ref_num: t.approval_ref_num.clone(),
+            txn_reference_id: t.txn_reference_id.clone(),
+            txn_date: codec::timestamp(t.created_ms),
+            amount: wire::paise_text(t.amount.max(Paise::ZERO)),
+            txn_status: t.status.as_str().into(),
+            compliance_resp_cd: t.compliance_code.clone(),
+            compliance_reason: t.compliance_reason.clone(),
+            refunded_txn_amount: t
+                .refund
+                .as_ref()
+                .map(|r| wire::paise_text(r.amount.max(Paise::ZERO))),
+            payment_ref_id: t.payment_ref_id.clone(),
+            bill_number: t.bills.first().and_then(|b| b.bill_number.clone()),
+            additional_info: crate::biller::txn_detail(t).map(|d| AdditionalInfo {
+                tags: vec![Tag::new("Detail", d)],
+            }),
+        }
+    }
+
+    /// NPCI's complaint exchange ("401"): with `complaintType` and `disposition`, a complaint
+    /// is registered (once per `complaintId`, as in the JSON profile); with a `complaintId`
+    /// (or a `txnReferenceId`) alone, it is tracked; the transaction concerned is listed when
+    /// the unit may see it. A complaint kosh cannot take is answered, signed, with
+    /// `responseCode` 200 and the reason in `remarks`.
+    async fn complaint(&self, r: &TxnStatusComplainRequest) -> Result<Response, DigitError> {
+        let q = &r.req;
+        let text = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let ctx = self.ctx();
+        let mut resp = TxnStatusComplainResp {
+            msg_id: q.msg_id.clone(),
+            txn_reference_id: text(&q.txn_reference_id),
+            ..TxnStatusComplainResp::default()
+        };
+        let found = match (text(&q.complaint_type), text(&q.disposition)) {
+            (Some(kind), Some(disposition)) => {
+                let new = NewComplaint {
+                    complaint_id: text(&q.complaint_id),
+                    complaint_type: kind,
+                    txn_reference_id: text(&q.txn_reference_id),
+                    biller_id: text(&q.biller_id),
+                    disposition,
+                    description: text(&q.description),
+                    customer_mobile: text(&q.mobile),
+                    participation_type: text(&q.participation_type),
+                };
+                complaint::register(ctx, &new).await.map(|c| vec![c])
+            }
+            _ if q.complaint_id.is_some() || q.txn_reference_id.is_some() => complaint::find(
+                ctx,
+                text(&q.complaint_id).as_deref(),
+                text(&q.txn_reference_id).as_deref(),
+            )
+            .await
+            .map(|found| found.into_iter().map(|(c, _)| c).collect()),
+            _ => Err(DigitError::new(
+                "BBPS_INVALID_COMPLAINT",
+                "give complaintType and disposition (to register), or complaintId or txnReferenceId (to track)",
+            )),
+        };
+        let complaints = match found {
+            Ok(list) => list,
+            Err(e) if e.status.is_server_error() || e.retryable => return Err(e),
+            Err(e) => {
+                resp.response_code = Some(ResponseCode::Failure.code().into());
+                resp.response_reason = Some(ResponseCode::Failure.reason().into());
+                resp.remarks = e
+                    .errors
+                    .first()
+                    .map(|i| format!("{}: {}", i.code, i.message));
+                Vec::new()
+            }
+        };
+        let reference = complaints
+            .first()
+            .and_then(|c| c.txn_reference_id.clone())
+            .or_else(|| text(&q.txn_reference_id));
+        let txn = match &reference {
+            Some(reference) => service::status(ctx, reference).await?,
+            None => None,
+        };
+        if let Some(t) = &txn {
+            resp.txn_list.details.push(self.txn_detail(t));
+        }
+        if resp.response_code.is_none() {
+            match complaints.first() {
+                Some(c) => {
+                    resp.complaint_id = Some(c.complaint_id.clone());
+                    resp.complaint_status = Some(c.status.clone());
+                    resp.open_complaint = Some(if c.is_open() { "Y" } else { "N" }.into());
+                    resp.assigned = Some(self.bbps.institution_id.clone());
+                    resp.disposition = Some(c.disposition.clone());
+                    resp.description = c.description.clone();
+                    resp.txn_reference_id = c.txn_reference_id.clone();
+                    resp.remarks = Some(match &c.remarks {
+                        Some(r) => r.clone(),
+                        None => format!("to be resolved by {}", ist_date(c.tat_deadline_ms)),
+                    });
+                    resp.response_code = Some(ResponseCode::Success.code().into());
+                    resp.response_reason = Some(ResponseCode::Success.reason().into());
+                }
+                None if txn.is_some() => {
+                    // A transaction look-up: no complaint about it.
+                    resp.response_code = Some(ResponseCode::Success.code().into());
+                    resp.response_reason = Some(ResponseCode::Success.reason().into());
+                }
+                None => {
+                    resp.response_code = Some(ResponseCode::Failure.code().into());
+                    resp.response_reason = Some(ResponseCode::Failure.reason().into());
+                    resp.remarks = Some("no complaint or transaction matches".into());
+                }
+            }
+        }
+        let answer = TxnStatusComplainResponse::for_request(r, self.head(), &self.ts(), resp);
+        Ok(self.signed(Answer::Complaint(answer)))
     }
 
     async fn fetch(&self, r: &BillFetchRequest) -> Result<Response, DigitError> {
@@ -529,6 +712,15 @@ impl Env {
                 );
                 answer.additional_info = Some(AdditionalInfo { tags: vec![detail] });
                 self.signed(Answer::BillPayment(answer))
+            }
+            Request::BillValidation(r) => {
+                let mut answer = BillValidationResponse::for_request(
+                    r,
+                    self.head(),
+                    Reason::failure(ComplianceCode::Bvr009TechnicalError),
+                );
+                answer.additional_info = Some(AdditionalInfo { tags: vec![detail] });
+                self.signed(Answer::BillValidation(answer))
             }
             _ => refuse(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -10,13 +10,18 @@
 //! | [`TxnStatusResponse`] | `402Response.xsd` | sent (signed) |
 //! | [`ReqDiagnostic`] | `ReqDiagnostic.xsd` | received (signed) |
 //! | [`ResDiagnostic`] | `ResDiagnostic.xsd` | sent (signed) |
+//! | [`BillValidationRequest`] | `BillValidationRequest.xsd` | received (signed) |
+//! | [`BillValidationResponse`] | `BillValidationResponse.xsd` | sent (signed) |
+//! | [`TxnStatusComplainRequest`] | `TxnStatusComplainRequest.xsd` | received (signed) |
+//! | [`TxnStatusComplainResponse`] | `TxnStatusComplainResponse.xsd` | sent (signed) |
 //! | [`Ack`] | `Ack.xsd` | both, unsigned |
 //!
 //! The transaction-status pair is NPCI's "402" API (`TxnStatusRequest` /
 //! `TxnStatusResponse`, in `402Request.xsd` and `402Response.xsd`): the central unit asks
-//! the biller for the outcome of a payment. `TxnStatusComplainRequest.xsd` is a different
-//! API — the "401" complaint-management exchange between a customer's operating unit and
-//! the central unit — which a biller neither receives nor sends.
+//! the biller for the outcome of a payment. `TxnStatusComplainRequest` is the "401"
+//! complaint-management exchange: between a customer's operating unit and the central
+//! unit in NPCI's design, and forwarded to the biller by an operating unit that hands
+//! complaints on (kosh registers, tracks and answers them as the biller).
 
 use serde::{Deserialize, Serialize};
 
@@ -252,6 +257,12 @@ pub mod api {
     pub const TXN_STATUS_REQUEST: &str = "TXN_STATUS_REQUEST";
     /// Not in the public samples; kosh's name for the 402 response, by the same pattern.
     pub const TXN_STATUS_RESPONSE: &str = "TXN_STATUS_RESPONSE";
+    /// Bill validation, by the same pattern.
+    pub const VALIDATION_REQUEST: &str = "VALIDATION_REQUEST";
+    pub const VALIDATION_RESPONSE: &str = "VALIDATION_RESPONSE";
+    /// Complaint management ("401"), by the same pattern.
+    pub const COMPLAINT_REQUEST: &str = "COMPLAINT_REQUEST";
+    pub const COMPLAINT_RESPONSE: &str = "COMPLAINT_RESPONSE";
 }
 
 /// The synchronous receipt for every asynchronous BBPS message.
@@ -416,6 +427,371 @@ impl ResDiagnostic {
                 ..head
             },
             error_messages: Vec::new(),
+        }
+    }
+}
+
+/// `amt` (BillValidationRequest's `Amount`): the amount the customer means to pay, paise.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ValidationAmount {
+    #[serde(rename = "@amount", default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+}
+
+/// Bill validation (validate-and-pay billers): does the account exist, and (with an
+/// amount) may it be paid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillValidationRequest {
+    #[serde(rename = "Head")]
+    pub head: Head,
+    #[serde(rename = "Agent")]
+    pub agent: Agent,
+    #[serde(rename = "BillDetails")]
+    pub bill_details: BillDetails,
+    #[serde(rename = "Amount", default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<ValidationAmount>,
+    #[serde(rename = "Upms", default, skip_serializing_if = "Option::is_none")]
+    pub upms: Option<Upms>,
+}
+
+/// `CCF1Type` (simple content with attributes): the customer convenience fee.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Ccf1Text {
+    #[serde(rename = "@type")]
+    pub kind: String,
+    #[serde(rename = "@charges")]
+    pub charges: String,
+    #[serde(rename = "@GST")]
+    pub gst: String,
+    #[serde(rename = "@totalCharges")]
+    pub total_charges: String,
+    #[serde(rename = "@remarks", default, skip_serializing_if = "Option::is_none")]
+    pub remarks: Option<String>,
+    #[serde(rename = "$text", default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+}
+
+/// The biller's answer to a validation: `000` (the account, in `AdditionalInfo`) or `200`
+/// with a BVR code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillValidationResponse {
+    #[serde(rename = "Head")]
+    pub head: Head,
+    #[serde(rename = "Reason")]
+    pub reason: Reason,
+    #[serde(
+        rename = "BillerPlanResponse",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub biller_plan_response: Option<BillerPlanResponse>,
+    #[serde(
+        rename = "AdditionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub additional_info: Option<AdditionalInfo>,
+    #[serde(rename = "Upms", default, skip_serializing_if = "Option::is_none")]
+    pub upms: Option<Upms>,
+    #[serde(rename = "CCF1", default, skip_serializing_if = "Option::is_none")]
+    pub ccf1: Option<Ccf1Text>,
+}
+
+impl BillValidationResponse {
+    /// The answer to `req` (same refId), with kosh's `head`.
+    pub fn for_request(req: &BillValidationRequest, head: Head, reason: Reason) -> Self {
+        BillValidationResponse {
+            head: Head {
+                ref_id: req.head.ref_id.clone(),
+                ..head
+            },
+            reason,
+            biller_plan_response: None,
+            additional_info: None,
+            upms: None,
+            ccf1: None,
+        }
+    }
+}
+
+/// `TxnStatusComplainReq`: a complaint to register (`complaintType`, `disposition`), one
+/// to track (`complaintId`), or a transaction to look up (`txnReferenceId`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TxnStatusComplainReq {
+    #[serde(rename = "@msgId")]
+    pub msg_id: String,
+    #[serde(
+        rename = "@complaintId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub complaint_id: Option<String>,
+    #[serde(
+        rename = "@servReason",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub serv_reason: Option<String>,
+    #[serde(
+        rename = "@participationType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub participation_type: Option<String>,
+    #[serde(rename = "@agentId", default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    #[serde(rename = "@billerId", default, skip_serializing_if = "Option::is_none")]
+    pub biller_id: Option<String>,
+    #[serde(rename = "@mobile", default, skip_serializing_if = "Option::is_none")]
+    pub mobile: Option<String>,
+    #[serde(
+        rename = "@txnReferenceId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub txn_reference_id: Option<String>,
+    #[serde(rename = "@ticketId", default, skip_serializing_if = "Option::is_none")]
+    pub ticket_id: Option<String>,
+    #[serde(rename = "@category", default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(
+        rename = "@disposition",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub disposition: Option<String>,
+    #[serde(
+        rename = "@description",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub description: Option<String>,
+    #[serde(
+        rename = "@complaintType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub complaint_type: Option<String>,
+    #[serde(
+        rename = "@complaintStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub complaint_status: Option<String>,
+    #[serde(rename = "@assigned", default, skip_serializing_if = "Option::is_none")]
+    pub assigned: Option<String>,
+    #[serde(
+        rename = "@superLevelEsc",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub super_level_esc: Option<String>,
+    #[serde(
+        rename = "@estimatedTAT",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub estimated_tat: Option<String>,
+    #[serde(
+        rename = "@reopenComplaint",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reopen_complaint: Option<String>,
+    #[serde(rename = "$text", default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+}
+
+/// `TxnSearchDateCriteria`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TxnSearchDateCriteria {
+    #[serde(rename = "@fromDate")]
+    pub from_date: String,
+    #[serde(rename = "@toDate")]
+    pub to_date: String,
+    #[serde(rename = "$text", default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+}
+
+/// NPCI's complaint-management exchange ("401", CMS): complaint registration and
+/// tracking, and transaction look-up, in one message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnStatusComplainRequest {
+    #[serde(rename = "Head")]
+    pub head: Head,
+    #[serde(rename = "Txn")]
+    pub txn: Txn,
+    #[serde(rename = "TxnStatusComplainReq")]
+    pub req: TxnStatusComplainReq,
+    #[serde(
+        rename = "TxnSearchDateCriteria",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub date_criteria: Option<TxnSearchDateCriteria>,
+}
+
+/// One transaction of a complaint answer (`TxnDetail`; amounts in paise).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TxnDetail {
+    #[serde(rename = "@agentId", default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    #[serde(rename = "@billerId", default, skip_serializing_if = "Option::is_none")]
+    pub biller_id: Option<String>,
+    #[serde(rename = "@refId", default, skip_serializing_if = "Option::is_none")]
+    pub ref_id: Option<String>,
+    #[serde(
+        rename = "@approvalRefNum",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub approval_ref_num: Option<String>,
+    #[serde(rename = "@txnReferenceId")]
+    pub txn_reference_id: String,
+    #[serde(rename = "@txnDate")]
+    pub txn_date: String,
+    #[serde(rename = "@amount")]
+    pub amount: String,
+    #[serde(rename = "@txnStatus")]
+    pub txn_status: String,
+    #[serde(
+        rename = "@complianceRespCd",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub compliance_resp_cd: Option<String>,
+    #[serde(
+        rename = "@complianceReason",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub compliance_reason: Option<String>,
+    #[serde(
+        rename = "@refundedTxnAmount",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub refunded_txn_amount: Option<String>,
+    #[serde(
+        rename = "@paymentRefId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub payment_ref_id: Option<String>,
+    #[serde(
+        rename = "@billNumber",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bill_number: Option<String>,
+    #[serde(
+        rename = "AdditionalInfo",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub additional_info: Option<AdditionalInfo>,
+}
+
+/// `TxnList`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TxnList {
+    #[serde(rename = "TxnDetail", default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<TxnDetail>,
+}
+
+/// `TxnStatusComplainResp`: the complaint as it stands (or why it was not taken), and the
+/// transactions it is about.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TxnStatusComplainResp {
+    #[serde(rename = "@msgId")]
+    pub msg_id: String,
+    #[serde(
+        rename = "@complaintId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub complaint_id: Option<String>,
+    #[serde(
+        rename = "@description",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub description: Option<String>,
+    #[serde(
+        rename = "@openComplaint",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub open_complaint: Option<String>,
+    #[serde(
+        rename = "@complaintStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub complaint_status: Option<String>,
+    #[serde(rename = "@assigned", default, skip_serializing_if = "Option::is_none")]
+    pub assigned: Option<String>,
+    #[serde(
+        rename = "@responseCode",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub response_code: Option<String>,
+    #[serde(
+        rename = "@responseReason",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub response_reason: Option<String>,
+    #[serde(rename = "@remarks", default, skip_serializing_if = "Option::is_none")]
+    pub remarks: Option<String>,
+    #[serde(
+        rename = "@txnReferenceId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub txn_reference_id: Option<String>,
+    #[serde(
+        rename = "@disposition",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub disposition: Option<String>,
+    #[serde(rename = "TxnList", default)]
+    pub txn_list: TxnList,
+}
+
+/// The answer to a [`TxnStatusComplainRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnStatusComplainResponse {
+    #[serde(rename = "Head")]
+    pub head: Head,
+    #[serde(rename = "Txn")]
+    pub txn: Txn,
+    #[serde(rename = "TxnStatusComplainResp")]
+    pub resp: TxnStatusComplainResp,
+}
+
+impl TxnStatusComplainResponse {
+    /// The answer to `req`: same refId, msgId and exchange id; `resp` says the rest.
+    pub fn for_request(
+        req: &TxnStatusComplainRequest,
+        head: Head,
+        txn_ts: &str,
+        resp: TxnStatusComplainResp,
+    ) -> Self {
+        TxnStatusComplainResponse {
+            head: Head {
+                ref_id: req.head.ref_id.clone(),
+                ..head
+            },
+            txn: Txn {
+                ts: txn_ts.into(),
+                msg_id: req.txn.msg_id.clone(),
+                xchange_id: req.txn.xchange_id.clone(),
+                ..Txn::default()
+            },
+            resp,
         }
     }
 }

@@ -136,6 +136,26 @@ message!(TxnStatusResponse, "TxnStatusResponse", "402Response.xsd");
 message!(ReqDiagnostic, "ReqDiagnostic", "ReqDiagnostic.xsd");
 message!(ResDiagnostic, "ResDiagnostic", "ResDiagnostic.xsd");
 message!(Ack, "Ack", "Ack.xsd");
+message!(
+    BillValidationRequest,
+    "BillValidationRequest",
+    "BillValidationRequest.xsd"
+);
+message!(
+    BillValidationResponse,
+    "BillValidationResponse",
+    "BillValidationResponse.xsd"
+);
+message!(
+    TxnStatusComplainRequest,
+    "TxnStatusComplainRequest",
+    "TxnStatusComplainRequest.xsd"
+);
+message!(
+    TxnStatusComplainResponse,
+    "TxnStatusComplainResponse",
+    "TxnStatusComplainResponse.xsd"
+);
 
 /// The content model of a message, by root name.
 fn schema_for(root: &str) -> Option<&'static schema::Type> {
@@ -149,6 +169,10 @@ fn schema_for(root: &str) -> Option<&'static schema::Type> {
         "ReqDiagnostic" => &schema::REQ_DIAGNOSTIC,
         "ResDiagnostic" => &schema::RES_DIAGNOSTIC,
         "Ack" => &schema::ACK,
+        "BillValidationRequest" => &schema::BILL_VALIDATION_REQUEST,
+        "BillValidationResponse" => &schema::BILL_VALIDATION_RESPONSE,
+        "TxnStatusComplainRequest" => &schema::TXN_STATUS_COMPLAIN_REQUEST,
+        "TxnStatusComplainResponse" => &schema::TXN_STATUS_COMPLAIN_RESPONSE,
         _ => return None,
     })
 }
@@ -241,6 +265,10 @@ pub enum AnyMessage {
     ReqDiagnostic(ReqDiagnostic),
     ResDiagnostic(ResDiagnostic),
     Ack(Ack),
+    BillValidationRequest(BillValidationRequest),
+    BillValidationResponse(BillValidationResponse),
+    TxnStatusComplainRequest(TxnStatusComplainRequest),
+    TxnStatusComplainResponse(TxnStatusComplainResponse),
 }
 
 impl AnyMessage {
@@ -256,6 +284,10 @@ impl AnyMessage {
             AnyMessage::ReqDiagnostic(_) => ReqDiagnostic::ROOT,
             AnyMessage::ResDiagnostic(_) => ResDiagnostic::ROOT,
             AnyMessage::Ack(_) => Ack::ROOT,
+            AnyMessage::BillValidationRequest(_) => BillValidationRequest::ROOT,
+            AnyMessage::BillValidationResponse(_) => BillValidationResponse::ROOT,
+            AnyMessage::TxnStatusComplainRequest(_) => TxnStatusComplainRequest::ROOT,
+            AnyMessage::TxnStatusComplainResponse(_) => TxnStatusComplainResponse::ROOT,
         }
     }
 }
@@ -278,6 +310,10 @@ pub(crate) fn decode_any(doc: &Document) -> Result<AnyMessage, XmlError> {
         "ReqDiagnostic" => AnyMessage::ReqDiagnostic(decode(doc)?),
         "ResDiagnostic" => AnyMessage::ResDiagnostic(decode(doc)?),
         "Ack" => AnyMessage::Ack(decode(doc)?),
+        "BillValidationRequest" => AnyMessage::BillValidationRequest(decode(doc)?),
+        "BillValidationResponse" => AnyMessage::BillValidationResponse(decode(doc)?),
+        "TxnStatusComplainRequest" => AnyMessage::TxnStatusComplainRequest(decode(doc)?),
+        "TxnStatusComplainResponse" => AnyMessage::TxnStatusComplainResponse(decode(doc)?),
         other => return Err(XmlError::UnknownMessage(other.to_string())),
     })
 }

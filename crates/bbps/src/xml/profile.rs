@@ -20,6 +20,9 @@
 //! | `Reason` | `responseCode` `000` with a non-empty `approvalRefNum` and no compliance code, or `200` with a known [`ComplianceCode`] |
 //! | successful fetch response | at least one `BillerResponse` |
 //! | `Ack` (sent or read) | `api`, `refId`, `RspCd` and `ts` present |
+//! | validation `Amount@amount` | paise when present |
+//! | `TxnStatusComplainReq@msgId`, `@txnReferenceId`, `@complaintId`; `TxnStatusComplainResp@msgId` | ids as above |
+//! | `TxnDetail@amount`, `@refundedTxnAmount` | paise |
 //!
 //! A profile fault is reported like an XSD fault ([`Fault::Profile`]), naming the element
 //! or attribute.
@@ -354,6 +357,54 @@ impl Profile for Ack {
                 Some(v) => c.not_empty(path, v),
                 None => c.fail(path, "required by kosh on every Ack"),
             }
+        }
+    }
+}
+
+impl Profile for BillValidationRequest {
+    fn check(&self, c: &mut Checker) {
+        c.head(&self.head);
+        c.bill_details(&self.bill_details);
+        if let Some(a) = &self.amount {
+            c.opt_paise("/Amount/@amount", a.amount.as_ref());
+        }
+    }
+}
+
+impl Profile for BillValidationResponse {
+    fn check(&self, c: &mut Checker) {
+        c.head(&self.head);
+        c.reason(&self.reason);
+    }
+}
+
+impl Profile for TxnStatusComplainRequest {
+    fn check(&self, c: &mut Checker) {
+        c.head(&self.head);
+        c.txn(&self.txn, false);
+        c.id("/TxnStatusComplainReq/@msgId", &self.req.msg_id);
+        if let Some(r) = &self.req.txn_reference_id {
+            c.id("/TxnStatusComplainReq/@txnReferenceId", r);
+        }
+        if let Some(id) = &self.req.complaint_id {
+            c.id("/TxnStatusComplainReq/@complaintId", id);
+        }
+    }
+}
+
+impl Profile for TxnStatusComplainResponse {
+    fn check(&self, c: &mut Checker) {
+        c.head(&self.head);
+        c.txn(&self.txn, false);
+        c.id("/TxnStatusComplainResp/@msgId", &self.resp.msg_id);
+        for (i, d) in self.resp.txn_list.details.iter().enumerate() {
+            let p = format!("/TxnStatusComplainResp/TxnList/TxnDetail[{}]", i + 1);
+            c.id(&format!("{p}/@txnReferenceId"), &d.txn_reference_id);
+            c.paise(&format!("{p}/@amount"), &d.amount);
+            c.opt_paise(
+                &format!("{p}/@refundedTxnAmount"),
+                d.refunded_txn_amount.as_ref(),
+            );
         }
     }
 }

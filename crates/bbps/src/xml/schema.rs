@@ -465,6 +465,185 @@ pub(crate) static RES_DIAGNOSTIC: Type = seq(
     &[opt("responseReason")],
     &[one("Head", &HEAD), many("errorMessages", 0, &ERROR_MESSAGE)],
 );
+/// amt (BBPS-Common.xsd): BillValidationRequest's Amount
+static AMT_VALIDATION: Type = empty(&[opt("amount")]);
+/// CCF1Type (BBPS-Common.xsd, simple content)
+static CCF1_TEXT: Type = Type {
+    attrs: &[
+        req("type"),
+        req("charges"),
+        req("GST"),
+        req("totalCharges"),
+        opt("remarks"),
+    ],
+    content: Content::Text,
+};
+/// BillValidationRequestType (BillValidationRequest.xsd)
+pub(crate) static BILL_VALIDATION_REQUEST: Type = seq(
+    &[],
+    &[
+        one("Head", &HEAD),
+        one("Agent", &AGENT),
+        one("BillDetails", &BILL_DETAILS),
+        maybe("Amount", &AMT_VALIDATION),
+        maybe("Upms", &UPMS),
+    ],
+);
+/// BillValidationResponseType (BillValidationResponse.xsd)
+pub(crate) static BILL_VALIDATION_RESPONSE: Type = seq(
+    &[],
+    &[
+        one("Head", &HEAD),
+        one("Reason", &REASON),
+        maybe("BillerPlanResponse", &BILLER_PLAN_RESPONSE),
+        maybe("AdditionalInfo", &ADDITIONAL_INFO),
+        maybe("Upms", &UPMS),
+        maybe("CCF1", &CCF1_TEXT),
+    ],
+);
+/// TxnStatusComplainReq (TxnStatusComplainRequest.xsd, simple content)
+static TXN_STATUS_COMPLAIN_REQ: Type = Type {
+    attrs: &[
+        req("msgId"),
+        opt("complaintId"),
+        opt("servReason"),
+        opt("participationType"),
+        opt("agentId"),
+        opt("billerId"),
+        opt("mobile"),
+        opt("txnReferenceId"),
+        opt("ticketId"),
+        opt("category"),
+        opt("disposition"),
+        opt("description"),
+        opt("complaintType"),
+        opt("complaintStatus"),
+        opt("assigned"),
+        opt("superLevelEsc"),
+        opt("estimatedTAT"),
+        opt("reopenComplaint"),
+    ],
+    content: Content::Text,
+};
+/// TxnSearchDateCriteria (TxnStatusComplainRequest.xsd, simple content)
+static TXN_SEARCH_DATE_CRITERIA: Type = Type {
+    attrs: &[req("fromDate"), req("toDate")],
+    content: Content::Text,
+};
+/// TxnStatusComplainRequest (TxnStatusComplainRequest.xsd)
+pub(crate) static TXN_STATUS_COMPLAIN_REQUEST: Type = seq(
+    &[],
+    &[
+        one("Head", &HEAD),
+        one("Txn", &TXN),
+        one("TxnStatusComplainReq", &TXN_STATUS_COMPLAIN_REQ),
+        maybe("TxnSearchDateCriteria", &TXN_SEARCH_DATE_CRITERIA),
+    ],
+);
+/// TxnDetail (TxnStatusComplainResponse.xsd)
+static TXN_DETAIL: Type = seq(
+    &[
+        opt("agentId"),
+        opt("billerId"),
+        opt("refId"),
+        opt("approvalRefNum"),
+        req("txnReferenceId"),
+        opt("mti"),
+        req("txnDate"),
+        req("amount"),
+        req("txnStatus"),
+        opt("complianceRespCd"),
+        opt("complianceReason"),
+        opt("disputeId"),
+        opt("disputeDate"),
+        opt("disputeType"),
+        opt("disputeStatus"),
+        opt("disputeAmount"),
+        opt("caId"),
+        opt("caDate"),
+        opt("caStatus"),
+        opt("caAmount"),
+        opt("caPenalty"),
+        opt("fpId"),
+        opt("fpInitiatedDate"),
+        opt("fpStatus"),
+        opt("fpClosureDate"),
+        opt("refundedTxnAmount"),
+        opt("paymentRefId"),
+        opt("billNumber"),
+    ],
+    &[maybe("AdditionalInfo", &ADDITIONAL_INFO)],
+);
+/// TxnList (TxnStatusComplainResponse.xsd)
+static TXN_LIST: Type = seq(&[], &[many("TxnDetail", 0, &TXN_DETAIL)]);
+/// TicketDetails (TxnStatusComplainResponse.xsd)
+static TICKET_DETAILS: Type = empty(&[
+    opt("ticketId"),
+    opt("ticketType"),
+    opt("description"),
+    opt("ticketStatus"),
+    opt("ticketInitiatedDate"),
+    opt("ticketClosureDate"),
+    opt("ticketEstimatedTat"),
+    opt("refundedTxnAmount"),
+    opt("refundedPenaltyAmount"),
+]);
+/// Tickets (TxnStatusComplainResponse.xsd)
+static TICKETS: Type = seq(&[], &[many("TicketDetails", 0, &TICKET_DETAILS)]);
+/// CreditAdjustments (TxnStatusComplainResponse.xsd)
+static CREDIT_ADJUSTMENTS: Type = empty(&[
+    opt("caId"),
+    opt("caInitiatedDate"),
+    opt("caStatus"),
+    opt("caClosureDate"),
+    opt("refundedTxnAmount"),
+    opt("refundedPenaltyAmount"),
+]);
+/// ForcePaymentDetails (TxnStatusComplainResponse.xsd)
+static FORCE_PAYMENT_DETAILS: Type = empty(&[
+    opt("fpId"),
+    opt("fpInitiatedDate"),
+    opt("fpStatus"),
+    opt("fpClosureDate"),
+    opt("refundedTxnAmount"),
+]);
+/// CustomerDetails (TxnStatusComplainResponse.xsd)
+static CUSTOMER_DETAILS: Type = empty(&[req("mobile")]);
+/// TxnStatusComplainResp (TxnStatusComplainResponse.xsd). The XSD declares `description`
+/// twice (libxml2 refuses such a schema); it is one attribute here.
+static TXN_STATUS_COMPLAIN_RESP: Type = seq(
+    &[
+        req("msgId"),
+        opt("complaintId"),
+        opt("description"),
+        opt("openComplaint"),
+        opt("reopenComplaint"),
+        opt("complaintStatus"),
+        opt("assigned"),
+        opt("responseCode"),
+        opt("responseReason"),
+        opt("remarks"),
+        opt("txnReferenceId"),
+        opt("disposition"),
+        opt("billNumber"),
+    ],
+    &[
+        one("TxnList", &TXN_LIST),
+        maybe("Tickets", &TICKETS),
+        maybe("CreditAdjustments", &CREDIT_ADJUSTMENTS),
+        maybe("ForcePaymentDetails", &FORCE_PAYMENT_DETAILS),
+        maybe("CustomerDetails", &CUSTOMER_DETAILS),
+    ],
+);
+/// TxnStatusComplainResponse (TxnStatusComplainResponse.xsd)
+pub(crate) static TXN_STATUS_COMPLAIN_RESPONSE: Type = seq(
+    &[],
+    &[
+        one("Head", &HEAD),
+        one("Txn", &TXN),
+        one("TxnStatusComplainResp", &TXN_STATUS_COMPLAIN_RESP),
+    ],
+);
 /// Ack (Ack.xsd)
 pub(crate) static ACK: Type = seq(
     &[
