@@ -18,6 +18,9 @@ pub struct BbpsSettings {
     pub peer_certs: Vec<PathBuf>,
     /// `Head@origInst` of kosh's XML responses.
     pub institution_id: String,
+    /// The operating unit's base URL for NPCI's asynchronous exchange
+    /// ([`crate::callback`]); `None`: responses go in the HTTP answer.
+    pub callback_url: Option<String>,
 }
 
 /// The keys of the XML profile.
@@ -34,6 +37,8 @@ pub struct Bbps {
     /// `None`: the XML profile is off.
     pub xml: Option<XmlKeys>,
     pub institution_id: String,
+    /// Set: XML requests are acknowledged at once and answered by a POST to the unit.
+    pub callback: Option<std::sync::Arc<crate::callback::Callback>>,
 }
 
 /// Why the XML profile is off, for its refusals and the start-up log.
@@ -72,10 +77,26 @@ impl Bbps {
                 Some(XmlKeys { signing, peers })
             }
         };
+        let callback = match settings
+            .callback_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        {
+            Some(url) => {
+                anyhow::ensure!(
+                    xml.is_some(),
+                    "KOSH_BBPS_CALLBACK_URL is set but the XML profile is off (set KOSH_BBPS_SIGNING_KEY and KOSH_BBPS_PEER_CERTS)"
+                );
+                Some(std::sync::Arc::new(crate::callback::Callback::new(url)?))
+            }
+            None => None,
+        };
         Ok(Bbps {
             billers,
             xml,
             institution_id,
+            callback,
         })
     }
 

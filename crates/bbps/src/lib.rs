@@ -106,6 +106,7 @@
 pub mod api;
 pub mod biller;
 pub mod c14n;
+pub mod callback;
 pub mod codec;
 pub mod codes;
 pub mod complaint;

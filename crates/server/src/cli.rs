@@ -559,6 +559,13 @@ pub struct Settings {
     /// The institution id kosh writes as Head@origInst in its NPCI BBPS XML responses.
     #[arg(long, env = "KOSH_BBPS_INSTITUTION_ID", default_value = "KOSH")]
     pub bbps_institution_id: String,
+
+    /// The BBPS operating unit's base URL for NPCI's asynchronous exchange: when set, kosh
+    /// answers each NPCI XML request with an Ack at once and POSTs its signed response to
+    /// <url>/bbps/<Message>Response/1.0/urn:referenceId:<refId>, retrying until the unit
+    /// acknowledges it. Unset: the signed response is the HTTP answer. Needs the XML profile.
+    #[arg(long, env = "KOSH_BBPS_CALLBACK_URL")]
+    pub bbps_callback_url: Option<String>,
 }
 
 impl Settings {

@@ -360,6 +360,7 @@ fn bbps_config(settings: &Settings, mdms: &Mdms) -> anyhow::Result<kosh_bbps::Bb
             signing_key: settings.bbps_signing_key.clone(),
             peer_certs: settings.bbps_peer_certs.clone(),
             institution_id: settings.bbps_institution_id.clone(),
+            callback_url: settings.bbps_callback_url.clone(),
         },
     )?;
     if bbps.xml.is_none() {

@@ -17,6 +17,7 @@ on_both_databases!(
     a_reversed_reference_reposted_answers_the_reversal_in_json_and_xml,
     a_posting_links_to_its_fetch_by_ref_id_and_the_unit_monitors_health,
     xml_bill_validation_and_complaints_per_the_xsd,
+    the_asynchronous_exchange_acks_then_posts_the_signed_response_with_retries,
 );
 
 /// 2019-06-15 10:00 IST, inside the 2019-20 tax periods.
@@ -786,3 +787,157 @@ async fn xml_bill_validation_and_complaints_per_the_xsd(backend: Backend) {
     env.stop().await;
 }
 
+/// What the unit's endpoint saw: (path, body, the status it answered).
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String, u16)>>>;
+
+/// The operating unit's endpoint, on a free local port: it refuses the first delivery of
+/// each response (503) and acknowledges the next.
+async fn unit_endpoint() -> (String, Seen) {
+    use axum::http::{StatusCode as Http, Uri};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen: Seen = Default::default();
+    let log = seen.clone();
+    let app = axum::Router::new().fallback(move |uri: Uri, body: String| {
+        let log = log.clone();
+        async move {
+            let path = uri.path().to_string();
+            let mut log = log.lock().unwrap();
+            let first = !log.iter().any(|(p, _, _)| *p == path);
+            let status = if first { 503 } else { 200 };
+            log.push((path.clone(), body, status));
+            if first {
+                return (Http::SERVICE_UNAVAILABLE, "busy".to_string());
+            }
+            let reference = path.rsplit(':').next().unwrap_or_default().to_string();
+            let ack = kosh_bbps::xml::Ack::accepted(
+                "FETCH_RESPONSE",
+                &reference,
+                None,
+                "2019-06-15T10:00:01+05:30",
+            );
+            (Http::OK, kosh_bbps::codec::encode_ack(&ack).unwrap())
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, seen)
+}
+
+/// The body the unit took (answered 200) at `path`, waiting for the retries.
+async fn delivered(seen: &Seen, path: &str) -> (String, usize) {
+    for _ in 0..100 {
+        {
+            let log = seen.lock().unwrap();
+            if let Some((_, body, _)) = log.iter().find(|(p, _, s)| p == path && *s == 200) {
+                let attempts = log.iter().filter(|(p, _, _)| p == path).count();
+                return (body.clone(), attempts);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("nothing delivered to {path}: {:?}", seen.lock().unwrap());
+}
+
+/// Item 11: with `KOSH_BBPS_CALLBACK_URL`, an XML request gets an Ack at once and kosh's
+/// signed response is POSTed to the unit (NPCI's path), again after a refusal until
+/// acknowledged; a request kosh refuses gets its refusing Ack and no callback; the posting
+/// is recorded before the Ack, and health shows the deliveries.
+async fn the_asynchronous_exchange_acks_then_posts_the_signed_response_with_retries(
+    backend: Backend,
+) {
+    let (base, seen) = unit_endpoint().await;
+    let url = base.clone();
+    let env = start_with(backend, move |s| s.bbps_callback_url = Some(url)).await;
+    env.demand("TL", "TL-11", &[("TL_TAX", 400)]).await;
+
+    let ref_id = rid("ASY", 1);
+    let fetch = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><ns2:BillFetchRequest xmlns:ns2="http://bbps.org/schema">{}<Txn ts="2019-06-15T10:00:00+05:30" msgId="{}"/><Customer mobile="{MOBILE}"/>{AGENT}{}</ns2:BillFetchRequest>"#,
+        head(&ref_id),
+        rid("MSG", 31),
+        bill_details(TL, "TL-11")
+    );
+    let (status, body) = env
+        .post_xml("BillFetchRequest", &ref_id, signed(&fetch))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ack = kosh_bbps::codec::decode_ack(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert!(ack.is_accepted(), "{body}");
+    assert_eq!(ack.api.as_deref(), Some("FETCH_REQUEST"));
+    assert_eq!(ack.ref_id.as_deref(), Some(ref_id.as_str()));
+    let (answer, attempts) = delivered(
+        &seen,
+        &format!("/bbps/BillFetchResponse/1.0/urn:referenceId:{ref_id}"),
+    )
+    .await;
+    assert!(attempts >= 2, "refused once, then taken: {attempts}");
+    let AnyMessage::BillFetchResponse(fetched) = verified(&answer) else {
+        panic!("{answer}")
+    };
+    assert_eq!(fetched.head.ref_id, ref_id);
+    assert_eq!(fetched.reason.response_code, "000", "{answer}");
+    assert_eq!(fetched.biller_responses[0].amount, "40000");
+
+    // The payment: an Ack, the posting already recorded, then the signed response.
+    let txn = "AU019166CONF00000040";
+    let payment = payment_xml(&ref_id, txn_type::FORWARD_REQUEST, txn, "TL-11", 40000);
+    let (status, body) = env
+        .post_xml("BillPaymentRequest", &ref_id, signed(&payment))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ack = kosh_bbps::codec::decode_ack(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert!(ack.is_accepted(), "{body}");
+    assert_eq!(ack.api.as_deref(), Some("PAYMENT_REQUEST"));
+    assert_eq!(env.status_of(txn).await["status"], "SUCCESS");
+    let (answer, _) = delivered(
+        &seen,
+        &format!("/bbps/BillPaymentResponse/1.0/urn:referenceId:{ref_id}"),
+    )
+    .await;
+    let AnyMessage::BillPaymentResponse(paid) = verified(&answer) else {
+        panic!("{answer}")
+    };
+    assert_eq!(paid.reason.response_code, "000", "{answer}");
+    assert_eq!(paid.txn.txn_reference_id.as_deref(), Some(txn));
+
+    // Refused at once, no callback: an unsigned request.
+    let other = rid("ASY", 2);
+    let (status, body) = env
+        .post_xml("BillFetchRequest", &other, fetch.replace(&ref_id, &other))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let refusal = kosh_bbps::codec::decode_ack(&body).unwrap();
+    assert!(!refusal.is_accepted());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(p, _, _)| p.ends_with(&other)),
+        "no callback for a refusal"
+    );
+
+    // The heartbeat stays synchronous; health counts the deliveries.
+    let hbt = rid("HBT", 3);
+    let diag = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><ns2:ReqDiagnostic xmlns:ns2="http://bbps.org/schema">{}</ns2:ReqDiagnostic>"#,
+        head(&hbt)
+    );
+    let (status, body) = env.post_xml("ReqHbt", &hbt, signed(&diag)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(matches!(verified(&body), AnyMessage::ResDiagnostic(_)));
+    let response = env
+        .kosh
+        .client
+        .get(env.kosh.url("/bbps/v1/health"))
+        .header("auth-token", &env.token)
+        .send()
+        .await
+        .unwrap();
+    let (_, health) = kosh_blackbox::read(response).await;
+    assert_eq!(health["exchange"], "ASYNC", "{health}");
+    assert_eq!(health["callbacks"]["url"], base.as_str());
+    assert_eq!(health["callbacks"]["delivered"], 2, "{health}");
+    env.stop().await;
+}

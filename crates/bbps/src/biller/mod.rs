@@ -627,6 +627,11 @@ async fn health(env: Env) -> Result<Response, DigitError> {
         "time": crate::codec::timestamp(now),
         "institutionId": env.bbps.institution_id,
         "xmlProfile": if env.bbps.xml.is_some() { "ON" } else { "OFF" },
+        "exchange": if env.bbps.callback.is_some() { "ASYNC" } else { "SYNC" },
+        "callbacks": env.bbps.callback.as_ref().map(|c| {
+            let stats = c.stats();
+            json!({"url": c.base_url, "delivered": stats.delivered, "pending": stats.pending, "failed": stats.failed})
+        }),
         "billers": billers,
     });
     let status = if database {

@@ -22,10 +22,12 @@
 //! (above kosh's ceilings, bill shares whose sum cannot be computed) is answered with a
 //! signed `BillPaymentResponse` carrying BPR011, and nothing is recorded.
 //!
-//! kosh answers in the HTTP response itself: the business answer (signed) is the body of
-//! the reply to the request, where NPCI's central unit would send an `Ack` and POST the
-//! answer later. An operating unit that relays NPCI's asynchronous exchange acknowledges
-//! upstream and forwards kosh's signed answer; nothing about the answer changes.
+//! Without `KOSH_BBPS_CALLBACK_URL`, kosh answers in the HTTP response itself: the business
+//! answer (signed) is the body of the reply to the request. With it, kosh follows NPCI's
+//! asynchronous exchange ([`crate::callback`]): an `Ack` in the HTTP response, then the
+//! same signed answer POSTed to the unit's `…/<Message>Response/1.0/urn:referenceId:<refId>`,
+//! retried until the unit acknowledges it. Refusals are `Ack`s at once either way, and
+//! the heartbeat is always answered in the HTTP response.
 
 use std::sync::Arc;
 
@@ -231,7 +233,37 @@ async fn npci(
         now,
     };
     match env.answer(&request).await {
-        Ok(r) => r,
+        Ok(r) => match &env.bbps.callback {
+            // NPCI's asynchronous exchange: the signed answer goes to the unit by a POST of
+            // its own, the request gets an Ack now (crate::callback).
+            Some(callback)
+                if r.status() == StatusCode::OK && !matches!(request, Request::Diagnostic(_)) =>
+            {
+                let body = match axum::body::to_bytes(r.into_body(), usize::MAX).await {
+                    Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read kosh's own BBPS response");
+                        return DigitError::internal("bbps-callback").into_response();
+                    }
+                };
+                let response_root = request.root().replace("Request", "Response");
+                callback.deliver(callback.url(&response_root, request.ref_id()), body);
+                let ack = Ack::accepted(
+                    api,
+                    request.ref_id(),
+                    request.msg_id(),
+                    &codec::timestamp(now),
+                );
+                match codec::encode_ack(&ack) {
+                    Ok(body) => xml_response(StatusCode::OK, body),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot write an Ack");
+                        DigitError::internal("bbps-ack").into_response()
+                    }
+                }
+            }
+            _ => r,
+        },
         Err(e) if e.status.is_server_error() => {
             // kosh or its database cannot answer now: the retriable code of the exchange.
             env.unavailable(&request, &e)
