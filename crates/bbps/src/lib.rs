@@ -14,7 +14,8 @@
 //!   bills, [`service`] fetch, validation, posting, status and reversal ([`reversal`]
 //!   cancels the DIGIT payment), [`store`] the
 //!   `bbps_txn` tables, [`complaint`], [`report`], [`reconcile`], and the routes: [`biller`]
-//!   the JSON API and [`npci`] the XML profile, merged by [`api::router`]). A payment
+//!   the JSON API and [`npci`] the XML profile, merged by [`api::router`]; [`callback`]
+//!   delivers the XML profile's responses in NPCI's asynchronous exchange). A payment
 //!   posted through BBPS becomes a DIGIT payment through `kosh_collection` in the same
 //!   database transaction as its BBPS record, exactly once per transaction reference.
 //!
@@ -38,6 +39,8 @@
 //!   BillPaymentRequest (signed) ───────────────▶  Ack, then post the payment (idempotent on
 //!                               ◀───────────────  txnReferenceId), BillPaymentResponse
 //!   TxnStatusRequest "402"      ───────────────▶  Ack, then TxnStatusResponse
+//!   BillValidationRequest       ───────────────▶  Ack, then BillValidationResponse
+//!   TxnStatusComplainRequest    ───────────────▶  Ack, then TxnStatusComplainResponse
 //!   ReqDiagnostic (heartbeat)   ───────────────▶  ResDiagnostic in the HTTP response (sync)
 //! ```
 //!
@@ -65,10 +68,11 @@
 //!   [`codec::Response::path`] on the peer, and read its Ack with [`codec::decode_ack`].
 //! - Times for `ts` attributes: [`codec::timestamp`]; new ids: [`codec::new_ref_id`].
 //!
-//! Left to that layer: routes, TLS and IP allow-lists, retries of the callback until it is
-//! acknowledged, persistence of requests and answers (the raw signed messages are the
-//! audit trail), idempotency on `txnReferenceId`, and the mapping to DIGIT bills and
-//! payments.
+//! That layer ([`npci`], [`callback`], [`service`], [`store`]) adds the routes, the
+//! callback's retries until it is acknowledged (when `KOSH_BBPS_CALLBACK_URL` names the
+//! unit's endpoint; else the signed response is the HTTP answer), idempotency on
+//! `txnReferenceId`, and the mapping to DIGIT bills and payments; TLS and IP allow-lists
+//! are the gateway's.
 //!
 //! # Decisions
 //!
