@@ -1,4 +1,5 @@
-//! Loading the demo demands straight into the database with kosh's own bulk loader.
+//! Loading the demo demands straight into the database with the benchmark's bulk loader
+//! ([`kosh_bench::loader`]).
 
 use std::time::Instant;
 
@@ -38,7 +39,7 @@ pub async fn load(db: &Db, target: u64) -> anyhow::Result<LoadStats> {
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis() as i64;
     let started = Instant::now();
-    kosh_billing::loader::load(db, &mdms, existing, count, now_ms, |done| {
+    kosh_bench::loader::load(db, &mdms, existing, count, now_ms, |done| {
         bar.set_position(done)
     })
     .await

@@ -219,7 +219,7 @@ async fn main() -> anyhow::Result<()> {
         http: http.clone(),
         base: kosh.base.clone(),
         token,
-        cities: Arc::new(kosh_billing::loader::cities(&mdms)),
+        cities: Arc::new(kosh_bench::loader::cities(&mdms)),
     };
     let flow_skipped = if args.no_flow {
         Some("turned off (--no-flow)".to_string())

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use kosh_billing::loader::{consumer_code, tenant_of};
+use kosh_bench::loader::{consumer_code, tenant_of};
 use serde_json::{Value, json};
 
 /// One bill fetched before a timed phase.

@@ -12,7 +12,6 @@ pub mod api;
 pub mod bill;
 pub mod demand;
 pub mod import;
-pub mod loader;
 pub mod masters;
 pub mod payer;
 pub mod payment;

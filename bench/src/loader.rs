@@ -1,13 +1,15 @@
 //! A bulk loader of demo demands for benchmarks and load tests: `count` consumer codes
 //! spread over the state's cities and over property tax, water and trade licence, each with
 //! one ACTIVE demand for the service's first tax period in MDMS. Rows go in with multi-row
-//! inserts in large transactions (it is an import, not a request); no audit rows are written.
+//! inserts in large transactions (it is an import, not a request); no audit rows are written
+//! and nothing is checked, which is why it lives here, beside the benchmark, and not in
+//! kosh's billing crate (`kosh import demands` is the production loader).
 
+use kosh_billing::masters;
 use kosh_mdms::Mdms;
+use kosh_platform::db::Backend;
 use kosh_platform::sql::SqlBuilder;
 use kosh_platform::{Db, DigitError, write_tx};
-
-use crate::masters;
 
 /// A kind of demand the loader makes.
 struct Kind {
@@ -184,10 +186,21 @@ pub async fn load(
         })?;
         next = batch_end;
         if next >= analyze_at {
-            crate::import::refresh_statistics(db).await?;
+            refresh_statistics(db).await?;
             analyze_at = next.saturating_mul(4);
         }
         progress(next - start);
+    }
+    Ok(())
+}
+
+/// Fresh planner statistics for the tables the loader grows (PostgreSQL; SQLite needs none),
+/// as `kosh import demands` takes them.
+async fn refresh_statistics(db: &Db) -> Result<(), DigitError> {
+    if db.backend() == Backend::Postgres {
+        sqlx::raw_sql("ANALYZE egbs_demand, egbs_demand_detail, egbs_bill")
+            .execute(db.pool())
+            .await?;
     }
     Ok(())
 }

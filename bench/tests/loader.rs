@@ -1,5 +1,5 @@
-//! The bulk demand loader used by benchmarks, on both databases: loaded consumer codes are
-//! billable through the ordinary API.
+//! The benchmark's bulk demand loader ([`kosh_bench::loader`]), on both databases: loaded
+//! consumer codes are billable through the ordinary API.
 
 use kosh_blackbox::{Backend, Kosh, on_both_databases};
 use reqwest::StatusCode;
@@ -11,7 +11,7 @@ async fn loaded_demands_are_billable(backend: Backend) {
     let kosh = Kosh::start(backend).await;
     let state = kosh.state();
     let mut seen = Vec::new();
-    kosh_billing::loader::load(
+    kosh_bench::loader::load(
         &state.db,
         &state.mdms,
         0,
@@ -27,10 +27,10 @@ async fn loaded_demands_are_billable(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(demands, 2_500);
-    let cities = kosh_billing::loader::cities(&state.mdms);
+    let cities = kosh_bench::loader::cities(&state.mdms);
     for n in [0u64, 1, 2, 2_499] {
-        let (code, service) = kosh_billing::loader::consumer_code(n);
-        let tenant = kosh_billing::loader::tenant_of(&cities, n);
+        let (code, service) = kosh_bench::loader::consumer_code(n);
+        let tenant = kosh_bench::loader::tenant_of(&cities, n);
         let (status, body) = kosh
             .post(&format!("/billing-service/bill/v2/_fetchbill?tenantId={tenant}&businessService={service}&consumerCode={code}"), json!({"RequestInfo": {}}))
             .await;

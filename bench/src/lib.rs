@@ -1,0 +1,3 @@
+//! The library half of kosh-bench: what the benchmark shares with its tests.
+
+pub mod loader;
