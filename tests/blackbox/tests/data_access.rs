@@ -309,6 +309,7 @@ fn probes(w: &World) -> Vec<Probe> {
     let payments = "/collection-services/payments/_search";
     let pt_payments = "/collection-services/payments/PT/_search";
     let pg = "/pg-service/transaction/v1/_search";
+    let egov_pg = "/egov-pg-service/transaction/v1/_search";
     let mut out = vec![
         // Demands: the citizen's whole-city search returns their own only.
         probe(
@@ -455,6 +456,25 @@ fn probes(w: &World) -> Vec<Probe> {
         probe(
             pg,
             format!("{pg}?tenantId={AMR}&txnId={}", txn("PT-A-1")),
+            txn("PT-A-1"),
+            [Visible, Hidden, Visible],
+        ),
+        // The same API under the API reference's prefix, with its `user_uuid` spelling.
+        probe(
+            egov_pg,
+            format!("{egov_pg}?tenantId={AMR}"),
+            txn("PT-B-1"),
+            [Hidden, Hidden, Visible],
+        ),
+        probe(
+            egov_pg,
+            format!("{egov_pg}?user_uuid={b}"),
+            txn("PT-B-1"),
+            [Hidden, Hidden, Visible],
+        ),
+        probe(
+            egov_pg,
+            format!("{egov_pg}?tenantId={AMR}&txnId={}", txn("PT-A-1")),
             txn("PT-A-1"),
             [Visible, Hidden, Visible],
         ),
