@@ -129,8 +129,9 @@ impl Limit {
     }
 }
 
-/// The limit of `key` in a service's table. Every key a service checks is in its table
-/// (each table has a test that looks all of them up).
+/// The limit of `key` in a service's table. A key missing from the table is a bug, and
+/// panics: every service looks up each of its keys on every well-formed request, so the
+/// black-box tests would find one.
 pub fn limit(table: &[Limit], key: &str) -> Limit {
     table
         .iter()
