@@ -10,13 +10,15 @@
 //! - [`reconcile`]: the job that re-queries PENDING transactions, one instance at a time
 //!   through a lease row;
 //! - [`sandbox_pages`]: the SANDBOX gateway's payment page, status API and `_complete` (the
-//!   page's choice for automated clients), hosted by kosh.
+//!   page's choice for automated clients), hosted by kosh;
+//! - [`razorpay_pages`]: RAZORPAY's checkout page (a form to Razorpay's Hosted Checkout) and
+//!   its webhook receiver.
 //!
 //! The gateway layer:
 //!
 //! - [`gateways`]: one [`Gateway`] trait and one module per gateway (AXIS/MIGS, PAYTM, PAYU,
-//!   PHONEPE and kosh's own SANDBOX), each with its own request/response transformers, and a
-//!   [`GatewayRegistry`] built from [`GatewaysConfig`];
+//!   PHONEPE, RAZORPAY and kosh's own SANDBOX), each with its own request/response
+//!   transformers, and a [`GatewayRegistry`] built from [`GatewaysConfig`];
 //! - amounts are `kosh_platform::money::Paise`; the rupee text and integer paise gateways
 //!   speak are read and written by `kosh_platform::money::wire`, exactly;
 //! - [`crypto`]: the small set of primitives the gateways sign with (HMAC-SHA256, SHA-256,
@@ -35,6 +37,7 @@
 pub mod api;
 pub mod crypto;
 pub mod gateways;
+pub mod razorpay_pages;
 pub mod reconcile;
 pub mod sandbox_pages;
 pub mod service;

@@ -88,6 +88,21 @@ fn trusts_callbacks(gateway: SimGateway) -> bool {
 /// Rewrites a callback's status without re-signing it, as a forger would.
 fn forge(gateway: SimGateway, params: &mut BTreeMap<String, String>, to: SimOutcome) {
     let success = to == SimOutcome::Success;
+    if gateway == SimGateway::Razorpay {
+        // Razorpay's success callback is its signed ids; its failure callback is `error[...]`.
+        if success {
+            params.retain(|k, _| !k.starts_with("error["));
+            params.insert("razorpay_payment_id".into(), "pay_Forged0000001".into());
+            params.insert("razorpay_order_id".into(), "order_Forged000001".into());
+            params.insert("razorpay_signature".into(), "0".repeat(64));
+        } else {
+            assert!(params.contains_key("razorpay_signature"));
+            params.retain(|k, _| !k.starts_with("razorpay_"));
+            params.insert("error[code]".into(), "BAD_REQUEST_ERROR".into());
+            params.insert("error[description]".into(), "Payment failed".into());
+        }
+        return;
+    }
     let (field, value) = match gateway {
         SimGateway::Axis => ("vpc_TxnResponseCode", if success { "0" } else { "2" }),
         SimGateway::Payu => ("status", if success { "success" } else { "failure" }),
@@ -108,6 +123,7 @@ fn forge(gateway: SimGateway, params: &mut BTreeMap<String, String>, to: SimOutc
                 "PAYMENT_ERROR"
             },
         ),
+        SimGateway::Razorpay => unreachable!("handled above"),
     };
     assert!(params.contains_key(field), "{field} in the callback");
     params.insert(field.to_string(), value.to_string());
@@ -147,7 +163,11 @@ async fn redirect_is_accepted_by_the_gateway(gateway: SimGateway) {
             .url
             .starts_with("https://kosh.example/citizen/payment")
     );
-    let expected_debits = usize::from(matches!(gateway, SimGateway::Payu | SimGateway::Phonepe));
+    // PAYU and PHONEPE obtain the payer's page, RAZORPAY creates its order.
+    let expected_debits = usize::from(matches!(
+        gateway,
+        SimGateway::Payu | SimGateway::Phonepe | SimGateway::Razorpay
+    ));
     assert_eq!(env.sim.debit_calls(gateway), expected_debits);
     assert_eq!(env.sim.status_calls(gateway), 0);
 }
@@ -336,7 +356,10 @@ async fn hang_is_cut_by_the_timeout(gateway: SimGateway) {
 }
 
 async fn redirect_survives_or_fails_cleanly_when_the_gateway_is_down(gateway: SimGateway) {
-    let calls_gateway = matches!(gateway, SimGateway::Payu | SimGateway::Phonepe);
+    let calls_gateway = matches!(
+        gateway,
+        SimGateway::Payu | SimGateway::Phonepe | SimGateway::Razorpay
+    );
     for (mode, expect_code) in [
         (SimMode::ServerError, "GATEWAY_UNAVAILABLE"),
         (SimMode::Garbage, "GATEWAY_MALFORMED_RESPONSE"),
@@ -367,6 +390,7 @@ async fn wrong_credentials_are_rejected_not_failed(gateway: SimGateway) {
         SimGateway::Payu => c.payu.as_mut().unwrap().salt = Secret::new("wrong"),
         SimGateway::Phonepe => c.phonepe.as_mut().unwrap().salt_key = Secret::new("wrong"),
         SimGateway::Sandbox => c.sandbox.as_mut().unwrap().secret = Secret::new("wrong"),
+        SimGateway::Razorpay => c.razorpay.as_mut().unwrap().key_secret = Secret::new("wrong"),
     })
     .await;
     let t = txn(&id(gateway, 16), AMOUNT);
@@ -387,8 +411,18 @@ async fn callbacks_name_the_txn_under_the_gateways_key(gateway: SimGateway) {
         env.registry.find_txn_id(&callback.params),
         Some(t.txn_id.clone())
     );
-    callback.params.remove(PG_TXN_ID_KEY);
     let key = env.gateway(gateway).txn_id_key();
+    if key == PG_TXN_ID_KEY {
+        // RAZORPAY: the callback carries only Razorpay's ids; kosh's comes back in the
+        // callback URL's own eg_pg_txnid.
+        assert!(
+            callback
+                .url
+                .contains(&format!("{PG_TXN_ID_KEY}={}", t.txn_id))
+        );
+        return;
+    }
+    callback.params.remove(PG_TXN_ID_KEY);
     assert_eq!(callback.params.get(key), Some(&t.txn_id), "{key}");
     assert_eq!(
         env.registry.find_txn_id(&callback.params),
@@ -398,7 +432,13 @@ async fn callbacks_name_the_txn_under_the_gateways_key(gateway: SimGateway) {
 
 async fn paise_survive_the_round_trip_exactly(gateway: SimGateway) {
     let env = Env::new().await;
-    for (n, paise) in [(18, 100_029), (19, 1), (20, 999_999_99)] {
+    // Razorpay takes no order under ₹1.00 (100 paise).
+    let smallest = if gateway == SimGateway::Razorpay {
+        100
+    } else {
+        1
+    };
+    for (n, paise) in [(18, 100_029), (19, smallest), (20, 999_999_99)] {
         let t = txn(&id(gateway, n), paise);
         let callback = env.pay(gateway, &t, SimOutcome::Success).await;
         let status = env.status(gateway, &t, &callback.params).await.unwrap();
@@ -458,6 +498,7 @@ suite!(axis, SimGateway::Axis);
 suite!(paytm, SimGateway::Paytm);
 suite!(payu, SimGateway::Payu);
 suite!(phonepe, SimGateway::Phonepe);
+suite!(razorpay, SimGateway::Razorpay);
 suite!(sandbox, SimGateway::Sandbox);
 
 // ---------------------------------------------------------------------------------------------
@@ -476,7 +517,7 @@ async fn registry_from_config_lists_every_gateway_and_key() {
     let env = Env::new().await;
     assert_eq!(
         env.registry.names(),
-        vec!["AXIS", "PAYTM", "PAYU", "PHONEPE", "SANDBOX"]
+        vec!["AXIS", "PAYTM", "PAYU", "PHONEPE", "RAZORPAY", "SANDBOX"]
     );
     assert!(
         env.registry
@@ -765,4 +806,85 @@ async fn a_gateway_that_recovers_settles_the_txn() {
         .unwrap();
     assert_eq!(status.status, TxnStatus::Success);
     assert_eq!(env.sim.status_calls(SimGateway::Payu), 2);
+}
+
+#[tokio::test]
+async fn razorpay_order_is_created_with_basic_auth_and_the_callback_is_signed() {
+    let env = Env::new().await;
+    let t = txn("PB_PG_RAZORPAY_ORDER", AMOUNT);
+    let redirect = env
+        .gateway(SimGateway::Razorpay)
+        .redirect(&t)
+        .await
+        .unwrap();
+    // The redirect is kosh's checkout page, its link signed.
+    assert!(
+        redirect.url.starts_with(&format!(
+            "{}/kosh/pg-service/gateway/razorpay/checkout?",
+            env.sim.base_url()
+        )),
+        "{}",
+        redirect.url
+    );
+    let q = query(&redirect.url);
+    assert_eq!(q["txnId"], t.txn_id);
+    assert!(q["order_id"].starts_with("order_"));
+    assert_eq!(q["callback_url"], t.callback_url);
+    let known = env.sim.txn(SimGateway::Razorpay, &t.txn_id).unwrap();
+    assert_eq!(known.amount_paise, AMOUNT);
+    assert_eq!(known.request["order_id"], q["order_id"]);
+    let notes: serde_json::Value = serde_json::from_str(&known.request["notes"]).unwrap();
+    assert_eq!(notes["eg_pg_txnid"], t.txn_id.as_str());
+    // The payer pays; Razorpay's callback signs order_id|payment_id with the key secret.
+    let callback = env.sim.pay(&redirect.url, SimOutcome::Success).unwrap();
+    let p = &callback.params;
+    assert_eq!(p["razorpay_order_id"], q["order_id"]);
+    assert!(kosh_pg::gateways::razorpay::verify_payment_signature(
+        creds::RAZORPAY_KEY_SECRET,
+        &p["razorpay_order_id"],
+        &p["razorpay_payment_id"],
+        &p["razorpay_signature"]
+    ));
+    // A changed link is refused by the page.
+    let mut tampered = reqwest::Url::parse(&redirect.url).unwrap();
+    let changed: Vec<(String, String)> = q
+        .iter()
+        .map(|(k, v)| {
+            let v = if k == "callback_url" {
+                "https://evil.example/".to_string()
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    tampered.query_pairs_mut().clear().extend_pairs(changed);
+    assert!(env.sim.pay(tampered.as_str(), SimOutcome::Success).is_err());
+}
+
+#[tokio::test]
+async fn razorpay_authorized_is_pending_and_a_failed_attempt_then_a_capture_is_success() {
+    let env = Env::new().await;
+    let t = txn("PB_PG_RAZORPAY_AUTH", AMOUNT);
+    let callback = env.pay(SimGateway::Razorpay, &t, SimOutcome::Pending).await;
+    let status = env
+        .status(SimGateway::Razorpay, &t, &callback.params)
+        .await
+        .unwrap();
+    assert_eq!(status.status, TxnStatus::Pending);
+    assert_eq!(status.status_code.as_deref(), Some("authorized"));
+    // Money authorized and then captured: SUCCESS from the status API only.
+    assert!(
+        env.sim
+            .set_outcome(SimGateway::Razorpay, &t.txn_id, SimOutcome::Success)
+    );
+    let status = env
+        .status(SimGateway::Razorpay, &t, &BTreeMap::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        (status.status, status.source),
+        (TxnStatus::Success, StatusSource::StatusApi)
+    );
+    assert_eq!(status.status_code.as_deref(), Some("captured"));
 }

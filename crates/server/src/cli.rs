@@ -473,7 +473,7 @@ pub struct Settings {
     pub clock: ClockMode,
 
     /// Payment gateways: a TOML (or, named *.json, JSON) file with one section per gateway
-    /// (axis, paytm, payu, phonepe, sandbox) and an optional timeout_ms. Default: only the
+    /// (axis, paytm, payu, phonepe, razorpay, sandbox) and an optional timeout_ms. Default: only the
     /// SANDBOX test gateway, served by kosh itself (it takes no money), as KOSH_PG_SANDBOX says.
     #[arg(long, env = "KOSH_PG_GATEWAYS_FILE")]
     pub pg_gateways_file: Option<PathBuf>,

@@ -44,6 +44,9 @@ pub const OPEN_ROUTES: &[&str] = &[
     // kosh's SANDBOX gateway: the payer's page and the gateway's status query (signed).
     "/pg-service/sandbox/pay",
     "/pg-service/sandbox/status",
+    // RAZORPAY: kosh's checkout page (signed link) and Razorpay's webhook (signed body).
+    "/pg-service/gateway/razorpay/checkout",
+    "/pg-service/gateway/razorpay/_webhook",
     "/health",
     "/ready",
     "/metrics",

@@ -102,6 +102,7 @@ pub fn app(state: AppState, settings: &Settings) -> Router {
         .merge(kosh_collection::api::router())
         .merge(kosh_pg::api::router())
         .merge(kosh_pg::sandbox_pages::router())
+        .merge(kosh_pg::razorpay_pages::router())
         .merge(kosh_bbps::api::router())
         .split_for_parts();
     let mut router = router.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi));
@@ -234,8 +235,35 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
 }
 
 /// The payment gateways in force: given in code, else the file, else only SANDBOX at this
-/// server's own address with a secret made for this process.
+/// server's own address with a secret made for this process. A RAZORPAY section without its
+/// `page_url` gets kosh's checkout page at this server's own address.
 pub fn gateways_config(
+    settings: &Settings,
+    addr: SocketAddr,
+) -> anyhow::Result<kosh_pg::GatewaysConfig> {
+    let mut config = configured_gateways(settings, addr)?;
+    if let Some(razorpay) = &mut config.razorpay
+        && razorpay.page_url.trim().is_empty()
+    {
+        razorpay.page_url = format!(
+            "http://{}{}",
+            own_host(addr),
+            kosh_pg::gateways::razorpay::PAGE_PATH
+        );
+    }
+    Ok(config)
+}
+
+/// `addr`, with an unspecified address (0.0.0.0) read as loopback.
+fn own_host(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+    } else {
+        addr
+    }
+}
+
+fn configured_gateways(
     settings: &Settings,
     addr: SocketAddr,
 ) -> anyhow::Result<kosh_pg::GatewaysConfig> {
@@ -269,11 +297,7 @@ pub fn gateways_config(
         }
         return Ok(kosh_pg::GatewaysConfig::default());
     }
-    let host = if addr.ip().is_unspecified() {
-        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
-    } else {
-        addr
-    };
+    let host = own_host(addr);
     Ok(kosh_pg::GatewaysConfig {
         sandbox: Some(kosh_pg::gateways::SandboxConfig {
             secret: kosh_pg::Secret::new(sandbox_secret(settings)),

@@ -1046,7 +1046,10 @@ async fn create_and_update_validation(backend: Backend) {
         .post_anonymous("/pg-service/gateway/v1/_search", json!({}))
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, json!(["AXIS", "PAYTM", "PAYU", "PHONEPE", "SANDBOX"]));
+    assert_eq!(
+        body,
+        json!(["AXIS", "PAYTM", "PAYU", "PHONEPE", "RAZORPAY", "SANDBOX"])
+    );
     let (status, body) = env.kosh.get("/pg-service/gateway/v1/_search").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.is_array());

@@ -40,12 +40,14 @@ pub(crate) mod http;
 pub mod paytm;
 pub mod payu;
 pub mod phonepe;
+pub mod razorpay;
 pub mod sandbox;
 
 pub use axis::{AxisConfig, AxisGateway};
 pub use paytm::{PaytmConfig, PaytmGateway};
 pub use payu::{PayuConfig, PayuGateway};
 pub use phonepe::{PhonepeConfig, PhonepeGateway};
+pub use razorpay::{RazorpayConfig, RazorpayGateway};
 pub use sandbox::{SandboxConfig, SandboxGateway};
 
 /// The parameter kosh appends to every callback URL (`callbackUrl?eg_pg_txnid=<txnId>`), and
@@ -59,6 +61,7 @@ pub const KNOWN_GATEWAYS: &[(&str, &str)] = &[
     (paytm::NAME, paytm::TXN_ID_KEY),
     (payu::NAME, payu::TXN_ID_KEY),
     (phonepe::NAME, phonepe::TXN_ID_KEY),
+    (razorpay::NAME, razorpay::TXN_ID_KEY),
     (sandbox::NAME, sandbox::TXN_ID_KEY),
 ];
 
@@ -195,6 +198,28 @@ impl GatewayStatus {
     }
 }
 
+/// A form the payer's browser posts to a gateway's hosted page (Razorpay's Hosted Checkout),
+/// which kosh serves from a page of its own because DIGIT's `redirectUrl` is a GET.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostedForm {
+    /// Where the form is posted.
+    pub action: String,
+    /// The form's fields, in order.
+    pub fields: Vec<(String, String)>,
+}
+
+/// What a gateway's verified webhook says. kosh takes it only as a cue to ask the gateway's
+/// status API about the transaction, never as a status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookNotice {
+    /// The gateway's event name (`payment.captured`, `order.paid`, ...).
+    pub event: String,
+    /// kosh's transaction id, when the notice names it.
+    pub txn_id: Option<String>,
+    /// The gateway's own payment id, when given.
+    pub gateway_ref: Option<String>,
+}
+
 /// Why a gateway could not give a status or a redirect. None of these is a payment status: the
 /// caller keeps the transaction PENDING (and answers the client with an error).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -310,6 +335,25 @@ pub trait Gateway: Send + Sync + fmt::Debug {
         txn: &GatewayTxn,
         callback: &BTreeMap<String, String>,
     ) -> Result<GatewayStatus, GatewayError>;
+
+    /// For a gateway whose payer's page is a form POST (RAZORPAY): the form kosh's own page
+    /// posts, given that page's (signed) query. `None`: the gateway has no such page.
+    fn hosted_form(
+        &self,
+        _query: &BTreeMap<String, String>,
+    ) -> Option<Result<HostedForm, GatewayError>> {
+        None
+    }
+
+    /// For a gateway that sends webhooks (RAZORPAY): checks the signature of a webhook's raw
+    /// body and reads which transaction it concerns. `None`: the gateway sends none.
+    fn verify_webhook(
+        &self,
+        _signature: Option<&str>,
+        _body: &[u8],
+    ) -> Option<Result<WebhookNotice, GatewayError>> {
+        None
+    }
 }
 
 /// A configuration secret (key, salt, password). Its `Debug` output never shows the value.
@@ -371,6 +415,8 @@ pub struct GatewaysConfig {
     pub payu: Option<PayuConfig>,
     /// PHONEPE.
     pub phonepe: Option<PhonepeConfig>,
+    /// RAZORPAY.
+    pub razorpay: Option<RazorpayConfig>,
     /// SANDBOX, kosh's own test gateway.
     pub sandbox: Option<SandboxConfig>,
 }
@@ -383,6 +429,7 @@ impl Default for GatewaysConfig {
             paytm: None,
             payu: None,
             phonepe: None,
+            razorpay: None,
             sandbox: None,
         }
     }
@@ -484,6 +531,12 @@ impl GatewayRegistry {
         }
         if let Some(c) = &config.phonepe {
             registry.register(Arc::new(PhonepeGateway::new(
+                c.clone(),
+                config.timeout(c.timeout_ms),
+            )?));
+        }
+        if let Some(c) = &config.razorpay {
+            registry.register(Arc::new(RazorpayGateway::new(
                 c.clone(),
                 config.timeout(c.timeout_ms),
             )?));
@@ -606,6 +659,21 @@ impl Gateway for Guarded {
             }
         }
         Ok(status)
+    }
+
+    fn hosted_form(
+        &self,
+        query: &BTreeMap<String, String>,
+    ) -> Option<Result<HostedForm, GatewayError>> {
+        self.0.hosted_form(query)
+    }
+
+    fn verify_webhook(
+        &self,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Option<Result<WebhookNotice, GatewayError>> {
+        self.0.verify_webhook(signature, body)
     }
 }
 

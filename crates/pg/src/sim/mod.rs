@@ -11,6 +11,7 @@
 //! | PAYTM | `POST /paytm/merchant-status/getTxnStatus` (JSON, PaytmChecksum) |
 //! | PAYU | `POST /payu/_payment` (form, answers 302 to the payer's page), `POST /payu/merchant/postservice.php?form=2` (`verify_payment`) |
 //! | PHONEPE | `POST /phonepe/v3/debit` (X-VERIFY, answers 302), `GET /phonepe/v3/transaction/{merchantId}/{txnId}/status` |
+//! | RAZORPAY | `POST /razorpay/v1/orders`, `GET /razorpay/v1/orders?receipt=[&expand[]=payments]`, `GET /razorpay/v1/orders/{id}/payments`, `GET /razorpay/v1/payments/{id}` (Basic auth, Razorpay's JSON and error bodies); the Hosted Checkout form is [`GatewaySim::pay_form`] |
 //! | SANDBOX | `POST /sandbox/status` (kosh's sandbox protocol) |
 //!
 //! The payer's side is [`GatewaySim::pay`]: given the redirect URL kosh produced and the
@@ -33,8 +34,8 @@ use reqwest::Url;
 use tokio::sync::Notify;
 
 use crate::gateways::{
-    AxisConfig, GatewaysConfig, PaytmConfig, PayuConfig, PhonepeConfig, SandboxConfig, Secret,
-    TxnStatus, axis, paytm, payu, sandbox,
+    AxisConfig, GatewaysConfig, PaytmConfig, PayuConfig, PhonepeConfig, RazorpayConfig,
+    SandboxConfig, Secret, TxnStatus, axis, paytm, payu, razorpay, sandbox,
 };
 use kosh_platform::money::{Paise, wire};
 
@@ -66,6 +67,12 @@ pub mod creds {
     pub const PHONEPE_SALT_INDEX: &str = "1";
     /// Sandbox HMAC secret.
     pub const SANDBOX_SECRET: &str = "kosh-sandbox-secret";
+    /// Razorpay API key id (test mode).
+    pub const RAZORPAY_KEY_ID: &str = "rzp_test_KoshSim00000001";
+    /// Razorpay API key secret.
+    pub const RAZORPAY_KEY_SECRET: &str = "kosh_sim_razorpay_key_secret";
+    /// Razorpay webhook secret.
+    pub const RAZORPAY_WEBHOOK_SECRET: &str = "kosh_sim_webhook_secret";
 }
 
 /// Which simulated gateway.
@@ -79,17 +86,20 @@ pub enum SimGateway {
     Payu,
     /// PhonePe.
     Phonepe,
+    /// Razorpay.
+    Razorpay,
     /// kosh's sandbox.
     Sandbox,
 }
 
 impl SimGateway {
     /// All of them.
-    pub const ALL: [SimGateway; 5] = [
+    pub const ALL: [SimGateway; 6] = [
         SimGateway::Axis,
         SimGateway::Paytm,
         SimGateway::Payu,
         SimGateway::Phonepe,
+        SimGateway::Razorpay,
         SimGateway::Sandbox,
     ];
 
@@ -100,6 +110,7 @@ impl SimGateway {
             SimGateway::Paytm => "PAYTM",
             SimGateway::Payu => "PAYU",
             SimGateway::Phonepe => "PHONEPE",
+            SimGateway::Razorpay => "RAZORPAY",
             SimGateway::Sandbox => "SANDBOX",
         }
     }
@@ -266,8 +277,10 @@ impl GatewaySim {
         &self.base_url
     }
 
-    /// A configuration of all five gateways pointing at this simulator, with its credentials,
-    /// all active, timeout 2 s.
+    /// A configuration of all six gateways pointing at this simulator, with its credentials,
+    /// all active, timeout 2 s. RAZORPAY's `page_url` (kosh's checkout page) points at this
+    /// simulator, which reads the link as kosh's page does; blank it to have `kosh serve` send
+    /// payers to its own page.
     pub fn config(&self) -> GatewaysConfig {
         let base = &self.base_url;
         GatewaysConfig {
@@ -302,6 +315,15 @@ impl GatewaySim {
                 salt_index: creds::PHONEPE_SALT_INDEX.into(),
                 base_url: format!("{base}/phonepe"),
                 ..PhonepeConfig::default()
+            }),
+            razorpay: Some(RazorpayConfig {
+                key_id: creds::RAZORPAY_KEY_ID.into(),
+                key_secret: Secret::new(creds::RAZORPAY_KEY_SECRET),
+                webhook_secret: Secret::new(creds::RAZORPAY_WEBHOOK_SECRET),
+                api_url: format!("{base}/razorpay"),
+                checkout_url: format!("{base}/razorpay/v1/checkout/embedded"),
+                page_url: format!("{base}/kosh{}", razorpay::PAGE_PATH),
+                ..RazorpayConfig::default()
             }),
             sandbox: Some(SandboxConfig {
                 secret: Secret::new(creds::SANDBOX_SECRET),
@@ -398,6 +420,9 @@ impl GatewaySim {
     /// refused); the transaction is recorded; the gateway's callback is returned.
     pub fn pay(&self, redirect_url: &str, outcome: SimOutcome) -> Result<SimCallback, String> {
         let url = Url::parse(redirect_url).map_err(|e| format!("not a URL: {e}"))?;
+        if url.path().ends_with(razorpay::PAGE_PATH) {
+            return self.pay_razorpay_page(&url, outcome);
+        }
         if !redirect_url.starts_with(&self.base_url) {
             return Err(format!("{redirect_url} is not this simulator"));
         }
@@ -416,6 +441,125 @@ impl GatewaySim {
                 None => Err(format!("no payment page at {path}")),
             },
         }
+    }
+
+    /// RAZORPAY's redirect is kosh's checkout page (at kosh, or at this simulator when the
+    /// configuration's `page_url` points here): its signed link is read as the page reads it,
+    /// and the form the page would post is paid with [`GatewaySim::pay_form`].
+    fn pay_razorpay_page(&self, url: &Url, outcome: SimOutcome) -> Result<SimCallback, String> {
+        let mut config = self.config().razorpay.ok_or("no RAZORPAY configuration")?;
+        config.page_url = url
+            .as_str()
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let page = razorpay::RazorpayGateway::new(config, std::time::Duration::from_secs(1))
+            .map_err(|e| e.to_string())?;
+        let query: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
+        let form = page.checkout_form(&query).map_err(|e| e.to_string())?;
+        self.pay_form(&form.action, &form.fields, outcome)
+    }
+
+    /// The payer's browser posts a Hosted Checkout form (Razorpay) to `action` with `fields`
+    /// and pays with `outcome`: the form is checked as Razorpay checks it (key id, a known
+    /// order, a callback URL), the payment is recorded (`captured`, `failed`, or `authorized`
+    /// for [`SimOutcome::Pending`]), and the callback Razorpay POSTs to `callback_url` is
+    /// returned: `razorpay_payment_id`, `razorpay_order_id` and `razorpay_signature` after a
+    /// payment, Razorpay's `error[...]` fields after a failure.
+    pub fn pay_form(
+        &self,
+        action: &str,
+        fields: &[(String, String)],
+        outcome: SimOutcome,
+    ) -> Result<SimCallback, String> {
+        if action != format!("{}/razorpay/v1/checkout/embedded", self.base_url) {
+            return Err(format!("no checkout at {action}"));
+        }
+        let get = |name: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        if get("key_id") != creds::RAZORPAY_KEY_ID {
+            return Err("BAD_REQUEST_ERROR: The api key provided is invalid".into());
+        }
+        let order_id = get("order_id");
+        let callback_url = get("callback_url");
+        if callback_url.is_empty() {
+            return Err("BAD_REQUEST_ERROR: callback_url is required".into());
+        }
+        let payment_id = self.shared.next_ref("pay_KoshSim");
+        {
+            let mut inner = self.shared.lock();
+            let key = inner
+                .tokens
+                .get(&order_id)
+                .cloned()
+                .filter(|(g, _)| *g == SimGateway::Razorpay)
+                .ok_or("BAD_REQUEST_ERROR: The id provided does not exist")?;
+            let txn = inner.txns.get_mut(&key).ok_or("unknown order")?;
+            txn.outcome = Some(outcome);
+            txn.gateway_ref = payment_id.clone();
+            for (k, v) in fields {
+                txn.request
+                    .entry(format!("checkout:{k}"))
+                    .or_insert(v.clone());
+            }
+        }
+        let params: BTreeMap<String, String> = match outcome {
+            SimOutcome::Failure => [
+                ("error[code]", "BAD_REQUEST_ERROR".to_string()),
+                ("error[description]", "Payment failed".to_string()),
+                ("error[source]", "customer".to_string()),
+                ("error[step]", "payment_authorization".to_string()),
+                ("error[reason]", "payment_failed".to_string()),
+                (
+                    "error[metadata]",
+                    serde_json::json!({"payment_id": payment_id, "order_id": order_id}).to_string(),
+                ),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+            _ => [
+                ("razorpay_payment_id", payment_id.clone()),
+                ("razorpay_order_id", order_id.clone()),
+                (
+                    "razorpay_signature",
+                    razorpay::payment_signature(creds::RAZORPAY_KEY_SECRET, &order_id, &payment_id),
+                ),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        };
+        callback_post(SimGateway::Razorpay, &callback_url, params)
+    }
+
+    /// A webhook Razorpay would send about a transaction's payment (`payment.captured`,
+    /// `payment.failed`, `payment.authorized` by its current outcome): the raw body and its
+    /// `X-Razorpay-Signature` under the webhook secret.
+    pub fn razorpay_webhook(&self, txn_id: &str) -> Option<(Vec<u8>, String)> {
+        let txn = self.txn(SimGateway::Razorpay, txn_id)?;
+        let payment = server::razorpay_payment(&txn);
+        let event = match txn.outcome {
+            Some(SimOutcome::Success) => "payment.captured",
+            Some(SimOutcome::Failure) => "payment.failed",
+            _ => "payment.authorized",
+        };
+        let body = serde_json::json!({
+            "entity": "event", "account_id": "acc_KoshSim0000001", "event": event,
+            "contains": ["payment"],
+            "payload": {"payment": {"entity": payment}},
+            "created_at": 1_763_700_000
+        })
+        .to_string()
+        .into_bytes();
+        let signature = razorpay::webhook_signature(creds::RAZORPAY_WEBHOOK_SECRET, &body);
+        Some((body, signature))
     }
 
     fn record_paid(
@@ -625,6 +769,7 @@ fn ref_prefix(gateway: SimGateway) -> &'static str {
         SimGateway::Paytm => "2026112111121280",
         SimGateway::Payu => "40300",
         SimGateway::Phonepe => "T2611",
+        SimGateway::Razorpay => "pay_KoshSim",
         SimGateway::Sandbox => "SBX",
     }
 }

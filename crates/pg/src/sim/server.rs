@@ -31,6 +31,18 @@ pub(super) fn router(shared: Shared_) -> Router {
             "/phonepe/v3/transaction/{merchant_id}/{txn_id}/status",
             get(phonepe_status),
         )
+        .route(
+            "/razorpay/v1/orders",
+            post(razorpay_create_order).get(razorpay_orders),
+        )
+        .route(
+            "/razorpay/v1/orders/{order_id}/payments",
+            get(razorpay_order_payments),
+        )
+        .route(
+            "/razorpay/v1/payments/{payment_id}",
+            get(razorpay_payment_by_id),
+        )
         .route("/sandbox/status", post(sandbox_status))
         .with_state(shared)
 }
@@ -652,6 +664,314 @@ async fn phonepe_status(
                 }),
             )
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RAZORPAY
+
+/// Razorpay's error body.
+fn razorpay_error(status: StatusCode, description: &str, field: Option<&str>) -> Response {
+    let mut error = json!({"code": "BAD_REQUEST_ERROR", "description": description,
+        "source": "NA", "step": "NA", "reason": "NA", "metadata": {}});
+    if let Some(field) = field {
+        error["field"] = json!(field);
+        error["source"] = json!("business");
+        error["reason"] = json!("input_validation_failed");
+    }
+    json_response(status, json!({ "error": error }))
+}
+
+/// Whether the request carries the simulator's key id and secret as HTTP Basic auth.
+fn razorpay_auth_ok(headers: &HeaderMap) -> bool {
+    let Some(given) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+    else {
+        return false;
+    };
+    let expected = BASE64.encode(format!(
+        "{}:{}",
+        creds::RAZORPAY_KEY_ID,
+        creds::RAZORPAY_KEY_SECRET
+    ));
+    crate::crypto::ct_eq(given.trim().as_bytes(), expected.as_bytes())
+}
+
+fn razorpay_unauthorized() -> Response {
+    razorpay_error(StatusCode::UNAUTHORIZED, "Authentication failed", None)
+}
+
+/// The order id of a transaction the simulator knows (seeded ones get one from their ref).
+fn razorpay_order_id(txn: &SimTxn) -> String {
+    txn.request
+        .get("order_id")
+        .cloned()
+        .unwrap_or_else(|| format!("order_{}", txn.gateway_ref.trim_start_matches("pay_")))
+}
+
+fn razorpay_order(txn: &SimTxn) -> Value {
+    let paid = txn.outcome == Some(SimOutcome::Success);
+    let status = match txn.outcome {
+        None => "created",
+        Some(_) if paid => "paid",
+        Some(_) => "attempted",
+    };
+    let notes: Value = txn
+        .request
+        .get("notes")
+        .and_then(|n| serde_json::from_str(n).ok())
+        .unwrap_or_else(|| json!([]));
+    json!({
+        "id": razorpay_order_id(txn), "entity": "order",
+        "amount": txn.amount_paise,
+        "amount_paid": if paid { txn.reported_amount_paise } else { 0 },
+        "amount_due": if paid { 0 } else { txn.amount_paise },
+        "currency": "INR", "receipt": txn.txn_id, "offer_id": null, "status": status,
+        "attempts": i64::from(txn.outcome.is_some()), "notes": notes, "created_at": 1_763_700_000
+    })
+}
+
+/// The payment entity of a transaction the payer paid (by its current outcome: `captured`,
+/// `failed`, or `authorized` while pending).
+pub(super) fn razorpay_payment(txn: &SimTxn) -> Value {
+    let status = match txn.outcome {
+        Some(SimOutcome::Success) => "captured",
+        Some(SimOutcome::Failure) => "failed",
+        Some(SimOutcome::Pending) | None => "authorized",
+    };
+    let failed = status == "failed";
+    let notes = json!({ "eg_pg_txnid": txn.txn_id });
+    json!({
+        "id": txn.gateway_ref, "entity": "payment", "amount": txn.reported_amount_paise,
+        "currency": "INR", "status": status, "order_id": razorpay_order_id(txn),
+        "invoice_id": null, "international": false, "method": "upi", "amount_refunded": 0,
+        "refund_status": null, "captured": status == "captured",
+        "description": txn.request.get("checkout:description").cloned().unwrap_or_default(),
+        "card_id": null, "bank": null, "wallet": null, "vpa": "success@razorpay",
+        "email": txn.request.get("checkout:prefill[email]").cloned().unwrap_or_default(),
+        "contact": txn.request.get("checkout:prefill[contact]").cloned().unwrap_or_default(),
+        "notes": notes, "fee": if status == "captured" { json!(236) } else { Value::Null },
+        "tax": if status == "captured" { json!(36) } else { Value::Null },
+        "error_code": if failed { json!("BAD_REQUEST_ERROR") } else { Value::Null },
+        "error_description": if failed { json!("Payment failed") } else { Value::Null },
+        "error_source": if failed { json!("customer") } else { Value::Null },
+        "error_step": if failed { json!("payment_authorization") } else { Value::Null },
+        "error_reason": if failed { json!("payment_failed") } else { Value::Null },
+        "acquirer_data": {"rrn": "633012345678"}, "created_at": 1_763_700_100
+    })
+}
+
+fn collection(items: Vec<Value>) -> Value {
+    json!({"entity": "collection", "count": items.len(), "items": items})
+}
+
+async fn razorpay_create_order(
+    State(shared): State<Shared_>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let request: Option<Value> = serde_json::from_str(&body).ok();
+    let receipt = request
+        .as_ref()
+        .and_then(|r| r.get("receipt"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if let Some(r) = gate(
+        &shared,
+        SimGateway::Razorpay,
+        SimCallKind::Debit,
+        receipt.as_deref(),
+    )
+    .await
+    {
+        return r;
+    }
+    if !razorpay_auth_ok(&headers) {
+        return razorpay_unauthorized();
+    }
+    let Some(request) = request else {
+        return razorpay_error(StatusCode::BAD_REQUEST, "The request body is invalid", None);
+    };
+    let Some(amount) = request.get("amount").and_then(Value::as_i64) else {
+        return razorpay_error(
+            StatusCode::BAD_REQUEST,
+            "The amount must be an integer.",
+            Some("amount"),
+        );
+    };
+    if amount < 100 {
+        return razorpay_error(
+            StatusCode::BAD_REQUEST,
+            "The amount must be atleast INR 1.00",
+            Some("amount"),
+        );
+    }
+    if request.get("currency").and_then(Value::as_str) != Some("INR") {
+        return razorpay_error(
+            StatusCode::BAD_REQUEST,
+            "The currency field is required.",
+            Some("currency"),
+        );
+    }
+    let receipt = receipt.unwrap_or_default();
+    if receipt.chars().count() > 40 {
+        return razorpay_error(
+            StatusCode::BAD_REQUEST,
+            "The receipt may not be greater than 40 characters.",
+            Some("receipt"),
+        );
+    }
+    let order_id = format!(
+        "order_{}",
+        shared.next_ref("KoshSim").trim_start_matches('_')
+    );
+    let mut fields = BTreeMap::new();
+    fields.insert("order_id".to_string(), order_id.clone());
+    fields.insert(
+        "notes".to_string(),
+        request
+            .get("notes")
+            .cloned()
+            .unwrap_or(json!([]))
+            .to_string(),
+    );
+    let txn = SimTxn {
+        gateway: SimGateway::Razorpay,
+        txn_id: receipt.clone(),
+        amount_paise: amount,
+        reported_amount_paise: amount,
+        outcome: None,
+        gateway_ref: String::new(),
+        callback_url: String::new(),
+        request: fields,
+    };
+    let order = razorpay_order(&txn);
+    {
+        let mut inner = shared.lock();
+        inner
+            .txns
+            .insert((SimGateway::Razorpay, receipt.clone()), txn);
+        inner
+            .tokens
+            .insert(order_id, (SimGateway::Razorpay, receipt));
+    }
+    json_response(StatusCode::OK, order)
+}
+
+async fn razorpay_orders(
+    State(shared): State<Shared_>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let fields = form(query.as_deref().unwrap_or(""));
+    let receipt = fields.get("receipt").cloned().unwrap_or_default();
+    let expand = fields.get("expand[]").map(String::as_str) == Some("payments");
+    if let Some(r) = gate(
+        &shared,
+        SimGateway::Razorpay,
+        SimCallKind::Status,
+        Some(&receipt),
+    )
+    .await
+    {
+        return r;
+    }
+    if !razorpay_auth_ok(&headers) {
+        return razorpay_unauthorized();
+    }
+    let items = find(&shared, SimGateway::Razorpay, &receipt)
+        .map(|txn| {
+            let mut order = razorpay_order(&txn);
+            if expand {
+                let payments = match txn.outcome {
+                    None => vec![],
+                    Some(_) => vec![razorpay_payment(&txn)],
+                };
+                order["payments"] = collection(payments);
+            }
+            vec![order]
+        })
+        .unwrap_or_default();
+    json_response(StatusCode::OK, collection(items))
+}
+
+fn razorpay_by_order(shared: &Shared, order_id: &str) -> Option<SimTxn> {
+    let inner = shared.lock();
+    if let Some(key) = inner.tokens.get(order_id) {
+        return inner.txns.get(key).cloned();
+    }
+    inner
+        .txns
+        .values()
+        .find(|t| t.gateway == SimGateway::Razorpay && razorpay_order_id(t) == order_id)
+        .cloned()
+}
+
+async fn razorpay_order_payments(
+    State(shared): State<Shared_>,
+    Path(order_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let txn = razorpay_by_order(&shared, &order_id);
+    if let Some(r) = gate(
+        &shared,
+        SimGateway::Razorpay,
+        SimCallKind::Status,
+        txn.as_ref().map(|t| t.txn_id.as_str()),
+    )
+    .await
+    {
+        return r;
+    }
+    if !razorpay_auth_ok(&headers) {
+        return razorpay_unauthorized();
+    }
+    match txn {
+        None => razorpay_error(
+            StatusCode::BAD_REQUEST,
+            "The id provided does not exist",
+            None,
+        ),
+        Some(txn) if txn.outcome.is_none() => json_response(StatusCode::OK, collection(vec![])),
+        Some(txn) => json_response(StatusCode::OK, collection(vec![razorpay_payment(&txn)])),
+    }
+}
+
+async fn razorpay_payment_by_id(
+    State(shared): State<Shared_>,
+    Path(payment_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let txn = shared
+        .lock()
+        .txns
+        .values()
+        .find(|t| {
+            t.gateway == SimGateway::Razorpay && t.outcome.is_some() && t.gateway_ref == payment_id
+        })
+        .cloned();
+    if let Some(r) = gate(
+        &shared,
+        SimGateway::Razorpay,
+        SimCallKind::Status,
+        txn.as_ref().map(|t| t.txn_id.as_str()),
+    )
+    .await
+    {
+        return r;
+    }
+    if !razorpay_auth_ok(&headers) {
+        return razorpay_unauthorized();
+    }
+    match txn {
+        None => razorpay_error(
+            StatusCode::BAD_REQUEST,
+            "The id provided does not exist",
+            None,
+        ),
+        Some(txn) => json_response(StatusCode::OK, razorpay_payment(&txn)),
     }
 }
 
