@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks kosh's money invariants (DESIGN.md "Invariants worth asserting") straight from the
+"""Checks kosh's money invariants (listed under "What it checks" below) straight from the
 database, with no help from kosh itself: run it against any kosh database, running or not.
 
     reliability/check_invariants.py --sqlite kosh-data/kosh.db

@@ -1,7 +1,7 @@
 //! Canonical XML 1.0 (inclusive C14N, <https://www.w3.org/TR/2001/REC-xml-c14n-20010315>),
 //! for the trees [`crate::dom`] produces.
 //!
-//! BBPS signs with inclusive C14N 1.0 (NOTES.md §2.6: the OU signer in Java uses
+//! BBPS signs with inclusive C14N 1.0 (the operating units' signers: the one in Java uses
 //! `CanonicalizationMethod.INCLUSIVE`, the Go signer `C14N10Rec`). Two document subsets
 //! occur in an enveloped signature, and both are implemented here:
 //!

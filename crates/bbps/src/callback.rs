@@ -5,15 +5,16 @@
 //! NPCI XML request but the heartbeat is answered with an `Ack` (`RspCd` Successful) in the
 //! HTTP response, and kosh's signed response goes by a separate POST to
 //! `<base>/bbps/<Message>Response/1.0/urn:referenceId:<refId>` — NPCI's path convention
-//! (NOTES.md §2.1) — `Content-Type: application/xml`. The delivery counts as done when the
-//! unit answers 2xx with an `Ack` whose `RspCd` is Successful; otherwise it is tried again
-//! after 1, 2, 4 and 8 seconds (five attempts in all), then given up and logged. The work is
-//! done before the Ack — a posting is recorded before kosh acknowledges it — so a response
-//! the unit never got is still answered by the status query (`TxnStatusRequest`, or
-//! `/bbps/v1/payments/status`). A request kosh refuses (unsigned, invalid, an unknown
-//! biller, ...) gets its refusing `Ack` at once, as in the synchronous exchange, and no
-//! callback. Deliveries are kept in memory: a restart drops the ones still being retried.
-//! Without the setting, the signed response is the HTTP response itself.
+//! (one URL per message type, the `Head@refId` in the path) — `Content-Type:
+//! application/xml`. The delivery counts as done when the unit answers 2xx with an `Ack`
+//! whose `RspCd` is Successful; otherwise it is tried again after 1, 2, 4 and 8 seconds
+//! (five attempts in all), then given up and logged. The work is done before the Ack — a
+//! posting is recorded before kosh acknowledges it — so a response the unit never got is
+//! still answered by the status query (`TxnStatusRequest`, or `/bbps/v1/payments/status`).
+//! A request kosh refuses (unsigned, invalid, an unknown biller, ...) gets its refusing
+//! `Ack` at once, as in the synchronous exchange, and no callback. Deliveries are kept in
+//! memory: a restart drops the ones still being retried. Without the setting, the signed
+//! response is the HTTP response itself.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

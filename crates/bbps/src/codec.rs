@@ -125,7 +125,8 @@ impl Response {
 }
 
 /// The BBPS endpoint path for `message` and `ref_id`:
-/// `/bbps/<message>/1.0/urn:referenceId:<refId>` (NOTES.md §2.1). The heartbeat's
+/// `/bbps/<message>/1.0/urn:referenceId:<refId>` (NPCI's convention: one URL per message
+/// type, the `Head@refId` in the path). The heartbeat's
 /// message segment is `ReqHbt`.
 pub fn endpoint_path(message: &str, ref_id: &str) -> String {
     format!("/bbps/{message}/1.0/urn:referenceId:{ref_id}")
@@ -266,7 +267,8 @@ pub fn timestamp(epoch_ms: i64) -> String {
 
 /// A new 35-character reference id (`Head@refId`, `Txn@msgId`, an approval reference) in
 /// the shape NPCI's ids have: 27 random upper-case letters and digits, then the last digit
-/// of the year, the day of the year (3 digits) and the time HHmm, in IST (NOTES.md §2.2).
+/// of the year, the day of the year (3 digits) and the time HHmm, in IST (read from NPCI's
+/// sample refId `HGPDAAH6GVYD773CWT9RXNHVDUH22842345`: 2022, day 284, 23:45).
 pub fn new_ref_id(epoch_ms: i64) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::rng();

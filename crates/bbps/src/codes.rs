@@ -1,4 +1,4 @@
-//! The response codes a biller sends in `Reason` (NOTES.md §2.5).
+//! The response codes a biller sends in the BBPS `Reason` element.
 //!
 //! `Reason@responseCode` is `000` for success and `200` for failure; a failure names its
 //! cause in `complianceRespCd` with a reason text in `complianceReason`. The compliance

@@ -1,9 +1,9 @@
 //! Complaints an operating unit registers with the biller (BBPS complaint management,
-//! NOTES.md §2.7): a TRANSACTION complaint names the BBPS transaction reference (the
-//! reference need not be known to kosh — "paid, account not updated" is exactly the case
-//! of a posting kosh never received), a SERVICE complaint names the biller. Each is kept
-//! with its status and its turnaround deadline: registration time plus the biller's
-//! `complaintTatDays`. A complaint still open after its deadline shows `tatBreached`.
+//! NPCI's `TxnStatusComplainRequest`): a TRANSACTION complaint names the BBPS transaction
+//! reference (the reference need not be known to kosh — "paid, account not updated" is
+//! exactly the case of a posting kosh never received), a SERVICE complaint names the biller.
+//! Each is kept with its status and its turnaround deadline: registration time plus the
+//! biller's `complaintTatDays`. A complaint still open after its deadline shows `tatBreached`.
 //!
 //! Statuses follow BBPS's: ASSIGNED on registration (assigned to the biller), then
 //! RE_ASSIGNED, ESCALATED, RESOLVED, REJECTED or UNRESOLVED; RESOLVED and REJECTED close

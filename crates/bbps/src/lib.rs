@@ -23,10 +23,11 @@
 //!
 //! # Message flow
 //!
-//! BBPS is asynchronous between participants (NOTES.md §2.1, §7.2): every request is a
-//! signed XML POST to `/bbps/<Message>/1.0/urn:referenceId:<refId>`, answered at once with
-//! an unsigned [`xml::Ack`]; the business answer travels later as a separate signed POST
-//! to the peer's `…/<Message>Response/…` endpoint, which the peer in turn acknowledges.
+//! BBPS is asynchronous between participants (NPCI's XML API between the central unit and
+//! the operating units): every request is a signed XML POST to
+//! `/bbps/<Message>/1.0/urn:referenceId:<refId>`, answered at once with an unsigned
+//! [`xml::Ack`]; the business answer travels later as a separate signed POST to the peer's
+//! `…/<Message>Response/…` endpoint, which the peer in turn acknowledges.
 //!
 //! ```text
 //! central unit                                   kosh (biller)
@@ -44,10 +45,10 @@
 //!   ReqDiagnostic (heartbeat)   ───────────────▶  ResDiagnostic in the HTTP response (sync)
 //! ```
 //!
-//! The biller-side JSON API of kosh's generic profile (NOTES.md §7.2) is synchronous: the
-//! same checks and codes apply, answered in the HTTP response. This crate serves both — the
-//! typed messages, [`codes`] and the amounts are the same; only the XML profile needs
-//! [`sig`] and the Ack.
+//! The biller-side JSON API of kosh's generic profile (`/bbps/v1/`, `crate::biller`) is
+//! synchronous: the same checks and codes apply, answered in the HTTP response. This crate
+//! serves both — the typed messages, [`codes`] and the amounts are the same; only the XML
+//! profile needs [`sig`] and the Ack.
 //!
 //! # What a future HTTP layer calls
 //!
@@ -84,9 +85,9 @@
 //!   does not inspire trust in the rest for payment messages. Either would also need the
 //!   NPCI XSD files shipped with kosh. So the content models of the nine messages are
 //!   written out from the XSDs in [`xml::schema`] (every element, order, occurrence,
-//!   required attribute and enumeration), and the typed serde models follow them. The
-//!   tests cross-check the validator against `xmllint --schema` on the real XSDs (NOTES.md
-//!   names their source: `Dhru227/bbps-biller-integrator`, `src/main/resources/xsd`):
+//!   required attribute and enumeration), and the typed serde models follow them. The tests
+//!   cross-check the validator against `xmllint --schema` on the real XSDs (NPCI's, as the
+//!   repository `Dhru227/bbps-biller-integrator` ships them in `src/main/resources/xsd`):
 //!   every sample, every message kosh writes, and a set of broken documents must get the
 //!   same verdict from both. Those tests run when `xmllint` and the XSD folder are present
 //!   (`KOSH_BBPS_XSD_DIR`, default `shared/bbps/xsd` beside the checkout) and say so when

@@ -14,8 +14,9 @@
 //! ```
 //!
 //! - `billerId`: the biller id NBBL registered (14 letters or digits), unique in the state.
-//! - `category`: the BBPS biller category (NOTES.md §5.2; a municipal biller is one of
-//!   [`CATEGORIES`]).
+//! - `category`: the BBPS biller category (NBBL's published categories; a municipal biller
+//!   is one of [`CATEGORIES`]: property tax under "Municipal Taxes", water under "Water",
+//!   trade licences and other fees under "Municipal Services").
 //! - `customerParams`: BBPS's ParamConfig, in the order the payer is asked. `name` is the
 //!   label the operating unit sends as the tag name; `field` says what kosh does with the
 //!   value: `tenantId` (the city: its tenant code, `pb.amritsar`, or its name, `Amritsar`),
@@ -44,7 +45,8 @@ pub const MODULE: &str = "BBPS";
 pub const MASTER: &str = "Billers";
 
 /// The biller categories NBBL publishes that a municipal body's services fall in, and the
-/// common others (NOTES.md §5.2); the `category` of a biller must be one of them.
+/// common others (as bharatbillpay.com lists them); the `category` of a biller must be one of
+/// them.
 pub const CATEGORIES: &[&str] = &[
     "Municipal Taxes",
     "Municipal Services",
@@ -195,7 +197,8 @@ pub struct Billers {
     by_state: BTreeMap<String, Vec<Biller>>,
 }
 
-/// The BBPS amount exactness of a bill, from its business service's flags (NOTES.md §7.1).
+/// The BBPS amount exactness of a bill (BBPS's rules on the amount paid against the bill's:
+/// EXACT, EXACT UP, EXACT DOWN, ADHOC/ANY), from its business service's flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exactness {
     /// Neither part payment nor advance: the bill amount exactly.

@@ -1,5 +1,6 @@
 //! `kosh bbps reconcile <file>`: matches an operating unit's settlement file against kosh's
-//! BBPS transactions and reports every mismatch (NOTES.md §7.5).
+//! BBPS transactions and reports every mismatch (the daily reconciliation BBPS billers make
+//! of their operating unit's remittances).
 //!
 //! The file is CSV with a header line. kosh reads these columns, by name in any letter case
 //! (`_`, `-` and spaces ignored), and ignores the others:

@@ -1,7 +1,8 @@
 //! The daily reconciliation report: every BBPS transaction of one business day (India
 //! Standard Time, as BBPS settles) with its amount, receipt numbers and status, as JSON
 //! or CSV. Billers are expected to reconcile their operating unit's remittances daily
-//! (NOTES.md §7.5); `kosh bbps reconcile` reads this CSV back as a settlement file too.
+//! (NBBL's guidance to billers, bharatbillpay.com/biller); `kosh bbps reconcile` reads this
+//! CSV back as a settlement file too.
 
 use chrono::NaiveDate;
 use kosh_platform::money::{MoneyError, Paise, wire};

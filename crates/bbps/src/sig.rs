@@ -1,6 +1,7 @@
 //! Enveloped XML signatures (XMLDSig) as BBPS uses them.
 //!
-//! The profile (NOTES.md §2.6; the Java and Go operating-unit signers agree):
+//! The profile (NPCI's; the operating units' open-source signers agree: the Java
+//! `BbpsSignatureUtil` of `Dhru227/bbps-biller-integrator` and a Go XML-DSig signer):
 //!
 //! - one `Signature` in `http://www.w3.org/2000/09/xmldsig#`, a child of the root element
 //!   (kosh appends it as the last child, written with the default namespace and no prefix);

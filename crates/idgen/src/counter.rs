@@ -1,4 +1,5 @@
-//! Counter rows: the portable replacement for DIGIT's PostgreSQL sequences (DESIGN.md).
+//! Counter rows: the portable replacement for DIGIT's PostgreSQL sequences (kosh uses no
+//! database sequence: the portable-SQL rule of `kosh_platform::db`).
 //! A sequence is shared by the cities of a state, as DIGIT's sequences are shared by the
 //! tenants of one deployment.
 

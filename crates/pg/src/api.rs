@@ -1,4 +1,5 @@
-//! The pg-service routes, in DIGIT's shapes (BEHAVIOUR.md §1.2):
+//! The pg-service routes, in DIGIT's shapes (egov-pg-service's
+//! `web/controllers/TransactionsApiController.java`):
 //!
 //! | route | answer |
 //! |---|---|

@@ -758,7 +758,8 @@ fn draft(new: &NewTransaction, requester: &AuthUser, now: i64) -> Transaction {
     }
 }
 
-/// The payment DIGIT's pg sends to collection (BEHAVIOUR.md §3.1), as collection's typed
+/// The payment DIGIT's pg sends to collection (egov-pg-service `PaymentsService`: to
+/// `payments/_validate` at `_create`, to `payments/_create` on SUCCESS), as collection's typed
 /// command: mode ONLINE, instrument and transaction number the txn id (or the provisional
 /// marker), paid by the payer, one payment detail per bill. `register` adds the instrument
 /// date and additional details.

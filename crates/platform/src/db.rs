@@ -1,6 +1,10 @@
 //! The database: embedded SQLite by default, PostgreSQL in production, one body of portable
-//! SQL for both (see DESIGN.md: BIGINT paise, BIGINT epoch-ms, TEXT JSON, tenant-scoped unique
-//! keys, counter rows instead of sequences, no advisory locks).
+//! SQL for both. The portable-SQL rule: money as BIGINT paise, times as BIGINT epoch
+//! milliseconds (as DIGIT sends them), JSON as TEXT, tenant-scoped unique keys (uniqueness is
+//! the database's, never a read-then-write check), counter rows instead of database
+//! sequences, and no advisory locks, LISTEN/NOTIFY or SKIP LOCKED, so that a deployment that
+//! outgrows one PostgreSQL can move to a distributed PostgreSQL-compatible engine (Citus,
+//! CockroachDB, YugabyteDB). A job that must run once across instances takes a lease row.
 //!
 //! Writes go through [`Db::write`], which runs a closure in one transaction and retries it
 //! when the database reports a serialization failure, a deadlock or a busy SQLite file.
@@ -100,7 +104,8 @@ impl Db {
         &self.read
     }
 
-    /// Applies every pending migration. Migrations take no advisory lock (DESIGN.md).
+    /// Applies every pending migration. Migrations take no advisory lock (the portable-SQL
+    /// rule above).
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let mut migrator = sqlx::migrate!("../../migrations");
         migrator.set_locking(false);

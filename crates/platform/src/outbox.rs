@@ -1,7 +1,8 @@
 //! The transactional outbox: events that DIGIT publishes on Kafka
 //! (`egov.collection.payment-create`, ...) are written here in the same transaction as the
 //! change they report, so an event exists exactly when its change does. A relay publishes
-//! them later and marks them (DESIGN.md: no LISTEN/NOTIFY, polling only).
+//! them later and marks them, polling the table: no LISTEN/NOTIFY (the portable-SQL rule of
+//! [`crate::db`]).
 
 use serde_json::Value;
 use sqlx::AnyConnection;

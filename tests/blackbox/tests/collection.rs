@@ -102,8 +102,8 @@ async fn scalar(kosh: &Kosh, sql: &'static str, arg: &str) -> i64 {
         .expect("query")
 }
 
-/// DESIGN.md invariant 2: every demand detail's collection equals what live payments put on
-/// it, within 0..=tax for positive heads.
+/// The books balance: every demand detail's collection equals the sum of what its live
+/// payments apportioned to it, within 0..=tax for positive heads.
 async fn assert_books_balance(kosh: &Kosh) {
     let bad = scalar(kosh, "SELECT COUNT(*) FROM egbs_demand_detail WHERE tenant_id = $1 AND tax_amount >= 0 AND (collection_amount < 0 OR collection_amount > tax_amount)", TENANT).await;
     assert_eq!(bad, 0, "a collection outside 0..=tax");

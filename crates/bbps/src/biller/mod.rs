@@ -1,6 +1,8 @@
-//! The JSON biller API under `/bbps/v1/`: the common shape of BBPS biller APIs (NOTES.md
-//! §4, §7.2) — bill fetch by customer parameters, bill validation, payment posting,
-//! transaction status, reversal, complaints, and the daily reconciliation report.
+//! The JSON biller API under `/bbps/v1/`: the common shape of BBPS biller APIs (NPCI does not
+//! standardise the operating unit's calls to a biller; this is the common ground of the
+//! units' biller APIs: Setu BillCollect, Cashfree, digiledge) — bill fetch by customer
+//! parameters, bill validation, payment posting, transaction status, reversal, complaints,
+//! and the daily reconciliation report.
 //!
 //! Amounts are integers of paise. Every BBPS outcome is an HTTP 200 whose `reason` is
 //! BBPS's: `responseCode` `000` with the biller's `approvalRefNum`, or `200` with a

@@ -515,7 +515,9 @@ pub struct PaymentMethod {
     pub split_pay: Option<YesNo>,
     #[serde(rename = "@OFFUSPay", default, skip_serializing_if = "Option::is_none")]
     pub off_us_pay: Option<YesNo>,
-    /// "UPI", "Internet Banking", "Cash", … (NOTES.md §5.3).
+    /// BBPS's payment mode names, as its biller master data spells them: "Internet Banking",
+    /// "Debit Card", "Credit Card", "Prepaid Card", "IMPS", "Cash", "UPI", "Wallet", "NEFT",
+    /// "AEPS", "Account Transfer", "Bharat QR", "USSD".
     #[serde(
         rename = "@paymentMode",
         default,

@@ -3,7 +3,7 @@
 //!
 //! It is a read cache, never an authority: a payment reads its bill from the database in its
 //! own transaction and checks it there, so a copy can at worst show a bill that has just
-//! been paid or replaced, as a database replica would (DESIGN.md: fetch reads may be served
+//! been paid or replaced, as a database replica would (the rule: fetch reads may be served
 //! where staleness is acceptable; a payment must read its bill from the primary).
 //!
 //! What it may get wrong, and for how long:

@@ -1,5 +1,5 @@
 //! AXIS: MasterCard MIGS "Virtual Payment Client" (vpc), the 3-party redirect flow that Axis
-//! Bank resold (BEHAVIOUR.md §4.2).
+//! Bank resold (DIGIT's egov-pg-service `gateways/axis/AxisGateway.java` and `AxisUtils.java`).
 //!
 //! # Protocol
 //!

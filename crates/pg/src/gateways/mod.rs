@@ -3,7 +3,8 @@
 //! Each gateway is a module with its own request/response transformers (the hyperswitch
 //! shape): [`axis`] (MasterCard MIGS "vpc"), [`paytm`], [`payu`], [`phonepe`] and kosh's own
 //! [`sandbox`]. The pg-service asks a gateway for two things, as DIGIT's `Gateway` interface
-//! does (BEHAVIOUR.md §4.1):
+//! does (egov-pg-service's `Gateway.java`, every implementation registered by
+//! `GatewayService.java`):
 //!
 //! - [`Gateway::redirect`]: where to send the payer (DIGIT's `generateRedirectURI`);
 //! - [`Gateway::fetch_status`]: what the gateway says about a transaction, given the parameters
@@ -308,10 +309,11 @@ impl GatewayError {
 /// FAILURE is returned only when the gateway itself says, in a readable and (where the gateway
 /// signs it) verified answer about this very transaction, that the payment did not happen.
 ///
-/// SUCCESS is returned only from the gateway's status API, called server to server (BEHAVIOUR.md
-/// §3.1: AXIS and PAYU accept only PENDING/FAILURE from a verified callback; PAYTM and PHONEPE
-/// always query). A SUCCESS always carries the amount the gateway reports; comparing it with the
-/// transaction's amount is the caller's job.
+/// SUCCESS is returned only from the gateway's status API, called server to server (as DIGIT's
+/// own gateways do in `fetchStatus`: `AxisGateway` and `PayuGateway` accept only PENDING/FAILURE
+/// from a verified callback and query the gateway for SUCCESS; `PaytmGateway` and
+/// `PhonepeGateway` always query). A SUCCESS always carries the amount the gateway reports;
+/// comparing it with the transaction's amount is the caller's job.
 #[async_trait]
 pub trait Gateway: Send + Sync + fmt::Debug {
     /// Registry key, upper case: `AXIS`, `PAYTM`, `PAYU`, `PHONEPE`, `SANDBOX`.

@@ -1,4 +1,5 @@
-//! PAYTM: Paytm's legacy "theia" checkout with the PaytmChecksum library (BEHAVIOUR.md §4.3).
+//! PAYTM: Paytm's legacy "theia" checkout with the PaytmChecksum library (DIGIT's
+//! egov-pg-service `gateways/paytm/PaytmGateway.java`, with `com.paytm.pg:paytm-checksum:1.2.1`).
 //!
 //! # Protocol
 //!

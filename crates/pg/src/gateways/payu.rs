@@ -1,4 +1,4 @@
-//! PAYU: PayU India's hosted checkout (BEHAVIOUR.md §4.4).
+//! PAYU: PayU India's hosted checkout (DIGIT's egov-pg-service `gateways/payu/PayuGateway.java`).
 //!
 //! # Protocol
 //!

@@ -1,4 +1,5 @@
-//! PHONEPE: PhonePe's v3 "debit" web flow (BEHAVIOUR.md §4.5).
+//! PHONEPE: PhonePe's v3 "debit" web flow (DIGIT's egov-pg-service
+//! `gateways/phonepe/PhonepeGateway.java` and `PhonepeUtils.java`).
 //!
 //! # Protocol
 //!
