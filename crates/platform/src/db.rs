@@ -81,11 +81,26 @@ impl Db {
             })
         } else {
             let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
-            let pool = AnyPoolOptions::new()
+            let pool = match AnyPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(5))
-                .connect_with(options)
-                .await?;
+                .connect_with(options.clone())
+                .await
+            {
+                Ok(pool) => pool,
+                // The pool retries a refused connection until its timeout and then says only
+                // that it timed out; one connection of our own says why.
+                Err(sqlx::Error::PoolTimedOut) => {
+                    let why = match tokio::time::timeout(Duration::from_secs(5), options.connect())
+                        .await
+                    {
+                        Ok(Err(e)) => e,
+                        _ => sqlx::Error::PoolTimedOut,
+                    };
+                    return Err(why.into());
+                }
+                Err(e) => return Err(e.into()),
+            };
             Ok(Db {
                 backend: Backend::Postgres,
                 read: pool.clone(),

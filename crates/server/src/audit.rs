@@ -54,8 +54,10 @@ pub fn to_text(reports: &[TenantReport]) -> String {
 
 /// `kosh audit verify`. Opens the database without migrating it: verifying never writes.
 pub async fn verify(args: AuditVerify) -> anyhow::Result<()> {
-    let url = args.settings.database_url();
-    let db = Db::connect(&url, 2)
+    let settings = args.settings.to_settings();
+    crate::init_logging(&settings);
+    let url = settings.database_url();
+    let db = Db::connect(&url, settings.db_max_connections)
         .await
         .with_context(|| format!("opening database {}", crate::redact(&url)))?;
     let reports = verify_db(&db)

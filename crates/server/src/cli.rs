@@ -1,5 +1,10 @@
 //! The command line. Every setting is a flag and an environment variable (`kosh serve
 //! --help` lists them), and may also come from a TOML config file (see [`crate::config`]).
+//! `kosh serve` takes every setting ([`Settings`]); the other commands take only those they
+//! use: the database's ([`DatabaseSettings`]), with the personal-data keys ([`DataSettings`]),
+//! master data ([`MasterDataSettings`]) and the amount ceilings ([`ImportSettings`]) where they
+//! need them, so their `--help` lists nothing they ignore. A config file may hold any setting: a command ignores the ones it
+//! does not take.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,9 +25,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP APIs (migrating the database first).
-    Serve(Settings),
+    Serve(Box<Settings>),
     /// Apply pending database migrations and exit.
-    Migrate(Settings),
+    Migrate(DataSettings),
     /// Manage users from the command line.
     #[command(subcommand)]
     User(UserCommand),
@@ -185,7 +190,7 @@ pub enum KeysCommand {
 #[derive(Debug, Clone, Args)]
 pub struct KeysRotate {
     #[command(flatten)]
-    pub settings: Settings,
+    pub settings: DataSettings,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -212,7 +217,7 @@ pub struct AuditVerify {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
-    pub settings: Settings,
+    pub settings: DatabaseSettings,
 }
 
 #[derive(Debug, Subcommand)]
@@ -252,7 +257,7 @@ pub struct ImportDemands {
     #[arg(long)]
     pub quiet: bool,
     #[command(flatten)]
-    pub settings: Settings,
+    pub settings: ImportSettings,
 }
 
 #[derive(Debug, Subcommand)]
@@ -278,7 +283,7 @@ pub struct BbpsReconcile {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
-    pub settings: Settings,
+    pub settings: MasterDataSettings,
 }
 
 #[derive(Debug, Subcommand)]
@@ -314,7 +319,192 @@ pub struct UserCreate {
     #[arg(long = "allowed-ip", value_delimiter = ',')]
     pub allowed_ips: Vec<String>,
     #[command(flatten)]
-    pub settings: Settings,
+    pub settings: MasterDataSettings,
+}
+
+/// Where the database is, and the log: the settings of `audit verify`, and part of every
+/// other command's that opens the database. Each one is the `kosh serve` setting of the same
+/// name.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// TOML file with settings (the keys of `kosh serve --config`; those this command does not
+    /// use are ignored). Flags and environment variables take precedence.
+    #[arg(long, env = "KOSH_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Folder of the embedded SQLite database (kosh.db) when no database URL is given, and of
+    /// the personal-data key file.
+    #[arg(long, env = "KOSH_DATA_DIR", default_value = "./kosh-data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL: postgres://user@host/db for PostgreSQL, or sqlite://path. Default:
+    /// SQLite at <data dir>/kosh.db.
+    #[arg(long, env = "KOSH_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Most database connections kept open.
+    #[arg(long, env = "KOSH_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// Log filter (tracing EnvFilter syntax); logs go to standard error.
+    #[arg(long, env = "KOSH_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Log line format.
+    #[arg(long, env = "KOSH_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+impl DatabaseSettings {
+    /// The server settings these stand for; everything else at its default.
+    pub fn to_settings(&self) -> Settings {
+        let mut s = Settings::defaults();
+        self.apply(&mut s);
+        s
+    }
+
+    fn apply(&self, s: &mut Settings) {
+        s.config = self.config.clone();
+        s.data_dir = self.data_dir.clone();
+        s.database_url = self.database_url.clone();
+        s.db_max_connections = self.db_max_connections;
+        s.log = self.log.clone();
+        s.log_format = self.log_format;
+    }
+}
+
+impl From<&Settings> for DatabaseSettings {
+    fn from(s: &Settings) -> Self {
+        DatabaseSettings {
+            config: s.config.clone(),
+            data_dir: s.data_dir.clone(),
+            database_url: s.database_url.clone(),
+            db_max_connections: s.db_max_connections,
+            log: s.log.clone(),
+            log_format: s.log_format,
+        }
+    }
+}
+
+/// The database and the keys that open its personal data: the settings of `migrate` and
+/// `keys rotate`, and part of the others' that open the database as `kosh serve` does.
+#[derive(Debug, Clone, Args)]
+pub struct DataSettings {
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+
+    /// The keys that seal personal data, as for `kosh serve` (default: KOSH_PII_KEY_FILE).
+    #[arg(long, env = "KOSH_PII_KEYS", hide_env_values = true)]
+    pub pii_keys: Option<String>,
+
+    /// The blind-index key, required with KOSH_PII_KEYS.
+    #[arg(long, env = "KOSH_PII_INDEX_KEY", hide_env_values = true)]
+    pub pii_index_key: Option<String>,
+
+    /// Where the personal-data keys are kept when KOSH_PII_KEYS is unset. Default:
+    /// <data dir>/kosh.keys.
+    #[arg(long, env = "KOSH_PII_KEY_FILE")]
+    pub pii_key_file: Option<PathBuf>,
+}
+
+impl DataSettings {
+    /// The server settings these stand for; everything else at its default.
+    pub fn to_settings(&self) -> Settings {
+        let mut s = Settings::defaults();
+        self.apply(&mut s);
+        s
+    }
+
+    fn apply(&self, s: &mut Settings) {
+        self.database.apply(s);
+        s.pii_keys = self.pii_keys.clone();
+        s.pii_index_key = self.pii_index_key.clone();
+        s.pii_key_file = self.pii_key_file.clone();
+    }
+}
+
+impl From<&Settings> for DataSettings {
+    fn from(s: &Settings) -> Self {
+        DataSettings {
+            database: s.into(),
+            pii_keys: s.pii_keys.clone(),
+            pii_index_key: s.pii_index_key.clone(),
+            pii_key_file: s.pii_key_file.clone(),
+        }
+    }
+}
+
+/// The database, its keys and master data: the settings of `user create` and `bbps
+/// reconcile`.
+#[derive(Debug, Clone, Args)]
+pub struct MasterDataSettings {
+    #[command(flatten)]
+    pub data: DataSettings,
+
+    /// Folder of master data in DIGIT's MDMS layout (<state>/<Module>/<master>.json). Default:
+    /// the pb demo data built into kosh.
+    #[arg(long, env = "KOSH_MDMS_DIR")]
+    pub mdms_dir: Option<PathBuf>,
+}
+
+impl MasterDataSettings {
+    /// The server settings these stand for; everything else at its default.
+    pub fn to_settings(&self) -> Settings {
+        let mut s = Settings::defaults();
+        self.apply(&mut s);
+        s
+    }
+
+    fn apply(&self, s: &mut Settings) {
+        self.data.apply(s);
+        s.mdms_dir = self.mdms_dir.clone();
+    }
+}
+
+impl From<&Settings> for MasterDataSettings {
+    fn from(s: &Settings) -> Self {
+        MasterDataSettings {
+            data: s.into(),
+            mdms_dir: s.mdms_dir.clone(),
+        }
+    }
+}
+
+/// The settings of `import demands`: the database, master data and the ceilings on amounts
+/// that demand/_create applies.
+#[derive(Debug, Clone, Args)]
+pub struct ImportSettings {
+    #[command(flatten)]
+    pub master_data: MasterDataSettings,
+
+    /// The largest single amount kosh accepts, in whole rupees (as for `kosh serve`).
+    #[arg(long, env = "KOSH_MAX_AMOUNT_RUPEES", default_value_t = kosh_platform::money::DEFAULT_MAX_AMOUNT_RUPEES)]
+    pub max_amount_rupees: i64,
+
+    /// The largest total kosh accepts, in whole rupees (as for `kosh serve`).
+    #[arg(long, env = "KOSH_MAX_TOTAL_RUPEES", default_value_t = kosh_platform::money::DEFAULT_MAX_TOTAL_RUPEES)]
+    pub max_total_rupees: i64,
+}
+
+impl ImportSettings {
+    /// The server settings these stand for; everything else at its default.
+    pub fn to_settings(&self) -> Settings {
+        let mut s = Settings::defaults();
+        self.master_data.apply(&mut s);
+        s.max_amount_rupees = self.max_amount_rupees;
+        s.max_total_rupees = self.max_total_rupees;
+        s
+    }
+}
+
+impl From<&Settings> for ImportSettings {
+    fn from(s: &Settings) -> Self {
+        ImportSettings {
+            master_data: s.into(),
+            max_amount_rupees: s.max_amount_rupees,
+            max_total_rupees: s.max_total_rupees,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -581,15 +771,8 @@ impl Settings {
     pub fn defaults() -> Settings {
         let cli = Cli::parse_from(["kosh", "serve"]);
         match cli.command {
-            Command::Serve(s) | Command::Migrate(s) => s,
-            Command::User(UserCommand::Create(c)) => c.settings,
-            Command::Bbps(BbpsCommand::Reconcile(r)) => r.settings,
-            Command::Import(ImportCommand::Demands(i)) => i.settings,
-            Command::Audit(AuditCommand::Verify(a)) => a.settings,
-            Command::Keys(KeysCommand::Rotate(k)) => k.settings.clone(),
-            Command::Keys(KeysCommand::New(_)) | Command::Reconcile(_) => {
-                unreachable!("parsed as serve")
-            }
+            Command::Serve(s) => *s,
+            _ => unreachable!("parsed as serve"),
         }
     }
 }

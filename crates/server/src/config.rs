@@ -66,7 +66,8 @@ pub fn read_config_file(path: &PathBuf) -> anyhow::Result<Vec<(String, String)>>
     Ok(out)
 }
 
-/// Every environment variable a `kosh serve` flag reads.
+/// Every environment variable a `kosh serve` flag reads: every setting. One file serves every
+/// command; each other command reads the settings it takes and ignores the rest.
 pub fn known_variables() -> Vec<String> {
     let cmd = Cli::command();
     let serve = cmd.find_subcommand("serve").expect("serve subcommand");
@@ -92,6 +93,27 @@ mod tests {
         assert!(serve(&["kosh", "serve", "--rotate-refresh-tokens"]));
         assert!(serve(&["kosh", "serve", "--rotate-refresh-tokens=true"]));
         assert!(!serve(&["kosh", "serve", "--rotate-refresh-tokens=false"]));
+    }
+
+    /// Every setting another command takes is a `kosh serve` setting (a config file key),
+    /// but for the one-off password of `user create`.
+    #[test]
+    fn every_command_setting_is_a_serve_setting() {
+        fn check(cmd: &clap::Command, known: &[String]) {
+            for arg in cmd.get_arguments() {
+                if let Some(var) = arg.get_env().and_then(|e| e.to_str()) {
+                    assert!(
+                        known.iter().any(|k| k == var) || var == "KOSH_NEW_USER_PASSWORD",
+                        "{} reads {var}, which kosh serve does not",
+                        cmd.get_name()
+                    );
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                check(sub, known);
+            }
+        }
+        check(&Cli::command(), &known_variables());
     }
 
     #[test]

@@ -10,7 +10,8 @@ use kosh_platform::Clock;
 use crate::cli::ImportDemands;
 
 pub async fn demands(args: ImportDemands) -> anyhow::Result<()> {
-    crate::init_logging(&args.settings);
+    let settings = args.settings.to_settings();
+    crate::init_logging(&settings);
     let format = match args.format.as_deref() {
         None => Format::from_path(&args.file),
         Some(f) if f.eq_ignore_ascii_case("csv") => Format::Csv,
@@ -21,9 +22,9 @@ pub async fn demands(args: ImportDemands) -> anyhow::Result<()> {
     };
     // The same ceilings on amounts as `kosh serve`: an imported demand is refused as one
     // sent over HTTP would be.
-    crate::apply_money_limits(&args.settings)?;
-    let mdms = crate::load_mdms(&args.settings)?;
-    let db = crate::open_database(&args.settings).await?;
+    crate::apply_money_limits(&settings)?;
+    let mdms = crate::load_mdms(&settings)?;
+    let db = crate::open_database(&settings).await?;
     let file = std::fs::File::open(&args.file)
         .with_context(|| format!("opening {}", args.file.display()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);

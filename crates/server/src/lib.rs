@@ -11,6 +11,7 @@ mod middleware;
 mod ops;
 pub mod pii;
 pub mod reconcile;
+pub mod startup;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -387,17 +388,15 @@ fn bbps_config(settings: &Settings, mdms: &Mdms) -> anyhow::Result<kosh_bbps::Bb
             callback_url: settings.bbps_callback_url.clone(),
         },
     )?;
-    if bbps.xml.is_none() {
-        tracing::info!("{}", kosh_bbps::config::XML_OFF);
-    }
     Ok(bbps)
 }
 
 /// `kosh bbps reconcile <file>`: prints every mismatch between an operating unit's
 /// settlement file and kosh's BBPS transactions; fails when there is one.
 pub async fn bbps_reconcile(args: cli::BbpsReconcile) -> anyhow::Result<()> {
-    init_logging(&args.settings);
-    let mdms = load_mdms(&args.settings)?;
+    let settings = args.settings.to_settings();
+    init_logging(&settings);
+    let mdms = load_mdms(&settings)?;
     let tenant = match &args.tenant {
         Some(t) => t.clone(),
         None => mdms
@@ -415,7 +414,7 @@ pub async fn bbps_reconcile(args: cli::BbpsReconcile) -> anyhow::Result<()> {
                 .with_context(|| format!("--date {d} is not YYYY-MM-DD"))?,
         );
     }
-    let db = open_database(&args.settings).await?;
+    let db = open_database(&settings).await?;
     let report = kosh_bbps::reconcile::run(&db, &tenant, &text, &dates).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
@@ -435,11 +434,7 @@ pub async fn bbps_reconcile(args: cli::BbpsReconcile) -> anyhow::Result<()> {
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     init_logging(&settings);
     let running = start(&settings).await?;
-    tracing::info!(
-        listen = %running.addr,
-        database = %redact(&settings.database_url()),
-        "kosh is ready"
-    );
+    startup::log(&settings, running.addr, &running.state);
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.stop().await;
@@ -447,7 +442,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 /// `kosh migrate`.
-pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
+pub async fn migrate(settings: cli::DataSettings) -> anyhow::Result<()> {
+    let settings = settings.to_settings();
     init_logging(&settings);
     open_database(&settings).await?;
     tracing::info!(database = %redact(&settings.database_url()), "migrations applied");
@@ -472,9 +468,10 @@ fn save_secret(path: &std::path::Path, secret: &str) -> std::io::Result<()> {
 
 /// `kosh user create`.
 pub async fn create_user(spec: UserCreate) -> anyhow::Result<()> {
-    init_logging(&spec.settings);
-    let mdms = load_mdms(&spec.settings)?;
-    let db = open_database(&spec.settings).await?;
+    let settings = spec.settings.to_settings();
+    init_logging(&settings);
+    let mdms = load_mdms(&settings)?;
+    let db = open_database(&settings).await?;
     let new_user = kosh_identity::bootstrap::NewUser {
         tenant_id: spec.tenant.clone(),
         user_name: spec.username.clone(),
@@ -540,9 +537,30 @@ pub(crate) fn init_logging(settings: &Settings) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let _ = match settings.log_format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.with_ansi(colour(&std::io::stderr())).try_init(),
+        LogFormat::Json => builder.json().with_ansi(false).try_init(),
     };
+}
+
+/// Whether text written to `stream` may carry colour codes: only to a terminal, and not when
+/// NO_COLOR is set to anything but the empty string (no-color.org).
+pub fn colour(stream: &impl std::io::IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// An error and its causes, each once, for the command line: `outer: cause: cause`. Where an
+/// error's text already holds its cause's (sqlx writes its source into its own text), the
+/// cause is not said again.
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if parts.last().is_some_and(|before| before.contains(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts.join(": ")
 }
 
 /// A database URL without its password, for logs.
@@ -640,6 +658,31 @@ mod tests {
         settings.pg_gateways_file = Some(bad);
         assert!(gateways_config(&settings, addr).is_err());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A cause whose text its error already holds is said once; distinct causes all are.
+    #[test]
+    fn error_causes_are_said_once() {
+        #[derive(Debug)]
+        struct Repeats(std::io::Error);
+        impl std::fmt::Display for Repeats {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "error communicating with database: {}", self.0)
+            }
+        }
+        impl std::error::Error for Repeats {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let err = anyhow::Error::new(Repeats(io)).context("opening database postgres://db/x");
+        assert_eq!(
+            error_text(&err),
+            "opening database postgres://db/x: error communicating with database: Connection refused"
+        );
+        let err = anyhow::anyhow!("no such file").context("reading kosh.toml");
+        assert_eq!(error_text(&err), "reading kosh.toml: no such file");
     }
 
     #[test]

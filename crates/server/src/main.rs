@@ -13,7 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     if let Err(err) = kosh_server::config::apply_config_file() {
-        eprintln!("kosh: {err:#}");
+        eprintln!("kosh: {}", kosh_server::error_text(&err));
         return std::process::ExitCode::from(2);
     }
     let cli = Cli::parse();
@@ -23,7 +23,7 @@ fn main() -> std::process::ExitCode {
         .expect("tokio runtime");
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve(settings) => kosh_server::serve(settings).await,
+            Command::Serve(settings) => kosh_server::serve(*settings).await,
             Command::Migrate(settings) => kosh_server::migrate(settings).await,
             Command::User(UserCommand::Create(spec)) => kosh_server::create_user(spec).await,
             Command::Bbps(BbpsCommand::Reconcile(args)) => kosh_server::bbps_reconcile(args).await,
@@ -39,7 +39,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("kosh: {err:#}");
+            eprintln!("kosh: {}", kosh_server::error_text(&err));
             std::process::ExitCode::FAILURE
         }
     }

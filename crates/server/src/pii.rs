@@ -144,8 +144,9 @@ pub async fn rotate(db: &Db, vault: &Vault) -> anyhow::Result<u64> {
 
 /// `kosh keys rotate`.
 pub async fn keys_rotate(args: KeysRotate) -> anyhow::Result<()> {
-    crate::init_logging(&args.settings);
-    let db = crate::open_database(&args.settings).await?;
+    let settings = args.settings.to_settings();
+    crate::init_logging(&settings);
+    let db = crate::open_database(&settings).await?;
     let vault = pii::vault();
     let n = rotate(&db, &vault).await?;
     println!(

@@ -76,7 +76,7 @@ async fn verify(kosh: &Kosh) -> Vec<TenantReport> {
 async fn command(settings: &Settings) -> anyhow::Result<()> {
     kosh_server::audit::verify(AuditVerify {
         json: false,
-        settings: settings.clone(),
+        settings: settings.into(),
     })
     .await
 }

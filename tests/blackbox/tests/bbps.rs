@@ -1256,7 +1256,7 @@ async fn reconciliation_reports_every_mismatch(backend: Backend) {
         dates: vec![TODAY.into()],
         tenant: Some("pb".into()),
         json: false,
-        settings: env.settings.clone(),
+        settings: (&env.settings).into(),
     };
     let err = kosh_server::bbps_reconcile(args(path)).await.unwrap_err();
     assert!(err.to_string().contains("6 mismatch"), "{err}");
