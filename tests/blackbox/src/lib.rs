@@ -68,6 +68,27 @@ pub struct Kosh {
     settings: Settings,
 }
 
+/// The personal-data keys of every test instance, in the key file kosh reads from its data
+/// folder when `KOSH_PII_KEYS` is not set (`<data dir>/kosh.keys`). The key ring is one per
+/// process, as in production; a test that runs several instances, or `kosh` subcommands on
+/// an instance's data folder, needs them all to share one pair of keys. Tests of the keys
+/// themselves (pii.rs) set other keys through the settings.
+fn write_test_key_file(dir: &std::path::Path) {
+    let path = dir.join("kosh.keys");
+    std::fs::write(
+        &path,
+        "KOSH_PII_KEYS=test:a29zaC10ZXN0LXNlYWxpbmcta2V5LTMyLWJ5dGVzISE=\n\
+         KOSH_PII_INDEX_KEY=a29zaC10ZXN0LWJsaW5kLWluZGV4LWtleS0zMmJ5ISE=\n",
+    )
+    .expect("test key file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .expect("key file mode");
+    }
+}
+
 impl Kosh {
     pub async fn start(backend: Backend) -> Kosh {
         Self::start_with(backend, |_| {}).await
@@ -77,6 +98,7 @@ impl Kosh {
     pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Kosh {
         let dir = std::env::temp_dir().join(format!("kosh-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("temp dir");
+        write_test_key_file(&dir);
         let mut settings = Settings::defaults();
         settings.listen = "127.0.0.1:0".parse().unwrap();
         settings.data_dir = dir.clone();
