@@ -1,9 +1,9 @@
 //! Payment gateways behind one trait.
 //!
 //! Each gateway is a module with its own request/response transformers (the hyperswitch
-//! shape): [`axis`] (MasterCard MIGS "vpc"), [`paytm`], [`payu`], [`phonepe`] and kosh's own
-//! [`sandbox`]. The pg-service asks a gateway for two things, as DIGIT's `Gateway` interface
-//! does (egov-pg-service's `Gateway.java`, every implementation registered by
+//! shape): [`axis`] (MasterCard MIGS "vpc"), [`paytm`], [`payu`], [`phonepe`], [`razorpay`]
+//! and kosh's own [`sandbox`]. The pg-service asks a gateway for two things, as DIGIT's
+//! `Gateway` interface does (egov-pg-service's `Gateway.java`, every implementation registered by
 //! `GatewayService.java`):
 //!
 //! - [`Gateway::redirect`]: where to send the payer (DIGIT's `generateRedirectURI`);
