@@ -466,7 +466,7 @@ mod tests {
     }
 
     #[test]
-    fn bbps_may_call_exactly_its_seven_digit_urls_and_the_bbps_routes() {
+    fn bbps_may_call_exactly_its_digit_urls_and_the_bbps_routes() {
         let index = demo();
         let bbps = [role("BBPS", "pb")];
         let digit = [
@@ -477,6 +477,10 @@ mod tests {
             "/pg-service/transaction/v1/_create",
             "/pg-service/transaction/v1/_search",
             "/pg-service/transaction/v1/_update",
+            // The same pg API under the API reference's prefix.
+            "/egov-pg-service/transaction/v1/_create",
+            "/egov-pg-service/transaction/v1/_search",
+            "/egov-pg-service/transaction/v1/_update",
         ];
         let bbps_routes = [
             "/bbps/v1/billers",
@@ -489,13 +493,14 @@ mod tests {
             "/bbps/v1/complaints/status",
             "/bbps/v1/complaints/update",
             "/bbps/v1/reports/daily",
+            "/bbps/v1/health",
             "/bbps/v1/npci/{message}/1.0/urn:referenceId:{refId}",
         ];
         let mut urls: Vec<&str> = digit.iter().chain(&bbps_routes).copied().collect();
         urls.sort();
         assert_eq!(index.actions_for_roles(&bbps, "pb.amritsar"), urls);
         assert_eq!(index.actions_for_roles(&bbps, "pb"), urls);
-        for url in digit.iter().chain(&bbps_routes[..10]) {
+        for url in digit.iter().chain(&bbps_routes[..11]) {
             assert!(
                 index.is_authorized(&bbps, url, &tenants(&["pb.amritsar"])),
                 "{url}"
