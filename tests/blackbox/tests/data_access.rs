@@ -14,6 +14,9 @@
 //! - every other role, held at pb.amritsar by an employee: every record of Amritsar, a
 //!   403 in DIGIT's format for Jalandhar, nothing of Jalandhar where a route names no
 //!   tenant; a role the route's role-actions do not list: 403.
+//!
+//! The write dimension tries every route that changes records on records that are not the
+//! writer's, as a user of every shipped role, and checks they are refused and unchanged.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,6 +26,7 @@ use serde_json::{Value, json};
 
 on_both_databases!(
     every_search_route_with_every_role_and_someone_elses_data,
+    every_update_route_with_every_role_and_someone_elses_data,
     citizens_find_only_their_own_records,
     bbps_units_see_and_touch_only_their_own_postings_and_complaints,
     a_city_employee_sees_its_city_and_is_refused_another,
@@ -1103,5 +1107,710 @@ async fn a_city_employee_sees_its_city_and_is_refused_another(backend: Backend) 
         .post(&format!("/bbps/v1/reports/daily?date={TODAY}"), json!({}))
         .await;
     assert_eq!(body["transactions"].as_array().unwrap().len(), 2, "{body}");
+    w.kosh.stop().await;
+}
+
+/// What a writer trying to change someone else's record should get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deny {
+    /// The gateway's 403 in DIGIT's format: a role the route's role-actions do not list.
+    Forbidden,
+    /// A refusal: 403, or DIGIT's 400 (an `Errors` list, or billing's `Message`) for a
+    /// record the caller cannot see: not found, not its own.
+    No,
+    /// A 200 that turns the request down (BBPS answers a repeated reference with
+    /// `BPR007`): the text the answer must carry.
+    Declined(&'static str),
+    /// The role may legitimately do this (paying another person's bill, a city
+    /// administrator on its city's citizen): not tried in the matrix, where it would change
+    /// the records; the positive controls at the end do it once.
+    Legit,
+}
+use Deny::{Declined, Forbidden, Legit, No};
+
+/// One attempt to change a record that is not the writer's, and what a citizen (A), a
+/// BBPS unit (unit 1) and an Amritsar employee holding a role the route's role-actions list
+/// should get. A role the role-actions do not list gets a 403.
+struct Write {
+    action: &'static str,
+    path: String,
+    body: Value,
+    expect: [Deny; 3],
+}
+
+fn write(action: &'static str, path: impl Into<String>, body: Value, expect: [Deny; 3]) -> Write {
+    Write {
+        action,
+        path: path.into(),
+        body,
+        expect,
+    }
+}
+
+/// Served routes that are not searches and have no write probe, and why.
+const WRITE_EXEMPT: &[(&str, &str)] = &[
+    // Reads: they change nothing.
+    (
+        "/access/v1/actions/_get",
+        "reads master data (role-actions)",
+    ),
+    (
+        "/access/v1/actions/mdms/_get",
+        "reads master data (role-actions)",
+    ),
+    ("/bbps/v1/billers", "reads master data (billers)"),
+    ("/bbps/v1/health", "reads nothing but the adapter's health"),
+    (
+        "/bbps/v1/bills/fetch",
+        "an agent's read of a bill by account number (BBPS units only): it records only the unit's own fetch reference (bbps_fetch, created_by the unit), no one else's record",
+    ),
+    (
+        "/bbps/v1/bills/validate",
+        "an agent's read of a bill by account number, as bills/fetch",
+    ),
+    (
+        "/billing-service/bill/v2/_fetchbill",
+        "generates only bills of demands the caller sees: probed by the search matrix (someone else's code answers EG_BS_BILL_NO_DEMANDS_FOUND)",
+    ),
+    (
+        "/egov-idgen/id/_generate",
+        "hands out the next number of a sequence: changes no one's record",
+    ),
+    (
+        "/pg-service/transaction/v1/_reconcile",
+        "takes no record from the caller: moves PENDING transactions only to what their gateway reports on re-verification (the scheduled pass does the same)",
+    ),
+    (
+        "/bbps/v1/npci/{message}/1.0/{reference}",
+        "NPCI's signed XML exchange (off unless a signing key and NPCI's certificates are set): the same postings, reversals and complaints as the JSON routes probed here, through the same BBPS visibility",
+    ),
+];
+
+/// The attempts on someone else's records ([`Extra`]: the ids and bodies they aim at).
+fn writes(w: &World, x: &Extra) -> Vec<Write> {
+    let b1_bill = w.b1["id"].as_str().expect("bill id");
+    let b4_bill = x.b4_bill["id"].as_str().expect("bill id");
+    let mut out = Vec::new();
+    // Demands: the other city's (named honestly, or under the writer's own city).
+    let update = "/billing-service/demand/_update";
+    // The payer as a uuid alone: the searched payer's tenant (the state) would be refused by
+    // the gateway before the service is asked.
+    let mut lying = x.b4_demand.clone();
+    lying["tenantId"] = json!(AMR);
+    for d in lying["demandDetails"].as_array_mut().unwrap() {
+        d["tenantId"] = json!(AMR);
+    }
+    let mut changed = x.b4_demand.clone();
+    changed["demandDetails"][0]["taxAmount"] = json!(1);
+    lying["demandDetails"][0]["taxAmount"] = json!(1);
+    let mut b1_changed = x.b1_demand.clone();
+    b1_changed["demandDetails"][0]["taxAmount"] = json!(1);
+    out.extend([
+        write(
+            update,
+            update,
+            json!({"RequestInfo": {}, "Demands": [changed]}),
+            [No, No, No],
+        ),
+        write(
+            update,
+            update,
+            json!({"RequestInfo": {}, "Demands": [lying]}),
+            [No, No, No],
+        ),
+        // The other citizen's demand in the employee's own city: the employee's to change.
+        write(
+            update,
+            update,
+            json!({"RequestInfo": {}, "Demands": [b1_changed]}),
+            [No, No, Legit],
+        ),
+    ]);
+    let create = "/billing-service/demand/_create";
+    out.push(write(
+        create,
+        create,
+        json!({"RequestInfo": {}, "Demands": [{"tenantId": JAL, "consumerCode": "PT-X-NEW", "consumerType": "BUILTUP",
+            "businessService": "PT", "payer": {"uuid": w.b.uuid}, "taxPeriodFrom": PERIOD_FROM, "taxPeriodTo": PERIOD_TO,
+            "minimumAmountPayable": 0,
+            "demandDetails": [{"taxHeadMasterCode": "PT_TAX", "taxAmount": 1, "collectionAmount": 0}]}]}),
+        [No, No, No],
+    ));
+    // Bills.
+    let cancel = "/billing-service/bill/v2/_cancelbill";
+    let criteria = |tenant: &str, code: &str, bill: &str| {
+        json!({"RequestInfo": {}, "UpdateBillCriteria": {"tenantId": tenant, "consumerCodes": [code],
+            "businessService": "PT", "billIds": [bill],
+            "additionalDetails": {"reason": "OTHER", "reasonMessage": "not mine"}}})
+    };
+    out.extend([
+        write(
+            cancel,
+            cancel,
+            criteria(JAL, "PT-B-4", b4_bill),
+            [No, No, No],
+        ),
+        write(
+            cancel,
+            cancel,
+            criteria(AMR, "PT-B-4", b4_bill),
+            [No, No, No],
+        ),
+        write(
+            cancel,
+            cancel,
+            criteria(AMR, "PT-B-1", b1_bill),
+            [No, No, Legit],
+        ),
+    ]);
+    // Payments: paying the other city's bill; cancelling the other city's receipt.
+    let pay = |tenant: &str| {
+        json!({"RequestInfo": {"apiId": "Rainmaker"}, "Payment": {
+            "tenantId": tenant, "totalAmountPaid": x.b4_bill["totalAmount"], "paymentMode": "CASH",
+            "paidBy": "Intruder", "payerName": "Intruder", "mobileNumber": "9000000009",
+            "paymentDetails": [{"billId": b4_bill, "totalDue": x.b4_bill["totalAmount"],
+                "totalAmountPaid": x.b4_bill["totalAmount"], "businessService": "PT"}]}})
+    };
+    let payments = "/collection-services/payments/_create";
+    let validate = "/collection-services/payments/_validate";
+    out.extend([
+        // A BBPS unit pays any bill of the state it is handed the account of.
+        write(payments, payments, pay(JAL), [No, Legit, No]),
+        write(payments, payments, pay(AMR), [No, No, No]),
+        write(validate, validate, pay(JAL), [No, No, No]),
+        write(validate, validate, pay(AMR), [No, No, No]),
+    ]);
+    let workflow = |tenant: &str, id: &str| {
+        json!({"RequestInfo": {}, "PaymentWorkflows": [{"paymentId": id, "action": "CANCEL",
+            "tenantId": tenant, "reason": "not mine"}]})
+    };
+    for action in [
+        "/collection-services/payments/_workflow",
+        "/collection-services/payments/PT/_workflow",
+    ] {
+        out.extend([
+            write(action, action, workflow(JAL, &x.b3_payment), [No, No, No]),
+            write(action, action, workflow(AMR, &x.b3_payment), [No, No, No]),
+            write(
+                action,
+                action,
+                workflow(AMR, &x.b2_payment),
+                [No, No, Legit],
+            ),
+        ]);
+    }
+    // Refunds due are found by (tenant, id): the other city's, or under the writer's city.
+    let settle = "/collection-services/refunds/_settle";
+    for tenant in [JAL, AMR] {
+        out.push(write(
+            settle,
+            settle,
+            json!({"RequestInfo": {}, "Refund": {"tenantId": tenant, "id": "RF-OF-ANOTHER-CITY",
+                "action": "REFUNDED", "reference": "NEFT-1"}}),
+            [No, No, No],
+        ));
+    }
+    // Pg transactions: only their creator updates or completes them; paying the other
+    // city's bill online is refused to a city's employee (anyone may pay a bill they hold).
+    for prefix in ["/pg-service", "/egov-pg-service"] {
+        let (create, update): (&'static str, &'static str) = if prefix == "/pg-service" {
+            (
+                "/pg-service/transaction/v1/_create",
+                "/pg-service/transaction/v1/_update",
+            )
+        } else {
+            (
+                "/egov-pg-service/transaction/v1/_create",
+                "/egov-pg-service/transaction/v1/_update",
+            )
+        };
+        out.push(write(
+            create,
+            create,
+            json!({"RequestInfo": {"apiId": "Rainmaker"}, "Transaction": {
+                "tenantId": JAL, "txnAmount": x.b4_bill["totalAmount"], "module": "PT",
+                "billId": b4_bill, "consumerCode": "PT-B-4", "productInfo": "Property Tax Payment",
+                "gateway": "SANDBOX",
+                "taxAndPayments": [{"billId": b4_bill, "amountPaid": x.b4_bill["totalAmount"]}],
+                "user": {"name": "Intruder", "mobileNumber": "9000000009"},
+                "callbackUrl": "https://ui.example/citizen/payment/success"}}),
+            [Legit, Legit, No],
+        ));
+        for code in ["PT-B-1", "PT-B-4"] {
+            out.push(write(
+                update,
+                format!("{update}?eg_pg_txnid={}", w.txns[code]),
+                json!({"RequestInfo": {}}),
+                [No, No, No],
+            ));
+        }
+    }
+    let complete = "/pg-service/gateway/sandbox/_complete";
+    for code in ["PT-B-1", "PT-B-4"] {
+        out.push(write(
+            complete,
+            complete,
+            json!({"RequestInfo": {}, "txnId": w.txns[code], "status": "SUCCESS"}),
+            [No, No, No],
+        ));
+    }
+    // Users: a state administrator made by a city account, the state administrator and
+    // another city's employee changed by one; someone else's password.
+    let create = "/user/users/_createnovalidate";
+    for tenant in ["pb", AMR] {
+        out.push(write(
+            create,
+            create,
+            json!({"RequestInfo": {}, "user": {"userName": "write-intruder", "name": "Intruder",
+                "type": "EMPLOYEE", "active": true, "password": PASSWORD, "tenantId": tenant,
+                "roles": [{"code": "SUPERUSER", "tenantId": "pb"}]}}),
+            [No, No, No],
+        ));
+    }
+    let update = "/user/users/_updatenovalidate";
+    for uuid in [&x.admin_uuid, &x.jal_clerk_uuid] {
+        out.push(write(
+            update,
+            update,
+            json!({"RequestInfo": {}, "user": {"uuid": uuid, "active": false, "mobileNumber": "9000000009"}}),
+            [No, No, No],
+        ));
+        out.push(write(
+            update,
+            update,
+            json!({"RequestInfo": {}, "user": {"uuid": uuid, "tenantId": AMR, "active": false}}),
+            [No, No, No],
+        ));
+    }
+    // A city's citizens are its administrator's to manage.
+    out.push(write(
+        update,
+        update,
+        json!({"RequestInfo": {}, "user": {"uuid": w.b.uuid, "active": false}}),
+        [No, No, Legit],
+    ));
+    // The password route changes the signed-in user's own only, whatever the body names:
+    // B's current password is no one else's, so it is a mismatch.
+    let password = "/user/password/_update";
+    out.push(write(
+        password,
+        password,
+        json!({"RequestInfo": {}, "userName": B_MOBILE, "uuid": w.b.uuid,
+            "type": "CITIZEN", "existingPassword": B_PASSWORD, "newPassword": "Stolen@9876"}),
+        [No, No, No],
+    ));
+    // BBPS: unit 2's posting and complaint, from unit 1 (and anyone else the routes admit).
+    let posting_route = "/bbps/v1/payments";
+    let reverse = "/bbps/v1/payments/reverse";
+    let complaints = "/bbps/v1/complaints";
+    let complaint_update = "/bbps/v1/complaints/update";
+    out.extend([
+        write(
+            posting_route,
+            posting_route,
+            posting(U2_REF, JAL, "PT-B-3", B_MOBILE),
+            [No, Declined("BPR007"), No],
+        ),
+        write(
+            reverse,
+            reverse,
+            json!({"txnReferenceId": U2_REF, "reason": "not mine"}),
+            [No, No, No],
+        ),
+        write(
+            complaints,
+            complaints,
+            json!({"complaintType": "Transaction", "complaintId": U2_COMPLAINT, "txnReferenceId": U2_REF,
+                "disposition": "Transaction Successful, account not updated"}),
+            [No, No, No],
+        ),
+        write(
+            complaint_update,
+            complaint_update,
+            json!({"complaintId": U2_COMPLAINT, "status": "RESOLVED"}),
+            [No, No, No],
+        ),
+    ]);
+    out
+}
+
+const B_PASSWORD: &str = "Ravi@2468x";
+
+/// The records the write matrix adds to the [`World`] (in this test only, so the search
+/// tests' exact answers stand).
+struct Extra {
+    b1_demand: Value,
+    b4_demand: Value,
+    b4_bill: Value,
+    /// The counter receipt of PT-B-2 (Amritsar) and unit 2's posting's receipt (PT-B-3,
+    /// Jalandhar).
+    b2_payment: String,
+    b3_payment: String,
+    admin_uuid: String,
+    jal_clerk_uuid: String,
+}
+
+async fn admin_read(w: &World, path: &str, body: Value) -> Value {
+    let (status, mut body) = w.kosh.post(path, body).await;
+    assert!(status.is_success(), "{path}: {status} {body}");
+    if let Some(o) = body.as_object_mut() {
+        o.retain(|k, _| !k.eq_ignore_ascii_case("ResponseInfo"));
+    }
+    body
+}
+
+async fn extra(w: &World) -> Extra {
+    let demand = |tenant: &'static str, code: &'static str| async move {
+        let body = admin_read(
+            w,
+            &format!("/billing-service/demand/_search?tenantId={tenant}&businessService=PT&consumerCode={code}"),
+            json!({"RequestInfo": {}}),
+        )
+        .await;
+        let mut demand = body["Demands"][0].clone();
+        demand["payer"] = json!({"uuid": demand["payer"]["uuid"]});
+        demand
+    };
+    let bill = admin_read(
+        w,
+        &format!("/billing-service/bill/v2/_search?tenantId={JAL}&service=PT&consumerCode=PT-B-4"),
+        json!({"RequestInfo": {}}),
+    )
+    .await["Bill"][0]
+        .clone();
+    let payment = |tenant: &'static str, code: &'static str| async move {
+        let body = admin_read(
+            w,
+            &format!(
+                "/collection-services/payments/_search?tenantId={tenant}&consumerCodes={code}"
+            ),
+            json!({"RequestInfo": {}}),
+        )
+        .await;
+        body["Payments"][0]["id"]
+            .as_str()
+            .expect("payment id")
+            .to_string()
+    };
+    let admin = admin_read(
+        w,
+        "/user/_search",
+        json!({"RequestInfo": {}, "userName": kosh_blackbox::ADMIN, "tenantId": "pb"}),
+    )
+    .await;
+    let clerk = w
+        .kosh
+        .create_user(
+            json!({"userName": "write-jal-clerk", "name": "Clerk", "type": "EMPLOYEE",
+            "active": true, "password": PASSWORD, "tenantId": JAL,
+            "roles": [{"code": "EMPLOYEE", "tenantId": JAL}]}),
+        )
+        .await;
+    // B's password becomes B's own, so the password probe cannot be the writer's own.
+    let (status, body) = w
+        .kosh
+        .post_as(
+            &w.b.token,
+            "/user/password/_update",
+            json!({"existingPassword": PASSWORD, "newPassword": B_PASSWORD, "tenantId": "pb", "type": "CITIZEN"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    Extra {
+        b1_demand: demand(AMR, "PT-B-1").await,
+        b4_demand: demand(JAL, "PT-B-4").await,
+        b4_bill: bill,
+        b2_payment: payment(AMR, "PT-B-2").await,
+        b3_payment: payment(JAL, "PT-B-3").await,
+        admin_uuid: admin["user"][0]["uuid"]
+            .as_str()
+            .expect("admin uuid")
+            .to_string(),
+        jal_clerk_uuid: clerk["uuid"].as_str().expect("uuid").to_string(),
+    }
+}
+
+/// Everything the write probes aim at, as the state administrator reads it.
+async fn records(w: &World, x: &Extra) -> Vec<Value> {
+    let mut out = Vec::new();
+    for path in [
+        format!(
+            "/billing-service/demand/_search?tenantId={AMR}&businessService=PT&consumerCode=PT-B-1"
+        ),
+        format!("/billing-service/demand/_search?tenantId={JAL}&businessService=PT"),
+        format!("/billing-service/bill/v2/_search?tenantId={AMR}&service=PT&consumerCode=PT-B-1"),
+        format!("/billing-service/bill/v2/_search?tenantId={JAL}&service=PT&consumerCode=PT-B-4"),
+        format!("/collection-services/payments/_search?tenantId={AMR}"),
+        format!("/collection-services/payments/_search?tenantId={JAL}"),
+        format!("/collection-services/refunds/_search?tenantId={JAL}"),
+        format!("/pg-service/transaction/v1/_search?tenantId={AMR}"),
+        format!("/pg-service/transaction/v1/_search?tenantId={JAL}"),
+    ] {
+        out.push(admin_read(w, &path, json!({"RequestInfo": {}})).await);
+    }
+    out.push(
+        admin_read(
+            w,
+            "/user/_search",
+            json!({"RequestInfo": {}, "uuid": [x.admin_uuid, x.jal_clerk_uuid, w.b.uuid]}),
+        )
+        .await,
+    );
+    out.push(
+        admin_read(
+            w,
+            "/user/_search",
+            json!({"RequestInfo": {}, "userName": "write-intruder", "tenantId": "pb"}),
+        )
+        .await,
+    );
+    for body in [
+        json!({"txnReferenceId": U2_REF}),
+        json!({"complaintId": U2_COMPLAINT}),
+    ] {
+        let route = if body.get("complaintId").is_some() {
+            "/bbps/v1/complaints/status"
+        } else {
+            "/bbps/v1/payments/status"
+        };
+        let (status, answer) = w.kosh.post_as(&w.unit2, route, body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        out.push(answer);
+    }
+    out
+}
+
+/// Tries `write` with `token`; the description of a mismatch with `expected`.
+async fn attempt(
+    w: &World,
+    who: &str,
+    token: &str,
+    write: &Write,
+    expected: Deny,
+) -> Option<String> {
+    let (status, body) = w.kosh.post_as(token, &write.path, write.body.clone()).await;
+    let text = body.to_string();
+    let errors = body["Errors"][0]["code"].is_string() && body["Errors"][0]["message"].is_string();
+    let ok = match expected {
+        Legit => true,
+        Declined(marker) => status == StatusCode::OK && text.contains(marker),
+        Forbidden => status == StatusCode::FORBIDDEN && errors,
+        No => {
+            status == StatusCode::FORBIDDEN && errors
+                || status == StatusCode::BAD_REQUEST && (errors || body["Message"].is_string())
+        }
+    };
+    (!ok).then(|| {
+        format!(
+            "{who} {} {}: expected {expected:?}, got {status} {text}",
+            write.path, write.body
+        )
+    })
+}
+
+/// The write dimension of the matrix: every route that changes records, as a user of every
+/// shipped role, aimed at records that are not the writer's (the other citizen's, the other
+/// city's, the other BBPS unit's, the state administrator and another city's employee).
+/// Every attempt is refused (a role the role-actions do not list: 403; one they list: 403 or
+/// DIGIT's 400 for a record it cannot reach) and, read back by the state administrator,
+/// nothing changed; then the positive controls: the roles that may change those records do.
+async fn every_update_route_with_every_role_and_someone_elses_data(backend: Backend) {
+    let w = world(backend).await;
+    let x = extra(&w).await;
+    let writes = writes(&w, &x);
+    let role_urls = role_urls();
+    let roles = data("ACCESSCONTROL-ROLES/roles.json");
+    let codes: Vec<String> = roles["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap().to_string())
+        .collect();
+    assert!(codes.len() > 100);
+    // Every served route that is not a search is probed here or exempted above.
+    let (_, doc) = w.kosh.get("/openapi.json").await;
+    let served: BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+    let route_of = |path: &str| {
+        path.split('?')
+            .next()
+            .unwrap()
+            .replace("/payments/PT/", "/payments/{moduleName}/")
+    };
+    for write in &writes {
+        assert!(
+            served.contains(&route_of(&write.path)),
+            "{} is not served",
+            write.path
+        );
+    }
+    for (path, _) in WRITE_EXEMPT {
+        assert!(served.contains(*path), "exempted {path} is not served");
+    }
+    for path in &served {
+        let search =
+            path.ends_with("_search") || path.contains("/reports/") || path.ends_with("/status");
+        if search || kosh_server::gateway::is_open(path) {
+            continue;
+        }
+        let probed = writes.iter().any(|w| route_of(&w.path) == *path);
+        let exempt = WRITE_EXEMPT.iter().any(|(p, _)| p == path);
+        assert!(
+            probed || exempt,
+            "write route {path} has neither a probe nor an exemption"
+        );
+    }
+
+    let before = records(&w, &x).await;
+    let (mut failures, mut attempts, mut roles_done) = (Vec::new(), 0usize, 0usize);
+    for (chunk_no, chunk) in codes.chunks(8).enumerate() {
+        let runs = chunk.iter().enumerate().map(|(i, code)| {
+            let (w, writes, role_urls) = (&w, &writes, &role_urls);
+            async move {
+                let token = match code.as_str() {
+                    "CITIZEN" => w.a.token.clone(),
+                    "BBPS" => w.unit1.clone(),
+                    _ => {
+                        let name = format!(
+                            "write-{chunk_no}-{i}-{}",
+                            code.to_lowercase()
+                                .replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+                        );
+                        employee(&w.kosh, &name, AMR, &[code]).await
+                    }
+                };
+                let allowed = role_urls.get(code).cloned().unwrap_or_default();
+                let (mut out, mut checked) = (Vec::new(), 0usize);
+                for write in writes {
+                    let [citizen, unit, employee] = write.expect;
+                    let expected = if !allowed.contains(write.action) {
+                        Forbidden
+                    } else {
+                        match code.as_str() {
+                            "CITIZEN" => citizen,
+                            "BBPS" => unit,
+                            _ => employee,
+                        }
+                    };
+                    if expected == Legit {
+                        continue;
+                    }
+                    checked += 1;
+                    if let Some(failure) = attempt(w, code, &token, write, expected).await {
+                        out.push(failure);
+                    }
+                }
+                (out, checked)
+            }
+        });
+        for (found, count) in futures::future::join_all(runs).await {
+            failures.extend(found);
+            attempts += count;
+            roles_done += 1;
+        }
+    }
+    assert_eq!(roles_done, codes.len());
+    assert!(attempts > codes.len() * 30, "{attempts} attempts");
+    assert!(
+        failures.is_empty(),
+        "{} of the role × update route × data cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    let after = records(&w, &x).await;
+    for (was, is) in before.iter().zip(&after) {
+        assert_eq!(was, is, "a refused write changed a record");
+    }
+    // B's password is still B's own.
+    w.kosh.token(B_MOBILE, B_PASSWORD, "pb", "CITIZEN").await;
+
+    // Positive controls, each on a record no later step needs.
+    let amr_admin = employee(&w.kosh, "write-amr-admin", AMR, &["SUPERUSER", "EMPLOYEE"]).await;
+    let mut d = x.b1_demand.clone();
+    d["demandDetails"][0]["taxAmount"] = json!(900);
+    let (status, body) = w
+        .kosh
+        .post_as(
+            &amr_admin,
+            "/billing-service/demand/_update",
+            json!({"Demands": [d]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let now = admin_read(
+        &w,
+        &format!(
+            "/billing-service/demand/_search?tenantId={AMR}&businessService=PT&consumerCode=PT-B-1"
+        ),
+        json!({"RequestInfo": {}}),
+    )
+    .await;
+    assert_eq!(
+        now["Demands"][0]["demandDetails"][0]["taxAmount"],
+        json!(900),
+        "{now}"
+    );
+    let (status, body) = w
+        .kosh
+        .post_as(
+            &amr_admin,
+            "/collection-services/payments/_workflow",
+            json!({"PaymentWorkflows": [{"paymentId": x.b2_payment, "action": "CANCEL", "tenantId": AMR, "reason": "wrong"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let now = admin_read(
+        &w,
+        &format!("/collection-services/payments/_search?tenantId={AMR}&consumerCodes=PT-B-2"),
+        json!({"RequestInfo": {}}),
+    )
+    .await;
+    assert_eq!(now["Payments"][0]["paymentStatus"], "CANCELLED", "{now}");
+    // The state administrator reaches the other city.
+    let (status, body) = w
+        .kosh
+        .post(
+            "/billing-service/bill/v2/_cancelbill",
+            json!({"RequestInfo": {}, "UpdateBillCriteria": {"tenantId": JAL, "consumerCodes": ["PT-B-4"],
+                "businessService": "PT", "additionalDetails": {"reason": "OTHER", "reasonMessage": "reissue"}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let now = admin_read(
+        &w,
+        &format!("/billing-service/bill/v2/_search?tenantId={JAL}&service=PT&consumerCode=PT-B-4"),
+        json!({"RequestInfo": {}}),
+    )
+    .await;
+    assert_eq!(now["Bill"][0]["status"], "CANCELLED", "{now}");
+    let (status, body) = w
+        .kosh
+        .post(
+            "/user/users/_updatenovalidate",
+            json!({"RequestInfo": {}, "user": {"uuid": x.jal_clerk_uuid, "active": false}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"][0]["active"], json!(false), "{body}");
+    // Unit 2 moves its own complaint; the city administrator deactivates its citizen B.
+    let (status, body) = w
+        .kosh
+        .post_as(
+            &w.unit2,
+            "/bbps/v1/complaints/update",
+            json!({"complaintId": U2_COMPLAINT, "status": "RESOLVED"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = w
+        .kosh
+        .post_as(
+            &amr_admin,
+            "/user/users/_updatenovalidate",
+            json!({"user": {"uuid": w.b.uuid, "active": false}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = w.kosh.login(B_MOBILE, B_PASSWORD, "pb", "CITIZEN").await;
+    assert_ne!(status, StatusCode::OK, "a deactivated citizen signs in");
     w.kosh.stop().await;
 }
