@@ -7,10 +7,12 @@
 //! 1. claim the transaction reference (insert into `bbps_txn`, state POSTING);
 //! 2. if it was taken: the same payment (same request hash) gets the stored answer, another
 //!    payment under the reference is refused with BPR007;
-//! 3. else, in a savepoint: fetch the consumer code's current bill, check exactness and
+//! 3. a posting refused before any bill is read (an unknown biller, a biller that is off,
+//!    amounts that cannot be paid) goes straight to step 5 as a refusal;
+//! 4. else, in a savepoint: fetch the consumer code's current bill, check exactness and
 //!    whole rupees, and make the DIGIT payment (mode ONLINE, transaction and instrument
 //!    number = the reference, a receipt per bill) with collection's own function;
-//! 4. record SUCCESS with the receipts, or roll the savepoint back and record FAILED with
+//! 5. record SUCCESS with the receipts, or roll the savepoint back and record FAILED with
 //!    the compliance code — all in the one transaction that claimed the reference.
 
 use kosh_billing::bill::Bill;
@@ -197,6 +199,10 @@ pub struct Posting {
     pub payment_channel: Option<String>,
     pub agent_id: Option<String>,
     pub txn_ts: Option<String>,
+    /// The amounts as the unit wrote them, when one of them cannot be paid (out of range,
+    /// or too large to read): what tells two such postings apart, since `amount` then
+    /// holds what kosh could read of it.
+    pub amounts_as_written: Option<String>,
 }
 
 impl Posting {
@@ -210,13 +216,18 @@ impl Posting {
             .map(|p| (p.name.trim().to_lowercase(), p.value.trim().to_string()))
             .collect();
         params.sort();
-        let identity = json!({
+        let mut identity = json!({
             "billerId": biller_id,
             "params": params,
             "amount": self.amount,
             "billNumber": self.bill_number,
             "bills": self.bills.iter().map(|b| (b.bill_number.as_str(), b.amount)).collect::<Vec<_>>(),
         });
+        // Only for amounts that cannot be paid, so a payable posting's identity is what it
+        // always was (postings recorded before still match their repeats).
+        if let Some(written) = &self.amounts_as_written {
+            identity["amountsAsWritten"] = json!(written);
+        }
         kosh_platform::digest::sha256_hex(identity.to_string().as_bytes())
     }
 }
@@ -230,20 +241,64 @@ pub enum Answer {
     Refused(Refusal),
 }
 
-/// Posts a payment, exactly once per transaction reference.
-pub async fn post(ctx: Ctx<'_>, biller: &Biller, posting: &Posting) -> Result<Answer, DigitError> {
-    // A biller that is off refuses without a record: the same posting may succeed later.
-    if let Some(refusal) = inactive(biller) {
-        return Ok(Answer::Refused(refusal));
+/// The refusal of a posting to a biller id the caller's state does not have: BPR002, the
+/// combination of biller and customer parameters names no account kosh serves. (Not
+/// BPR001, "no account matches the customer parameters": without the biller kosh cannot
+/// judge the parameters, and BPR001 would tell the customer their account number is wrong
+/// when the request was routed to the wrong biller id.)
+pub fn unknown_biller_refusal(biller_id: &str, state: &str) -> Refusal {
+    Refusal::new(
+        BillerFault::InvalidParams,
+        format!(
+            "no biller {} in the BBPS.Billers master data of {state}",
+            cut(biller_id.trim(), 64)
+        ),
+    )
+}
+
+/// `text` cut to at most `max` characters (for columns of that size).
+fn cut(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => &text[..at],
+        None => text,
     }
+}
+
+/// Posts a payment, exactly once per transaction reference. `biller_id` is the id as the
+/// unit sent it; `refused` is the profile's own refusal of the posting's amounts (BPR011).
+///
+/// Every posting kosh can decide is recorded with its answer, refusals too, so a repeat of
+/// the reference and a status query ("402") answer the same and the daily report lists it:
+/// an unknown biller (BPR002), a biller that master data has switched off (`active:
+/// false`: BPR009, the scheduled downtime the fetch answers too, BFR009), amounts that
+/// cannot be paid (BPR011), and whatever the bill or collection refuses. Such a refusal
+/// is final for this reference: the customer pays again under a new one. Only when kosh
+/// cannot decide — its database fails or is unavailable — is nothing recorded (the error
+/// goes back to the profile, which answers BPR005), so that the same posting, retried
+/// under the same reference, may still succeed.
+pub async fn post(
+    ctx: Ctx<'_>,
+    biller_id: &str,
+    posting: &Posting,
+    refused: Option<Refusal>,
+) -> Result<Answer, DigitError> {
+    let biller_id = biller_id.trim();
+    let biller = ctx.bbps.billers.find(ctx.state(), biller_id);
+    let refused = match biller {
+        None => Some(unknown_biller_refusal(biller_id, ctx.state())),
+        Some(b) => inactive(b).or(refused),
+    };
     let now = ctx.clock.now_ms();
     let row = TxnRow {
         tenant_id: ctx.state().to_string(),
         txn_reference_id: posting.txn_reference_id.clone(),
-        biller_id: biller.biller_id.clone(),
-        business_service: biller.business_service.clone(),
+        // An unknown id as sent, cut to the column's size (the fingerprint has it whole).
+        biller_id: biller.map_or_else(|| cut(biller_id, 64).to_string(), |b| b.biller_id.clone()),
+        business_service: biller
+            .map(|b| b.business_service.clone())
+            .unwrap_or_default(),
         profile: posting.profile.to_string(),
-        request_hash: posting.fingerprint(&biller.biller_id),
+        request_hash: posting.fingerprint(biller.map_or(biller_id, |b| b.biller_id.as_str())),
         ref_id: posting.ref_id.clone(),
         msg_id: posting.msg_id.clone(),
         payment_ref_id: posting.payment_ref_id.clone(),
@@ -271,15 +326,16 @@ pub async fn post(ctx: Ctx<'_>, biller: &Biller, posting: &Posting) -> Result<An
         fetch: None,
     };
     write_tx!(*ctx.db, |conn| {
-        post_in_tx(conn, ctx, biller, posting, &row, now).await
+        post_in_tx(conn, ctx, biller, posting, refused.clone(), &row, now).await
     })
 }
 
 async fn post_in_tx(
     conn: &mut AnyConnection,
     ctx: Ctx<'_>,
-    biller: &Biller,
+    biller: Option<&Biller>,
     posting: &Posting,
+    refused: Option<Refusal>,
     row: &TxnRow,
     now: i64,
 ) -> Result<Answer, DigitError> {
@@ -303,27 +359,32 @@ async fn post_in_tx(
         }
         return Ok(Answer::Txn(Box::new(existing)));
     }
-    let outcome = {
-        let mut savepoint = conn.begin().await?;
-        match apply(&mut savepoint, ctx, biller, posting).await {
-            Ok(applied) => {
-                savepoint.commit().await?;
-                Ok(applied)
-            }
-            Err(Failure::Refused(refusal)) => {
-                savepoint.rollback().await?;
-                Err(refusal)
-            }
-            // What collection or billing refuses is this posting's refusal, recorded like
-            // any other; only a fault of kosh or its database (which a retry may get past)
-            // leaves no record.
-            Err(Failure::Digit(e)) => match refusal_of(&e) {
-                Some(refusal) => {
+    let outcome = match (refused, biller) {
+        // Refused before any bill is read: nothing to undo.
+        (Some(refusal), _) => Err(refusal),
+        (None, None) => Err(unknown_biller_refusal(&row.biller_id, &row.tenant_id)),
+        (None, Some(biller)) => {
+            let mut savepoint = conn.begin().await?;
+            match apply(&mut savepoint, ctx, biller, posting).await {
+                Ok(applied) => {
+                    savepoint.commit().await?;
+                    Ok(applied)
+                }
+                Err(Failure::Refused(refusal)) => {
                     savepoint.rollback().await?;
                     Err(refusal)
                 }
-                None => return Err(e),
-            },
+                // What collection or billing refuses is this posting's refusal, recorded like
+                // any other; only a fault of kosh or its database (which a retry may get past)
+                // leaves no record.
+                Err(Failure::Digit(e)) => match refusal_of(&e) {
+                    Some(refusal) => {
+                        savepoint.rollback().await?;
+                        Err(refusal)
+                    }
+                    None => return Err(e),
+                },
+            }
         }
     };
     match outcome {

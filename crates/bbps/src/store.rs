@@ -406,7 +406,11 @@ pub async fn settle_failure(
     )
     .bind(TxnStatus::Failed.as_str())
     .bind(code)
-    .bind(reason)
+    // The column's size: a detail may quote what the unit sent.
+    .bind(match reason.char_indices().nth(1024) {
+        Some((at, _)) => &reason[..at],
+        None => reason,
+    })
     .bind(now_ms)
     .bind(&row.tenant_id)
     .bind(&row.txn_reference_id)

@@ -18,6 +18,7 @@ on_both_databases!(
     a_posting_links_to_its_fetch_by_ref_id_and_the_unit_monitors_health,
     xml_bill_validation_and_complaints_per_the_xsd,
     the_asynchronous_exchange_acks_then_posts_the_signed_response_with_retries,
+    every_well_formed_posting_is_answered_in_bbps_shape_and_recorded,
 );
 
 /// 2019-06-15 10:00 IST, inside the 2019-20 tax periods.
@@ -195,6 +196,11 @@ fn head(ref_id: &str) -> String {
 const AGENT: &str = r#"<Agent id="AU01AU02INT529468291"><Device><Tag name="INITIATING_CHANNEL" value="MOB"/><Tag name="IP" value="124.170.23.22"/><Tag name="IMEI" value="490154203237518"/><Tag name="OS" value="Android"/><Tag name="APP" value="CitizenPay"/></Device></Agent>"#;
 
 fn bill_details(biller: &str, code: &str) -> String {
+    bill_details_as(biller, biller, code)
+}
+
+/// `Biller@id` `id`, with the customer parameters of `biller`.
+fn bill_details_as(id: &str, biller: &str, code: &str) -> String {
     let tags: String = params(biller, code)
         .as_array()
         .unwrap()
@@ -208,7 +214,7 @@ fn bill_details(biller: &str, code: &str) -> String {
         })
         .collect();
     format!(
-        r#"<BillDetails><Biller id="{biller}"/><CustomerParams>{tags}</CustomerParams></BillDetails>"#
+        r#"<BillDetails><Biller id="{id}"/><CustomerParams>{tags}</CustomerParams></BillDetails>"#
     )
 }
 
@@ -219,6 +225,20 @@ fn payment_xml(ref_id: &str, kind: &str, txn: &str, code: &str, amount: i64) -> 
         rid("PAY", 1),
         bill_details(TL, code)
     )
+}
+
+/// A forward payment of `amount` paise to `Biller@id` `id` with `biller`'s parameters.
+fn payment_xml_to(
+    ref_id: &str,
+    id: &str,
+    biller: &str,
+    txn: &str,
+    code: &str,
+    amount: &str,
+) -> String {
+    payment_xml(ref_id, txn_type::FORWARD_REQUEST, txn, code, 0)
+        .replace(&bill_details(TL, code), &bill_details_as(id, biller, code))
+        .replace(r#"<Amt amount="0""#, &format!(r#"<Amt amount="{amount}""#))
 }
 
 fn status_xml(ref_id: &str, txn: &str) -> String {
@@ -940,4 +960,273 @@ async fn the_asynchronous_exchange_acks_then_posts_the_signed_response_with_retr
     assert_eq!(health["callbacks"]["url"], base.as_str());
     assert_eq!(health["callbacks"]["delivered"], 2, "{health}");
     env.stop().await;
+}
+
+/// Item 9, every posting answered: a posting that is well-formed whatever its values — to
+/// a biller id kosh does not have (BPR002), above kosh's ceilings or beyond any amount
+/// (BPR011), not whole rupees (BPR011), to a biller master data switches off (BPR009) —
+/// gets a BBPS answer (never a DIGIT error body) and a FAILED record: a repeat answers the
+/// same, status finds it, the report lists it, and nothing is collected. The same in the
+/// NPCI XML profile, as signed responses.
+async fn every_well_formed_posting_is_answered_in_bbps_shape_and_recorded(backend: Backend) {
+    // The demo master data with the hoardings biller switched off.
+    let mdms =
+        std::env::temp_dir().join(format!("kosh-bbps-mdms-{}", uuid::Uuid::new_v4().simple()));
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mdms");
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    copy(&source, &mdms);
+    let billers_file = mdms.join("pb/BBPS/Billers.json");
+    let mut billers: Value =
+        serde_json::from_str(&std::fs::read_to_string(&billers_file).unwrap()).unwrap();
+    for b in billers["Billers"].as_array_mut().unwrap() {
+        if b["billerId"] == HOARDINGS {
+            b["active"] = json!(false);
+        }
+    }
+    std::fs::write(&billers_file, billers.to_string()).unwrap();
+    let dir = mdms.clone();
+    let env = start_with(backend, move |s| s.mdms_dir = Some(dir)).await;
+    env.demand("PT", "PT-1", &[("PT_TAX", 1000)]).await;
+    env.demand("TL", "TL-1", &[("TL_TAX", 400)]).await;
+    env.demand("ADVT.Hoardings", "AH-1", &[("ADVT.HOARDINGS_TAX", 600)])
+        .await;
+    let ceiling = kosh_platform::money::Limits::default().max_amount.get();
+
+    let mut unknown = posting("AU019166CONF00000040", PT, "PT-1", 100000);
+    unknown["billerId"] = json!("PBXX00000PUN99");
+    let mut beyond = posting("AU019166CONF00000042", PT, "PT-1", 0);
+    beyond["amount"] = json!("92233720368547758080");
+    let cases = [
+        ("unknown biller", unknown, "BPR002", "PBXX00000PUN99"),
+        (
+            "ceiling + ₹1",
+            posting("AU019166CONF00000041", PT, "PT-1", ceiling + 100),
+            "BPR011",
+            PT,
+        ),
+        ("beyond any amount", beyond, "BPR011", PT),
+        (
+            "fractional rupees",
+            posting("AU019166CONF00000043", PT, "PT-1", 100050),
+            "BPR011",
+            PT,
+        ),
+        (
+            "inactive biller",
+            posting("AU019166CONF00000044", HOARDINGS, "AH-1", 60000),
+            "BPR009",
+            HOARDINGS,
+        ),
+    ];
+    let mut refused = Vec::new();
+    for (what, body, code, biller) in &cases {
+        let txn = body["txnReferenceId"].as_str().unwrap().to_string();
+        let (status, answer) = env.post("/bbps/v1/payments", body.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{what}: a BBPS answer, not {answer}"
+        );
+        assert!(answer.get("Errors").is_none(), "{what}: {answer}");
+        assert!(answer.get("ResponseInfo").is_some(), "{what}: {answer}");
+        assert_eq!(answer["reason"]["responseCode"], "200", "{what}: {answer}");
+        assert_eq!(
+            answer["reason"]["complianceRespCd"], *code,
+            "{what}: {answer}"
+        );
+        assert_eq!(answer["reason"]["approvalRefNum"], Value::Null, "{what}");
+        assert!(
+            answer["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{what}: {answer}"
+        );
+        assert_eq!(answer["txnReferenceId"], txn.as_str(), "{what}");
+        assert_eq!(answer["status"], "FAILED", "{what}: recorded: {answer}");
+        assert_eq!(
+            answer["transaction"]["billerId"], *biller,
+            "{what}: {answer}"
+        );
+        assert_eq!(
+            answer["transaction"]["receipts"],
+            json!([]),
+            "{what}: {answer}"
+        );
+        // A repeat answers the same; status finds it.
+        let again = env.ok("/bbps/v1/payments", body.clone()).await;
+        assert_eq!(again["reason"], answer["reason"], "{what}: {again}");
+        assert_eq!(again["status"], "FAILED", "{what}: {again}");
+        assert_eq!(again["detail"], answer["detail"], "{what}");
+        let found = env.status_of(&txn).await;
+        assert_eq!(found["status"], "FAILED", "{what}: {found}");
+        assert_eq!(
+            found["reason"]["complianceRespCd"], *code,
+            "{what}: {found}"
+        );
+        refused.push(txn);
+    }
+    // The same reference with another amount is another payment: BPR007, unrecorded.
+    let mut other = cases[1].1.clone();
+    other["amount"] = json!(ceiling + 200);
+    let reused = env.ok("/bbps/v1/payments", other).await;
+    assert_eq!(reused["reason"]["complianceRespCd"], "BPR007", "{reused}");
+    assert_eq!(
+        env.status_of("AU019166CONF00000041").await["reason"]["complianceRespCd"],
+        "BPR011"
+    );
+
+    // Malformed requests stay DIGIT 400s: bad JSON, a missing required field.
+    let response = env
+        .kosh
+        .client
+        .post(env.kosh.url("/bbps/v1/payments"))
+        .header("auth-token", &env.token)
+        .header("content-type", "application/json")
+        .body("{\"billerId\": ")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let mut missing = posting("AU019166CONF00000045", PT, "PT-1", 100000);
+    missing.as_object_mut().unwrap().remove("amount");
+    let (status, body) = env.post("/bbps/v1/payments", missing).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["Errors"][0]["code"], "BBPS_INVALID_REQUEST", "{body}");
+    assert_eq!(
+        env.status_of("AU019166CONF00000045").await["status"],
+        "NOT_FOUND"
+    );
+
+    // XML: the same cases, each a signed BillPaymentResponse with the code, recorded.
+    let xml_cases = [
+        (
+            "XML unknown biller",
+            "PBXX00000PUN99",
+            TL,
+            "TL-1",
+            "40000".to_string(),
+            "BPR002",
+        ),
+        (
+            "XML ceiling + ₹1",
+            TL,
+            TL,
+            "TL-1",
+            (ceiling + 100).to_string(),
+            "BPR011",
+        ),
+        (
+            "XML fractional rupees",
+            TL,
+            TL,
+            "TL-1",
+            "40050".to_string(),
+            "BPR011",
+        ),
+        (
+            "XML inactive biller",
+            HOARDINGS,
+            HOARDINGS,
+            "AH-1",
+            "60000".to_string(),
+            "BPR009",
+        ),
+    ];
+    for (i, (what, id, biller, code, amount, expected)) in xml_cases.iter().enumerate() {
+        let txn = format!("AU019166CONF0000005{i}");
+        let ref_id = rid("REJ", i as u32);
+        let request = signed(&payment_xml_to(&ref_id, id, biller, &txn, code, amount));
+        for round in ["first", "repeat"] {
+            let (status, body) = env
+                .post_xml("BillPaymentRequest", &ref_id, request.clone())
+                .await;
+            assert_eq!(status, StatusCode::OK, "{what} ({round}): {body}");
+            let AnyMessage::BillPaymentResponse(answer) = verified(&body) else {
+                panic!("{what} ({round}): {body}")
+            };
+            assert_eq!(answer.reason.response_code, "200", "{what}: {body}");
+            assert_eq!(
+                answer.reason.compliance_resp_cd.as_deref(),
+                Some(*expected),
+                "{what} ({round}): {body}"
+            );
+            assert_eq!(
+                info_tag(&answer.additional_info, "Transaction Status").as_deref(),
+                Some("FAILED"),
+                "{what} ({round}): recorded: {body}"
+            );
+        }
+        let status_ref = rid("STR", i as u32);
+        let (status, body) = env
+            .post_xml(
+                "TxnStatusRequest",
+                &status_ref,
+                signed(&status_xml(&status_ref, &txn)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{what}: {body}");
+        let AnyMessage::TxnStatusResponse(state) = verified(&body) else {
+            panic!("{what}: {body}")
+        };
+        assert_eq!(
+            state.reason.compliance_resp_cd.as_deref(),
+            Some(*expected),
+            "{what}: {body}"
+        );
+        // The JSON status query of the XML posting says the same.
+        let found = env.status_of(&txn).await;
+        assert_eq!(found["status"], "FAILED", "{what}: {found}");
+        assert_eq!(
+            found["reason"]["complianceRespCd"], *expected,
+            "{what}: {found}"
+        );
+        refused.push(txn);
+    }
+
+    // The report lists every refusal; nothing was collected, and the bills are still due.
+    let (status, report) = env
+        .post(&format!("/bbps/v1/reports/daily?date={TODAY}"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    for txn in &refused {
+        assert!(
+            report["transactions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["txnReferenceId"] == txn.as_str() && t["status"] == "FAILED"),
+            "{txn} in {report}"
+        );
+    }
+    assert_eq!(report["summary"]["successCount"], 0, "{report}");
+    assert_eq!(report["summary"]["failedCount"], refused.len(), "{report}");
+    let pool = env.kosh.state().db.pool();
+    for table in ["egcl_payment", "egcl_paymentdetail", "bbps_txn_bill"] {
+        let count: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        assert_eq!(count, 0, "{table}: nothing collected");
+    }
+    for (biller, code, due) in [(PT, "PT-1", 100000), (TL, "TL-1", 40000)] {
+        let fetched = env
+            .ok(
+                "/bbps/v1/bills/fetch",
+                json!({"billerId": biller, "customerParams": params(biller, code)}),
+            )
+            .await;
+        assert_eq!(fetched["bills"][0]["amount"], due, "{fetched}");
+    }
+    env.stop().await;
+    let _ = std::fs::remove_dir_all(&mdms);
 }

@@ -4,7 +4,9 @@
 //! (`transaction/v1/_create`) and BBPS postings (`/bbps/v1/payments`): never a 5xx, never a
 //! wrapped sum, and on every refusal nothing written — the same rows in every table, the
 //! same demand collections and bill statuses, nothing found by payment or transaction
-//! search. DIGIT's routes refuse with DIGIT's 400 error body, BBPS with its amount code.
+//! search. DIGIT's routes refuse with DIGIT's 400 error body, BBPS with its amount code;
+//! BBPS keeps its refusal (one `bbps_txn` row, FAILED, so a repeat and a status query
+//! answer it) and writes nothing else.
 
 use std::collections::BTreeMap;
 
@@ -356,6 +358,16 @@ async fn books(kosh: &Kosh) -> Books {
 }
 
 impl Books {
+    /// These books after `n` BBPS postings refused before any bill is read: one FAILED
+    /// `bbps_txn` row each, and nothing else — every other table, the collections, the
+    /// bills' statuses and the id counters as they were.
+    fn with_refusals(&self, n: usize) -> Books {
+        let mut books = self.clone();
+        let rows = books.0.get_mut("bbps_txn").expect("bbps_txn counted");
+        *rows = (rows.parse::<usize>().expect("a count") + n).to_string();
+        books
+    }
+
     /// The books without what a recorded BBPS refusal writes.
     fn money(&self) -> BTreeMap<String, String> {
         self.0
@@ -401,16 +413,16 @@ fn codes(body: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// A BBPS refusal: the amount code (BPR011) with nothing recorded, or a 400 for a request
-/// that is not well-formed.
-fn assert_bbps_refusal(status: StatusCode, body: &Value, what: &str) {
+/// A BBPS refusal: the amount code (BPR011), recorded (FAILED, no receipt), or a 400 for a
+/// request that is not well-formed. `true` when it was a BBPS answer (so recorded).
+fn assert_bbps_refusal(status: StatusCode, body: &Value, what: &str) -> bool {
     assert!(
         !status.is_server_error(),
         "{what}: {status} is a server error: {body}"
     );
     if status == StatusCode::BAD_REQUEST {
         assert_eq!(codes(body), vec!["BBPS_INVALID_REQUEST"], "{what}: {body}");
-        return;
+        return false;
     }
     assert_eq!(status, StatusCode::OK, "{what}: {body}");
     assert_eq!(body["reason"]["responseCode"], "200", "{what}: {body}");
@@ -418,7 +430,9 @@ fn assert_bbps_refusal(status: StatusCode, body: &Value, what: &str) {
         body["reason"]["complianceRespCd"], "BPR011",
         "{what}: {body}"
     );
-    assert_ne!(body["status"], "SUCCESS", "{what}: {body}");
+    assert_eq!(body["status"], "FAILED", "{what}: {body}");
+    assert_eq!(body["transaction"]["receipts"], json!([]), "{what}: {body}");
+    true
 }
 
 /// Amounts as DIGIT's routes take them (rupees, as JSON numbers or strings): at and around
@@ -457,8 +471,8 @@ fn rupee_cases() -> Vec<Value> {
 }
 
 /// Amounts as BBPS takes them (paise), each with whether it is within kosh's range (then
-/// refused by the bill's own rules, which keep the refusal) or not (refused before anything
-/// is read or written).
+/// refused by the bill's own rules, which keep the refusal) or not (refused before any
+/// bill is read; only the refusal is kept).
 fn paise_cases() -> Vec<(Value, bool)> {
     let c = ceiling();
     vec![
@@ -580,9 +594,7 @@ async fn the_reported_wrapping_payments_are_refused(backend: Backend) {
                 &shares,
             ))
             .await;
-        assert_bbps_refusal(status, &body, "BBPS wrap");
-        assert_eq!(body["status"], "REFUSED", "{body}");
-        assert_eq!(body["transaction"], Value::Null, "{body}");
+        assert!(assert_bbps_refusal(status, &body, "BBPS wrap"));
         let (status, answer) = env
             .kosh
             .post_as(
@@ -592,9 +604,17 @@ async fn the_reported_wrapping_payments_are_refused(backend: Backend) {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{answer}");
-        assert_eq!(answer["status"], "NOT_FOUND", "nothing recorded: {answer}");
+        assert_eq!(
+            answer["status"], "FAILED",
+            "the refusal is recorded: {answer}"
+        );
+        assert_eq!(answer["reason"]["complianceRespCd"], "BPR011", "{answer}");
     }
-    assert_eq!(env.books().await, before, "BBPS wrap wrote something");
+    assert_eq!(
+        env.books().await,
+        before.with_refusals(2),
+        "BBPS wrap wrote more than its two refusals"
+    );
     env.kosh.stop().await;
 }
 
@@ -675,7 +695,11 @@ async fn amounts_around_the_limits_are_refused_on_every_channel(backend: Backend
                 &[],
             ))
             .await;
-        assert_bbps_refusal(status, &answer, &format!("BBPS {amount}"));
+        let mut recorded = usize::from(assert_bbps_refusal(
+            status,
+            &answer,
+            &format!("BBPS {amount}"),
+        ));
         let (status, answer) = env
             .bbps(posting(
                 &format!("{reference}S"),
@@ -688,7 +712,11 @@ async fn amounts_around_the_limits_are_refused_on_every_channel(backend: Backend
                 ],
             ))
             .await;
-        assert_bbps_refusal(status, &answer, &format!("BBPS share {amount}"));
+        recorded += usize::from(assert_bbps_refusal(
+            status,
+            &answer,
+            &format!("BBPS share {amount}"),
+        ));
         let now = env.books().await;
         if in_range {
             // Within range, the bill's own rules refuse it and the refusal is kept; no money
@@ -696,7 +724,13 @@ async fn amounts_around_the_limits_are_refused_on_every_channel(backend: Backend
             assert_eq!(now.money(), books.money(), "BBPS {amount} moved money");
             books = now;
         } else {
-            assert_eq!(now, books, "BBPS {amount} wrote something");
+            // Refused before any bill is read: the refusals recorded, nothing else.
+            assert_eq!(
+                now,
+                books.with_refusals(recorded),
+                "BBPS {amount} wrote more than its refusals"
+            );
+            books = now;
         }
     }
     // A control: the bills' own amounts go through on each channel, exactly, and the books
@@ -826,10 +860,17 @@ async fn random_wrapping_splits_are_refused_on_every_channel(backend: Backend) {
                 &shares,
             ))
             .await;
-        assert_bbps_refusal(status, &answer, &format!("BBPS {what}"));
-        assert_eq!(answer["status"], "REFUSED", "{what}: {answer}");
+        assert!(assert_bbps_refusal(
+            status,
+            &answer,
+            &format!("BBPS {what}")
+        ));
 
-        assert_eq!(env.books().await, before, "{what} wrote something");
+        assert_eq!(
+            env.books().await,
+            before.with_refusals(i + 1),
+            "{what} wrote more than the BBPS refusals"
+        );
     }
     env.assert_untouched(&[&c1, &c2, &o1, &o2], "random splits")
         .await;
@@ -873,9 +914,12 @@ async fn the_ceiling_is_accepted_and_one_rupee_more_is_not(backend: Backend) {
             &[],
         ))
         .await;
-    assert_bbps_refusal(status, &body, "BBPS ceiling + ₹1");
-    assert_eq!(body["status"], "REFUSED", "{body}");
-    assert_eq!(env.books().await, before, "ceiling + ₹1 wrote something");
+    assert!(assert_bbps_refusal(status, &body, "BBPS ceiling + ₹1"));
+    assert_eq!(
+        env.books().await,
+        before.with_refusals(1),
+        "ceiling + ₹1 wrote more than the BBPS refusal"
+    );
     env.assert_untouched(&[&over], "ceiling + ₹1").await;
 
     let (status, body) = env.counter(cash(json!(c), &[(&at, json!(c))])).await;

@@ -349,9 +349,11 @@ pub fn txn_detail(t: &TxnRow) -> Option<String> {
 /// Payment posting: the payment becomes a DIGIT payment (mode ONLINE, transaction number
 /// = `txnReferenceId`, a receipt per bill) and the receipt number comes back as the
 /// approval reference. Exactly once per `txnReferenceId`: a repeat gets the first answer,
-/// another payment under the same reference BPR007. An amount that cannot be paid
-/// (negative, above kosh's ceilings, shares whose sum cannot be computed) is refused with
-/// BPR011 and nothing is recorded.
+/// another payment under the same reference BPR007. Every well-formed posting gets a BBPS
+/// answer and a record, whatever its values: an unknown biller is BPR002, a biller that is
+/// off BPR009, an amount that cannot be paid (negative, above kosh's ceilings, not whole
+/// rupees, shares whose sum cannot be computed) BPR011 — recorded FAILED, nothing
+/// collected. Only a request that is not well-formed is a 400.
 #[utoipa::path(post, path = "/bbps/v1/payments", tag = "bbps", request_body = PaymentWire,
     responses((status = 200, description = "reason and transaction; or reason with a BPR code")))]
 async fn pay(
@@ -359,9 +361,8 @@ async fn pay(
     DigitJson(request): DigitJson<PaymentWire>,
 ) -> Result<Json<Value>, DigitError> {
     require_unit(&env.user)?;
-    let (biller_id, posting) = request.posting()?;
+    let (biller_id, posting, amounts_refused) = request.posting()?;
     let ctx = env.ctx();
-    let biller = ctx.biller(&biller_id)?;
     let info = env.info(request.request_info.as_ref());
     let refused = |refusal: Refusal| {
         json!({
@@ -373,24 +374,24 @@ async fn pay(
             "transaction": null,
         })
     };
-    let posting = match posting {
-        Ok(posting) => posting,
-        Err(refusal) => return Ok(Json(refused(refusal))),
-    };
-    Ok(Json(match service::post(ctx, biller, &posting).await {
-        Ok(Answer::Txn(t)) => txn_answer(&info, &t),
-        Ok(Answer::Refused(refusal)) => refused(refusal),
-        // kosh or its database cannot take the payment now: BBPS's retriable refusal
-        // (BPR005), not recorded, so that the same posting may succeed when retried.
-        Err(e) if e.status.is_server_error() || e.retryable => {
-            tracing::warn!(error = %e, "BBPS posting could not be served");
-            refused(Refusal::new(
-                BillerFault::TemporarilyUnavailable,
-                "the biller cannot take the payment now; post it again",
-            ))
-        }
-        Err(e) => return Err(e),
-    }))
+    Ok(Json(
+        match service::post(ctx, &biller_id, &posting, amounts_refused).await {
+            Ok(Answer::Txn(t)) => txn_answer(&info, &t),
+            Ok(Answer::Refused(refusal)) => refused(refusal),
+            // kosh or its database cannot take the payment now: BBPS's retriable refusal
+            // (BPR005), deliberately not recorded (kosh could not decide the posting, and
+            // could not write the record either), so that the same posting, retried under the
+            // same txnReferenceId, may succeed.
+            Err(e) if e.status.is_server_error() || e.retryable => {
+                tracing::warn!(error = %e, "BBPS posting could not be served");
+                refused(Refusal::new(
+                    BillerFault::TemporarilyUnavailable,
+                    "the biller cannot take the payment now; post it again",
+                ))
+            }
+            Err(e) => return Err(e),
+        },
+    ))
 }
 
 /// Transaction status (BBPS "402"): SUCCESS with the receipt, FAILED with the code,

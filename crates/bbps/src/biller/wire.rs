@@ -5,8 +5,9 @@
 //! An amount is an integer of paise: a JSON integer or a string of digits. One written
 //! that way but out of range (negative, above kosh's ceilings, too large to compute) is a
 //! well-formed request BBPS refuses: a posting's amount and each bill's share are checked
-//! here ([`PaymentWire::posting`]) and refused with the amount code (BPR011) before anything
-//! is read or written. A posting's `amount` is within the total ceiling, and within the
+//! here ([`PaymentWire::posting`]) and refused with the amount code (BPR011) before any
+//! bill is read or money moves; the refusal is recorded like any other (so a repeat and a
+//! status query answer it). A posting's `amount` is within the total ceiling, and within the
 //! single-amount ceiling when it pays one bill; each bill's share within the single-amount
 //! ceiling; the shares' sum computed exactly and within the total ceiling.
 
@@ -273,9 +274,11 @@ fn short(v: &Option<String>, field: &str, max: usize) -> Result<Option<String>, 
 }
 
 impl PaymentWire {
-    /// The biller id and the posting; `Err` when the request is malformed (a 400), the
-    /// posting `Err` when its amounts cannot be paid (answered with BPR011, nothing written).
-    pub fn posting(&self) -> Result<(String, Result<Posting, Refusal>), DigitError> {
+    /// The biller id, the posting and, when its amounts cannot be paid, their refusal
+    /// (BPR011, recorded without touching a bill); `Err` when the request is malformed (a
+    /// 400). A refused posting's `amount` is the amount as sent when it fits kosh's money
+    /// (0 when it does not), and its `amounts_as_written` tell it apart from another.
+    pub fn posting(&self) -> Result<(String, Posting, Option<Refusal>), DigitError> {
         let biller_id = required(&self.biller_id, "billerId")?;
         let txn_reference_id = id(&self.txn_reference_id, "txnReferenceId")?
             .ok_or_else(|| invalid("txnReferenceId", "txnReferenceId is required"))?;
@@ -288,6 +291,7 @@ impl PaymentWire {
             split,
         )?;
         let mut refusal = amount.as_ref().err().map(|e| amount_refusal("amount", e));
+        let mut written = vec![written_amount(self.amount.as_ref())];
         let mut bills = Vec::new();
         let mut shares: Result<Paise, MoneyError> = Ok(Paise::ZERO);
         for (i, b) in self.bills.iter().flatten().enumerate() {
@@ -307,9 +311,12 @@ impl PaymentWire {
             if let (None, Err(e)) = (&refusal, &share) {
                 refusal = Some(amount_refusal(&field, e));
             }
+            written.push(written_amount(b.amount.as_ref()));
             bills.push(BillAmount {
                 bill_number: required(&b.biller_bill_id, &format!("bills[{i}].billerBillId"))?,
-                amount: share.unwrap_or_default(),
+                amount: share
+                    .or_else(|_| sent(b.amount.as_ref(), &field))
+                    .unwrap_or_default(),
             });
         }
         // Whether the shares make the amount is the posting's check (a recorded refusal);
@@ -327,21 +334,35 @@ impl PaymentWire {
             payment_ref_id: short(&self.payment_ref_id, "paymentRefId", 128)?,
             params: params(&self.customer_params)?,
             customer_mobile: short(&self.customer_mobile, "customerMobile", 32)?,
-            amount: amount.unwrap_or_default(),
+            amount: amount
+                .or_else(|_| sent(self.amount.as_ref(), "amount"))
+                .unwrap_or_default(),
             bill_number: short(&self.biller_bill_id, "billerBillId", 256)?,
             bills,
             payment_mode: short(&self.payment_mode, "paymentMode", 64)?,
             payment_channel: short(&self.payment_channel, "paymentChannel", 32)?,
             agent_id: short(&self.agent_id, "agentId", 64)?,
             txn_ts: short(&self.txn_timestamp, "txnTimestamp", 64)?,
+            amounts_as_written: refusal.as_ref().map(|_| written.join(",")),
         };
-        Ok((
-            biller_id,
-            match refusal {
-                Some(r) => Err(r),
-                None => Ok(posting),
-            },
-        ))
+        Ok((biller_id, posting, refusal))
+    }
+}
+
+/// An amount as sent, when it fits kosh's money at all (whatever its sign or ceiling).
+fn sent(v: Option<&Value>, field: &str) -> Result<Paise, MoneyError> {
+    match v.map(|v| paise(v, field)) {
+        Some(Ok(p)) => p,
+        _ => Err(MoneyError::Overflow),
+    }
+}
+
+/// An amount as the request wrote it (digits as sent, a string's quotes dropped).
+fn written_amount(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.trim().to_string(),
+        Some(other) => other.to_string(),
+        None => String::new(),
     }
 }
 
@@ -381,8 +402,8 @@ mod tests {
     /// `Ok(Ok(paise))` accepted, `Ok(Err(detail))` refused with BPR011, `Err(code)` a 400.
     fn verdict(amount: Value, bills: Option<Value>) -> Result<Result<i64, String>, String> {
         match wire(amount, bills).posting() {
-            Ok((_, Ok(p))) => Ok(Ok(p.amount.get())),
-            Ok((_, Err(r))) => {
+            Ok((_, p, None)) => Ok(Ok(p.amount.get())),
+            Ok((_, _, Some(r))) => {
                 assert_eq!(r.fault, BillerFault::AmountMismatch);
                 Ok(Err(r.detail))
             }

@@ -16,11 +16,13 @@
 //! operating units' keys in `KOSH_BBPS_PEER_CERTS`; it is verified, then checked against
 //! the BBPS XSD and kosh's profile ([`crate::codec::decode_request`]). kosh signs every
 //! answer with `KOSH_BBPS_SIGNING_KEY`. A request kosh cannot take — unsigned, tampered,
-//! invalid, for an unknown biller, or whose `Head@refId` differs from the URL's — is
-//! answered with an unsigned `Ack` whose `RspCd` is `Failure` and whose `errorMessages`
-//! say why (HTTP 400). A payment whose amounts are written well but cannot be paid
-//! (above kosh's ceilings, bill shares whose sum cannot be computed) is answered with a
-//! signed `BillPaymentResponse` carrying BPR011, and nothing is recorded.
+//! invalid, whose `Head@refId` differs from the URL's, or (but for a payment) for an
+//! unknown biller — is answered with an unsigned `Ack` whose `RspCd` is `Failure` and whose
+//! `errorMessages` say why (HTTP 400). A payment that passes the schema and the profile is
+//! always answered with a signed `BillPaymentResponse` and recorded, as in the JSON
+//! profile: an unknown biller BPR002, a biller that is off BPR009, amounts written well
+//! that cannot be paid (above kosh's ceilings, not whole rupees, bill shares whose sum
+//! cannot be computed) BPR011; a repeat or a `TxnStatusRequest` answers the same.
 //!
 //! Without `KOSH_BBPS_CALLBACK_URL`, kosh answers in the HTTP response itself: the business
 //! answer (signed) is the body of the reply to the request. With it, kosh follows NPCI's
@@ -628,17 +630,25 @@ impl Env {
         Ok(self.signed(Answer::BillFetch(answer)))
     }
 
+    /// A payment posting: like the JSON profile's, every one that passes the schema and
+    /// the profile gets a signed answer and a record — an unknown biller BPR002, a biller
+    /// that is off BPR009, amounts that cannot be paid BPR011 — and only when kosh cannot
+    /// decide (its database) a BPR005 with nothing recorded ([`Env::unavailable`]).
     async fn pay(&self, r: &BillPaymentRequest) -> Result<Response, DigitError> {
-        let biller = self.biller(&r.bill_details)?;
-        let (reason, info, bills) = match posting(r) {
-            Err(refusal) => refused(&refusal),
-            Ok(posting) => match service::post(self.ctx(), biller, &posting).await? {
-                service::Answer::Txn(t) => {
-                    let (reason, info) = txn_reason_xml(&t);
-                    (reason, Some(info), paid_responses(&t))
-                }
-                service::Answer::Refused(refusal) => refused(&refusal),
-            },
+        let (posting, amounts_refused) = posting(r);
+        let (reason, info, bills) = match service::post(
+            self.ctx(),
+            &r.bill_details.biller.id,
+            &posting,
+            amounts_refused,
+        )
+        .await?
+        {
+            service::Answer::Txn(t) => {
+                let (reason, info) = txn_reason_xml(&t);
+                (reason, Some(info), paid_responses(&t))
+            }
+            service::Answer::Refused(refusal) => refused(&refusal),
         };
         let mut answer = BillPaymentResponse::for_request(r, self.head(), &self.ts(), reason);
         answer.biller_responses = bills;
@@ -766,35 +776,49 @@ impl Env {
     }
 }
 
-/// The posting, or the refusal of amounts that cannot be paid. The profile has already
-/// checked that every amount is written as paise.
-fn posting(r: &BillPaymentRequest) -> Result<Posting, Refusal> {
+/// The posting and, when its amounts cannot be paid, their refusal (BPR011, recorded
+/// without reading a bill). The profile has already checked that every amount is written
+/// as paise that fit kosh's money; a refused posting keeps the amounts as sent.
+fn posting(r: &BillPaymentRequest) -> (Posting, Option<Refusal>) {
     let mut bills = Vec::new();
-    let mut shares = Paise::ZERO;
+    let mut refusal = None;
+    let mut shares: Result<Paise, MoneyError> = Ok(Paise::ZERO);
+    let mut written = vec![r.amount.amt.amount.clone().unwrap_or_default()];
     for b in &r.amount.amount_break_up.bill_amounts {
         if let (Some(number), Some(share)) = (&b.bill_number, &b.amount) {
-            let amount = wire::parse_paise_digits(share)
-                .and_then(Paise::payable)
-                .map_err(|e| amount_refusal("BillAmt@Amount", &e))?;
-            shares = shares
-                .checked_add(amount)
-                .and_then(Paise::total_within_ceiling)
-                .map_err(|e| amount_refusal("BillAmt", &e))?;
+            let read = wire::parse_paise_digits(share);
+            let amount = read.clone().and_then(Paise::payable);
+            if let (None, Err(e)) = (&refusal, &amount) {
+                refusal = Some(amount_refusal("BillAmt@Amount", e));
+            }
+            shares = match (shares, &amount) {
+                (Ok(sum), Ok(p)) => sum.checked_add(*p).and_then(Paise::total_within_ceiling),
+                (Err(e), _) => Err(e),
+                (_, Err(e)) => Err(e.clone()),
+            };
+            if let (None, Err(e)) = (&refusal, &shares) {
+                refusal = Some(amount_refusal("BillAmt", e));
+            }
+            written.push(share.clone());
             bills.push(BillAmount {
                 bill_number: number.clone(),
-                amount,
+                amount: amount.or(read).unwrap_or_default(),
             });
         }
     }
-    let amount = wire::parse_paise_digits(r.amount.amt.amount.as_deref().unwrap_or_default())
-        .and_then(|p| {
-            if bills.is_empty() {
-                p.payable()
-            } else {
-                p.total_within_ceiling()
-            }
-        })
-        .map_err(|e: MoneyError| amount_refusal("Amt@amount", &e))?;
+    let read = wire::parse_paise_digits(r.amount.amt.amount.as_deref().unwrap_or_default());
+    let amount = read.clone().and_then(|p| {
+        if bills.is_empty() {
+            p.payable()
+        } else {
+            p.total_within_ceiling()
+        }
+    });
+    // The amount's own fault first, as the JSON profile reports it.
+    if let Err(e) = &amount {
+        refusal = Some(amount_refusal("Amt@amount", e));
+    }
+    let amount = amount.or(read).unwrap_or_default();
     // The bill paid: the amount's bill number, else the one bill echoed from the fetch.
     let bill_number =
         r.amount
@@ -812,7 +836,7 @@ fn posting(r: &BillPaymentRequest) -> Result<Posting, Refusal> {
         .iter()
         .find(|t| t.name == DeviceTagName::InitiatingChannel)
         .map(|t| t.value.clone());
-    Ok(Posting {
+    let posting = Posting {
         profile: "XML",
         txn_reference_id: r.txn_reference_id().to_string(),
         ref_id: Some(r.head.ref_id.clone()),
@@ -827,7 +851,9 @@ fn posting(r: &BillPaymentRequest) -> Result<Posting, Refusal> {
         payment_channel: channel,
         agent_id: Some(r.agent.id.clone()).filter(|a| !a.is_empty()),
         txn_ts: Some(r.txn.ts.clone()),
-    })
+        amounts_as_written: refusal.as_ref().map(|_| written.join(",")),
+    };
+    (posting, refusal)
 }
 
 fn refused(refusal: &Refusal) -> (Reason, Option<AdditionalInfo>, Vec<BillerResponse>) {
@@ -867,9 +893,9 @@ mod tests {
     }
 
     fn refused(amount: &str, shares: &[&str]) -> bool {
-        match posting(&request(amount, shares)) {
-            Ok(_) => false,
-            Err(r) => {
+        match posting(&request(amount, shares)).1 {
+            None => false,
+            Some(r) => {
                 assert_eq!(r.fault, BillerFault::AmountMismatch);
                 true
             }
@@ -880,7 +906,7 @@ mod tests {
     fn amounts_that_cannot_be_paid_are_refused_before_posting() {
         let ceiling = kosh_platform::money::limits().max_amount.get();
         let total = kosh_platform::money::limits().max_total.get();
-        let p = posting(&request("1172800", &[])).unwrap();
+        let p = posting(&request("1172800", &[])).0;
         assert_eq!((p.amount, p.bills.len()), (Paise::new(1_172_800), 0));
         assert!(!refused(&ceiling.to_string(), &[]));
         assert!(refused(&(ceiling + 1).to_string(), &[]));
@@ -894,7 +920,7 @@ mod tests {
             "9984",
             &["9223372036854775800", "9223372036854775800", "10000"]
         ));
-        let split = posting(&request("300", &["100", "200"])).unwrap();
+        let split = posting(&request("300", &["100", "200"])).0;
         assert_eq!(
             Paise::sum(split.bills.iter().map(|b| b.amount)),
             Ok(Paise::new(300))
