@@ -132,13 +132,21 @@ async fn run_search(
     module: Option<String>,
     body: &RequestInfoWrapper,
 ) -> Result<Json<Value>, DigitError> {
-    if let Some(module) = module {
-        criteria
-            .business_services
-            .get_or_insert_with(Vec::new)
-            .push(module);
-    }
     let info = response_info(body.request_info.as_ref(), clock.now_ms());
+    // `/payments/{moduleName}/_search` is granted per module (`/payments/PT/_search` to
+    // property tax's clerks): it finds that business service's payments only, whatever
+    // `businessServices` the query adds (other services' payments are simply not found).
+    if let Some(module) = module {
+        let asked = criteria.business_services.take().unwrap_or_default();
+        if !asked.is_empty() && !asked.iter().any(|b| b.eq_ignore_ascii_case(module.trim())) {
+            return Ok(Json(if criteria.is_count_request == Some(true) {
+                json!({"ResponseInfo": info, "Count": 0})
+            } else {
+                json!({"ResponseInfo": info, "Payments": []})
+            }));
+        }
+        criteria.business_services = Some(vec![module]);
+    }
     let mut conn = db.pool().acquire().await?;
     if criteria.is_count_request == Some(true) {
         let count = search::count(&mut conn, &criteria, requester).await?;
@@ -191,10 +199,11 @@ async fn run_workflow(
     clock: &Clock,
     requester: &AuthUser,
     request: &WorkflowRequest,
+    module: Option<&str>,
 ) -> Result<Json<Value>, DigitError> {
     let now = clock.now_ms();
     let payments = write_tx!(db, |conn| {
-        workflow::run(conn, requester, request, now).await
+        workflow::run(conn, requester, request, module, now).await
     })?;
     Ok(Json(
         json!({"ResponseInfo": response_info(request.request_info.as_ref(), now), "Payments": payments}),
@@ -210,7 +219,7 @@ async fn workflow_all(
     requester: AuthUser,
     DigitJson(request): DigitJson<WorkflowRequest>,
 ) -> Result<Json<Value>, DigitError> {
-    run_workflow(&db, &clock, &requester, &request).await
+    run_workflow(&db, &clock, &requester, &request, None).await
 }
 
 /// CANCEL, DISHONOUR or REMIT payments of one business service.
@@ -221,10 +230,10 @@ async fn workflow_module(
     State(db): State<Db>,
     State(clock): State<Clock>,
     requester: AuthUser,
-    Path(_module): Path<String>,
+    Path(module): Path<String>,
     DigitJson(request): DigitJson<WorkflowRequest>,
 ) -> Result<Json<Value>, DigitError> {
-    run_workflow(&db, &clock, &requester, &request).await
+    run_workflow(&db, &clock, &requester, &request, Some(&module)).await
 }
 
 /// Search refunds due: money received for a bill another channel had already paid

@@ -57,11 +57,25 @@ fn not_latest() -> DigitError {
     )
 }
 
+/// Whether every detail of `payment` is of business service `module`.
+fn of_module(payment: &Payment, module: &str) -> bool {
+    payment
+        .details
+        .iter()
+        .all(|d| d.business_service.eq_ignore_ascii_case(module.trim()))
+}
+
 /// Runs the workflow items in the caller's transaction; the payments as they end up.
+///
+/// `module` is the business service of `/payments/{moduleName}/_workflow`. Roles are granted
+/// that url per module (`/payments/PT/_workflow` to property tax's clerks), so a payment of
+/// another business service is not found there: DIGIT ignores the path, which would let a
+/// PT clerk cancel a trade licence receipt.
 pub async fn run(
     conn: &mut AnyConnection,
     requester: &AuthUser,
     request: &WorkflowRequest,
+    module: Option<&str>,
     now_ms: i64,
 ) -> Result<Vec<Value>, DigitError> {
     let items = request.payment_workflows.as_deref().unwrap_or_default();
@@ -127,6 +141,7 @@ pub async fn run(
             .await?
             .into_iter()
             .find(|p| p.tenant_id == tenants[0])
+            .filter(|p| module.is_none_or(|m| of_module(p, m)))
             .ok_or_else(|| invalid_receipt(id))?;
         let mode = payment.payment_mode.as_str();
         let candidate = match action {

@@ -20,6 +20,7 @@ on_both_databases!(
     fifty_repeats_with_one_idempotency_key_give_one_answer,
     validate_writes_nothing,
     random_payment_sequences_keep_the_books,
+    a_modules_routes_reach_only_that_modules_payments,
 );
 
 /// 2019-06-15 10:00 IST, inside PT's 2019-20 tax period.
@@ -1036,6 +1037,63 @@ async fn random_payment_sequences_keep_the_books(backend: Backend) {
     assert!(
         made >= 8 && cancelled >= 1,
         "the sequence exercised payments ({made}) and cancellations ({cancelled})"
+    );
+    kosh.stop().await;
+}
+
+/// `/payments/{moduleName}/_search` and `/_workflow` are granted per module
+/// (`/payments/PT/_workflow` to property tax's clerks): through PT's path a trade licence
+/// payment is not found, whatever the body or query names.
+async fn a_modules_routes_reach_only_that_modules_payments(backend: Backend) {
+    let (kosh, payer) = start(backend).await;
+    demand(&kosh, "TL", "TL-M1", &payer, &[("TL_TAX", 400)]).await;
+    let tl = fetch_bill(&kosh, "TL", "TL-M1").await;
+    let payment = pay_ok(&kosh, cash(&[(&tl, 400)])).await;
+    let id = payment["id"].as_str().unwrap();
+
+    let search = |path: String| {
+        let kosh = &kosh;
+        async move {
+            let (status, body) = kosh.post(&path, json!({"RequestInfo": {}})).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {body}");
+            body
+        }
+    };
+    let pt = format!("/collection-services/payments/PT/_search?tenantId={TENANT}&ids={id}");
+    assert_eq!(search(pt.clone()).await["Payments"], json!([]));
+    let pt_asking_tl = format!("{pt}&businessServices=TL");
+    assert_eq!(search(pt_asking_tl).await["Payments"], json!([]));
+    let count = format!("{pt}&businessServices=TL&isCountRequest=true");
+    assert_eq!(search(count).await["Count"], json!(0));
+
+    // A property tax clerk, granted PT's path only, cancelling it there: not found, and it
+    // stands.
+    kosh.create_user(json!({"userName": "cr-pt", "name": "PT clerk", "type": "EMPLOYEE", "active": true,
+        "password": "Clerk@2026x", "tenantId": TENANT, "roles": [{"code": "CR_PT", "tenantId": TENANT}]}))
+        .await;
+    let clerk = kosh.token("cr-pt", "Clerk@2026x", TENANT, "EMPLOYEE").await;
+    let (status, body) = kosh
+        .post_as(&clerk, "/collection-services/payments/PT/_workflow",
+            json!({"PaymentWorkflows": [{"paymentId": id, "action": "CANCEL", "tenantId": TENANT, "reason": "test"}]}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let all = format!("/collection-services/payments/_search?tenantId={TENANT}&ids={id}");
+    assert_eq!(
+        search(all.clone()).await["Payments"][0]["paymentStatus"],
+        json!("NEW")
+    );
+    // Through the path of every module it is cancelled (the shipped data grants no TL path).
+    let (status, body) = workflow(
+        &kosh,
+        "/collection-services/payments/_workflow",
+        &payment,
+        "CANCEL",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        search(all).await["Payments"][0]["paymentStatus"],
+        json!("CANCELLED")
     );
     kosh.stop().await;
 }
