@@ -462,15 +462,13 @@ async fn complete(
     }
     .ok_or_else(|| bad_request("SANDBOX_TXN_NOT_FOUND", "Transaction not found"))?;
     if txn.user.uuid != user.uuid {
+        // Answered as an unknown id, so that a caller cannot learn which transaction ids
+        // exist; the real reason is logged.
         tracing::warn!(%txn_id, user = %user.user_name, "sandbox completion of another user's transaction refused");
-        return Err(DigitError::item(
-            ErrorItem::new(
-                "SANDBOX_COMPLETE_NOT_ALLOWED",
-                "Only the user who created the transaction may complete its sandbox payment",
-            )
-            .with_description(format!("Transaction {txn_id} was created by another user")),
-        )
-        .with_status(StatusCode::FORBIDDEN));
+        return Err(bad_request(
+            "SANDBOX_TXN_NOT_FOUND",
+            "Transaction not found",
+        ));
     }
     if txn.gateway != sandbox::NAME {
         return Err(bad_request(

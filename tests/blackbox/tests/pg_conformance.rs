@@ -254,7 +254,8 @@ async fn complete_records_the_outcome_and_the_next_update_settles_it(backend: Ba
     let id = txn_id(&txn);
 
     // A token is needed, and only the transaction's creator may choose (the page's signed
-    // link is given to the creator alone).
+    // link is given to the creator alone); to anyone else the transaction is unknown, as an
+    // id that does not exist (no telling which ids exist).
     let (status, _) = env
         .kosh
         .post_anonymous(COMPLETE, json!({"txnId": id, "status": "SUCCESS"}))
@@ -265,9 +266,9 @@ async fn complete_records_the_outcome_and_the_next_update_settles_it(backend: Ba
     assert_digit_error(
         status,
         &body,
-        StatusCode::FORBIDDEN,
-        "SANDBOX_COMPLETE_NOT_ALLOWED",
-        None,
+        StatusCode::BAD_REQUEST,
+        "SANDBOX_TXN_NOT_FOUND",
+        Some("Transaction not found"),
     );
     let (status, body) = complete(
         &env,
@@ -275,7 +276,13 @@ async fn complete_records_the_outcome_and_the_next_update_settles_it(backend: Ba
         json!({"txnId": id, "status": "SUCCESS"}),
     )
     .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_digit_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "SANDBOX_TXN_NOT_FOUND",
+        Some("Transaction not found"),
+    );
     // A known transaction only, a status the page offers, an amount in rupees.
     let (status, body) = complete(
         &env,
