@@ -163,32 +163,56 @@ async fn consumer_keys(
         filter.payers = scope.payers(filter.payers.take());
         keys.extend(demand_store::consumer_keys(conn, filter).await?);
     }
-    // Codes whose ACTIVE bill matches, even when no unpaid demand does any more.
-    let mut q = SqlBuilder::new(
-        "SELECT tenant_id, consumer_code FROM egbs_bill WHERE status = 'ACTIVE' AND business_service = ",
-    );
-    q.bind(&criteria.business_service).push(" AND ");
-    push_tenant(&mut q, "tenant_id", &criteria.tenant_id);
-    q.push(" AND (1 = 0");
+    // Codes whose ACTIVE bill matches, even when no unpaid demand does any more: one query
+    // per kind of criterion, each on its own index. Joined with OR in one query they kept
+    // SQLite on the (tenant, service) prefix of the consumer index, every bill of the
+    // service in the city.
+    enum Criterion<'c> {
+        Codes(&'c [String]),
+        Payers(&'c [String]),
+        Mobile(&'c str),
+        EmailIndex(String),
+    }
+    let mut alternatives = Vec::new();
     if !criteria.consumer_codes.is_empty() {
-        q.push(" OR consumer_code IN ")
-            .bind_list(&criteria.consumer_codes);
+        alternatives.push(Criterion::Codes(&criteria.consumer_codes));
     }
     if !payers.is_empty() {
-        q.push(" OR user_id IN ").bind_list(&payers);
+        alternatives.push(Criterion::Payers(&payers));
     }
     if let Some(mobile) = &criteria.mobile_number {
-        q.push(" OR ");
-        visibility::push_mobile_is(&mut q, "", mobile);
+        alternatives.push(Criterion::Mobile(mobile));
     }
     if let Some(email) = &criteria.email {
-        q.push(" OR payer_email = ")
-            .bind(kosh_platform::pii::vault().index(email));
+        alternatives.push(Criterion::EmailIndex(
+            kosh_platform::pii::vault().index(email),
+        ));
     }
-    q.push(")");
-    scope.push_bill_filter(&mut q, "");
-    for row in q.build().fetch_all(&mut *conn).await? {
-        keys.insert((row.try_get("tenant_id")?, row.try_get("consumer_code")?));
+    for alternative in &alternatives {
+        let mut q = SqlBuilder::new(
+            "SELECT tenant_id, consumer_code FROM egbs_bill WHERE status = 'ACTIVE' AND business_service = ",
+        );
+        q.bind(&criteria.business_service).push(" AND ");
+        push_tenant(&mut q, "tenant_id", &criteria.tenant_id);
+        match alternative {
+            Criterion::Codes(codes) => {
+                q.push(" AND consumer_code IN ").bind_list(codes);
+            }
+            Criterion::Payers(payers) => {
+                q.push(" AND user_id IN ").bind_list(payers);
+            }
+            Criterion::Mobile(mobile) => {
+                q.push(" AND ");
+                visibility::push_mobile_is(&mut q, "", mobile);
+            }
+            Criterion::EmailIndex(index) => {
+                q.push(" AND payer_email = ").bind(index.clone());
+            }
+        }
+        scope.push_bill_filter(&mut q, "");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            keys.insert((row.try_get("tenant_id")?, row.try_get("consumer_code")?));
+        }
     }
     Ok(keys)
 }
