@@ -30,7 +30,7 @@ pub enum Visibility {
 
 impl Visibility {
     pub fn of(user: &AuthUser) -> Visibility {
-        if user.user_type.eq_ignore_ascii_case("SYSTEM") && user.has_role("BBPS") {
+        if user.is_bbps_unit() {
             return Visibility::Unit(user.uuid.clone());
         }
         Visibility::Tenants(user.roles.clone())

@@ -42,11 +42,6 @@ pub struct Owner {
     pub mobile: Option<String>,
 }
 
-/// Whether the caller is a BBPS operating unit (as `kosh_bbps` identifies one).
-fn is_bbps_unit(user: &AuthUser) -> bool {
-    user.user_type.eq_ignore_ascii_case("SYSTEM") && user.has_role("BBPS")
-}
-
 impl Scope {
     /// The caller's scope for a search at `tenant_id`.
     pub async fn of(db: &Db, user: &AuthUser, tenant_id: &str) -> Result<Scope, DigitError> {
@@ -69,7 +64,7 @@ impl Scope {
             }
             return Ok(Scope::Own(Owner { uuids, mobile }));
         }
-        if is_bbps_unit(user) {
+        if user.is_bbps_unit() {
             return Ok(Scope::Agent);
         }
         Ok(Scope::Tenant)

@@ -44,7 +44,7 @@ impl Visibility {
                     .map(str::to_string),
             };
         }
-        if user.user_type.eq_ignore_ascii_case("SYSTEM") && user.has_role("BBPS") {
+        if user.is_bbps_unit() {
             return Visibility::Poster {
                 uuid: user.uuid.clone(),
             };

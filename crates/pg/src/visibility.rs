@@ -23,11 +23,6 @@ pub enum Visibility {
     Tenants(Vec<String>),
 }
 
-/// Whether `user` is a BBPS operating unit (as `kosh_bbps` identifies one).
-fn is_bbps_unit(user: &AuthUser) -> bool {
-    user.user_type.eq_ignore_ascii_case("SYSTEM") && user.has_role("BBPS")
-}
-
 /// The tenants `user` holds a role at; a state-level tenant stands for its cities too.
 pub fn reach(user: &AuthUser) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -45,7 +40,7 @@ pub fn reach(user: &AuthUser) -> Vec<String> {
 impl Visibility {
     pub fn of(user: &AuthUser) -> Visibility {
         let employee_like = user.user_type.eq_ignore_ascii_case("EMPLOYEE")
-            || (user.user_type.eq_ignore_ascii_case("SYSTEM") && !is_bbps_unit(user));
+            || (user.user_type.eq_ignore_ascii_case("SYSTEM") && !user.is_bbps_unit());
         if employee_like {
             Visibility::Tenants(reach(user))
         } else {

@@ -40,6 +40,12 @@ impl AuthUser {
         self.user_type == "CITIZEN"
     }
 
+    /// A BBPS operating unit: a SYSTEM user (a bank's or agent institution's server) holding
+    /// the BBPS role. Every service shows such a caller only what it posted itself.
+    pub fn is_bbps_unit(&self) -> bool {
+        self.user_type.eq_ignore_ascii_case("SYSTEM") && self.has_role("BBPS")
+    }
+
     pub fn user_info(&self) -> UserInfo {
         UserInfo {
             id: Some(self.id),

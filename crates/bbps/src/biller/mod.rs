@@ -117,7 +117,7 @@ impl Env {
 
 /// Only an operating unit: a SYSTEM user with the BBPS role.
 pub fn require_unit(user: &AuthUser) -> Result<(), DigitError> {
-    if user.user_type == "SYSTEM" && user.has_role("BBPS") {
+    if user.is_bbps_unit() {
         Ok(())
     } else {
         Err(DigitError::new(
