@@ -22,8 +22,10 @@ use sqlx::{AnyConnection, AnyPool, ConnectOptions, Executor};
 
 use crate::error::DigitError;
 
+pub mod analyze;
 mod fault;
 mod group;
+pub mod lease;
 
 pub use group::{Work, WriteSlot};
 
@@ -120,12 +122,25 @@ impl Db {
     }
 
     /// Applies every pending migration. Migrations take no advisory lock (the portable-SQL
-    /// rule above).
+    /// rule above). When one was applied (a fresh or upgraded database), every table is
+    /// analysed, so the planner has statistics from the first request ([`analyze`]).
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let mut migrator = sqlx::migrate!("../../migrations");
         migrator.set_locking(false);
+        let before = self.applied_migrations().await;
         migrator.run(&self.write).await?;
+        if self.applied_migrations().await != before {
+            self.analyze_all().await?;
+        }
         Ok(())
+    }
+
+    /// How many migrations the database records as applied (0 before the first).
+    async fn applied_migrations(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(&self.write)
+            .await
+            .unwrap_or(0)
     }
 
     /// Whether the database answers.

@@ -113,27 +113,19 @@ pub async fn run(
             report.bad += 1;
             on_bad(bad);
         }
+        // The importer's lookups (and PostgreSQL's foreign-key checks of every detail row)
+        // are planned from the tables' statistics; made while the tables were nearly empty,
+        // those plans scan a whole tenant per lookup, and a 1,000,000-demand load slowed to
+        // a crawl past 100,000. So the grown tables are analysed each time the import has
+        // grown fourfold, and once at its end for the requests that follow.
         if report.loaded >= analyze_at {
-            refresh_statistics(db).await?;
+            db.analyze_grown().await?;
             analyze_at = report.loaded.saturating_mul(4);
         }
         progress(&report);
     }
+    db.analyze_grown().await?;
     Ok(report)
-}
-
-/// PostgreSQL plans the importer's lookups (and the foreign-key checks of every detail row)
-/// from the tables' statistics; made while the tables were nearly empty, those plans scan a
-/// whole tenant per lookup, and a 1,000,000-demand load slowed to a crawl past 100,000
-/// (autovacuum's analyze came too late). So the statistics are refreshed each time the
-/// import has grown the tables fourfold. SQLite's planner needs no such help.
-pub(crate) async fn refresh_statistics(db: &Db) -> Result<(), DigitError> {
-    if db.backend() == kosh_platform::db::Backend::Postgres {
-        sqlx::raw_sql("ANALYZE egbs_demand, egbs_demand_detail, egbs_bill")
-            .execute(db.pool())
-            .await?;
-    }
-    Ok(())
 }
 
 /// The API's bean validation of one demand.
