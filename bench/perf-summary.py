@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Summarises a whole-machine `perf record` of the payment phase: CPU share per process
+"""Summarises a whole-machine `perf record` of one benchmark phase: CPU share per process
 (kosh, the database, the load generator, everything else), then kosh's own samples by
-shared object and by symbol (self time). Usage: perf-summary.py perf.data results.json"""
-import collections, json, subprocess, sys
+shared object, by category (inclusive) and by symbol (self time).
+Usage: perf-summary.py perf.data KOSH_PID [BENCH_PID]"""
+import collections, subprocess, sys
 
-data, results = sys.argv[1], sys.argv[2]
-r = json.load(open(results))
-kosh, bench = r["kosh_pid"], r.get("bench_pid")
+data, kosh = sys.argv[1], int(sys.argv[2])
+bench = int(sys.argv[3]) if len(sys.argv) > 3 else None
 out = subprocess.run(["perf", "script", "-i", data, "-F", "comm,pid,ip,sym,dso"],
                      capture_output=True, text=True).stdout
 by_proc, by_dso, by_sym = collections.Counter(), collections.Counter(), collections.Counter()

@@ -1,29 +1,37 @@
 #!/usr/bin/env bash
 # The benchmark, one command: builds the release `kosh` and `kosh-bench`, then on each
-# database loads the demands, starts kosh, measures fetch-bill, CASH payments and the online
-# flow at a fixed concurrency, and measures the database's own floor for one payment's SQL.
-# PostgreSQL runs in a scratch database (created here, dropped after); SQLite in a scratch
-# folder. Results: a Markdown table on stdout and in bench/results/<stamp>.md, raw JSON in
-# bench/results/<stamp>-<db>.json. See BENCHMARKS.md.
+# database loads the demands, makes their bills with kosh's own fetch-bill (in-process),
+# measures fetch-bill at random over every bill (first over BENCH_SCALE_BILLS of them, for the
+# scaling ratio), bill making, CASH payments, the online flow and demand _create in calls of
+# 500, and the database's floor for a payment's six writes. PostgreSQL runs in a scratch
+# database (created here, dropped after); SQLite in a scratch folder. Results: a Markdown
+# table on stdout and in bench/results/<stamp>.md, raw JSON in bench/results/<stamp>-<db>.json.
+# See BENCHMARKS.md.
 #
 # Knobs (environment):
-#   BENCH_DEMANDS       demands loaded                       (1000000)
-#   BENCH_CONCURRENCY   clients in every phase and the floor (64)
-#   BENCH_DURATION      seconds per timed phase              (20)
-#   BENCH_QUICK=1       a check that it works: 20000 demands, 10 s phases
-#   BENCH_DBS           databases to run                     ("postgres sqlite")
-#   BENCH_PERF=1        perf record -a --call-graph dwarf (whole machine) during the payment phase; reports go
-#                       to bench/results/<stamp>-<db>.perf*.txt
+#   BENCH_BILLS         bills made (one per demand) and fetched at random (1000000)
+#   BENCH_SCALE_BILLS   fetch-bill is first measured with this many bills (10000; 0: not)
+#   BENCH_CONCURRENCY   clients of fetch-bill, payments, online flow and the floor (64)
+#   BENCH_DURATION      seconds per timed phase                      (20)
+#   BENCH_TYPED_BILLS   bills made by kosh's fetch-bill in-process; the rest are copied from them (10000)
+#   BENCH_QUICK=1       a check that it works: 30000 bills, 3000 for the scaling phase (made by fetch-bill), 5 s phases
+#   BENCH_DBS           databases to run                             ("postgres sqlite")
+#   BENCH_PERF=1        perf record -a --call-graph dwarf (whole machine) during every timed phase;
+#                       reports go to bench/results/<stamp>-<db>-<phase>.perf.txt
 #   BENCH_PG            PostgreSQL server URL without database (postgres://postgres@127.0.0.1:5432)
 #   BENCH_NO_BUILD=1    use the binaries already in target/release
-# Also passed through: BENCH_PAY_BILLS, BENCH_FLOW_BILLS, BENCH_NO_FLOW, BENCH_KOSH_LOG.
+# Also passed through: BENCH_MAKE_DEMANDS, BENCH_MAKE_CONCURRENCY (8), BENCH_DEMAND_BATCH (500),
+# BENCH_DEMAND_CONCURRENCY (8), BENCH_PAY_BILLS, BENCH_FLOW_BILLS, BENCH_NO_FLOW, BENCH_KOSH,
+# BENCH_KOSH_LOG.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-  : "${BENCH_DEMANDS:=20000}" "${BENCH_DURATION:=10}"
+  : "${BENCH_BILLS:=30000}" "${BENCH_SCALE_BILLS:=3000}" "${BENCH_TYPED_BILLS:=3000}" "${BENCH_DURATION:=5}"
 fi
-export BENCH_DEMANDS=${BENCH_DEMANDS:-1000000}
+export BENCH_BILLS=${BENCH_BILLS:-1000000}
+export BENCH_SCALE_BILLS=${BENCH_SCALE_BILLS:-10000}
+export BENCH_TYPED_BILLS=${BENCH_TYPED_BILLS:-10000}
 export BENCH_CONCURRENCY=${BENCH_CONCURRENCY:-64}
 export BENCH_DURATION=${BENCH_DURATION:-20}
 dbs=${BENCH_DBS:-postgres sqlite}
@@ -51,7 +59,7 @@ trap cleanup EXIT
   echo
   echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -m | awk '/Mem:/ {print $2}') MiB"
   echo "- git: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
-  echo "- knobs: BENCH_DEMANDS=$BENCH_DEMANDS BENCH_CONCURRENCY=$BENCH_CONCURRENCY BENCH_DURATION=$BENCH_DURATION"
+  echo "- knobs: BENCH_BILLS=$BENCH_BILLS BENCH_SCALE_BILLS=$BENCH_SCALE_BILLS BENCH_CONCURRENCY=$BENCH_CONCURRENCY BENCH_DURATION=$BENCH_DURATION"
   echo
 } | tee "$results/$stamp.md"
 
@@ -71,17 +79,29 @@ for db in $dbs; do
   esac
   perf_args=()
   if [ "${BENCH_PERF:-0}" = 1 ]; then
-    perf_args=(--perf-pay "$work/$db.perf.data")
+    perf_args=(--perf-dir "$work/perf")
   fi
   echo "- $db: load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$results/$stamp.md"
   target/release/kosh-bench --database-url "$url" --data-dir "$work/$db" \
     --out "$results/$stamp-$db.json" --label "$db" "${perf_args[@]}" | tee -a "$results/$stamp.md"
   echo "- $db: load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$results/$stamp.md"
-  if [ "${BENCH_PERF:-0}" = 1 ] && [ -f "$work/$db.perf.data" ]; then
-    bench/perf-summary.py "$work/$db.perf.data" "$results/$stamp-$db.json" > "$results/$stamp-$db.perf.txt" || true
-    kosh_pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kosh_pid"])' "$results/$stamp-$db.json")
-    perf report -i "$work/$db.perf.data" --stdio --children --pid "$kosh_pid" --percent-limit 3 -g none \
-      --sort symbol 2>/dev/null | grep -v '^$' | cut -c1-160 | head -n 120 >> "$results/$stamp-$db.perf.txt" || true
+  if [ "${BENCH_PERF:-0}" = 1 ]; then
+    # One report per profiled phase: the whole machine's split, then kosh's call graph.
+    python3 - "$results/$stamp-$db.json" <<'PY' | while read -r data pid bench slug; do
+import json, os, sys
+r = json.load(open(sys.argv[1]))
+phases = r["phases"] + ([r["scaling"]["small"]] if r.get("scaling") else [])
+for p in phases:
+    if p.get("perf_data") and os.path.exists(p["perf_data"]):
+        slug = os.path.basename(p["perf_data"]).removesuffix(".perf.data")
+        print(p["perf_data"], p["kosh_pid"], r["bench_pid"], slug)
+PY
+      report="$results/$stamp-$slug.perf.txt"
+      bench/perf-summary.py "$data" "$pid" "$bench" > "$report" || true
+      perf report -i "$data" --stdio --children --pid "$pid" --percent-limit 3 -g none \
+        --sort symbol 2>/dev/null | grep -v '^$' | cut -c1-160 | head -n 80 >> "$report" || true
+      rm -f "$data"
+    done
   fi
   if [ "$db" = postgres ]; then
     psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS $scratch WITH (FORCE)" >/dev/null

@@ -1,40 +1,30 @@
--- The floor: the statements one kosh CASH payment of a one-tax-head bill commits, in order,
--- as PostgreSQL's statement log (log_statement = all) showed them for kosh at git 8577b58
--- plus the then-uncommitted pg work: 26 statements between BEGIN and COMMIT (13 reads, 13
--- writes). Constants kosh binds are written as literals; the ids come from bench_floor, a
--- table kosh-bench fills with the bills kosh made (one lookup before BEGIN, not part of the
--- payment); new rows get a random id. Payload sizes match kosh's: bill JSON 1.3 kB, payment
--- audit JSON 2.6 kB, outbox event 3.1 kB. A PT bill (two tax heads) adds one more demand
--- detail update, audit row and account detail update to kosh's transaction (not here).
--- Run by pgbench on PostgreSQL and by kosh-bench's driver on SQLite (see bench/src/floor.rs).
+-- The naive floor (issue 17): one CASH payment's six essential writes, each in its own
+-- transaction (autocommit), with nothing around them. Captured with PostgreSQL's statement
+-- log (log_statement = all) from kosh at git fc94684: a CASH payment of a one-tax-head (WS)
+-- bill is BEGIN, 23 statements, COMMIT: 7 reads and 16 writes, which are the consumer-code
+-- lock (UPDATE egbs_demand SET status = status), the demand, the demand detail, the bill,
+-- the bill detail, the bill account detail, the receipt-number counter, the payment, the
+-- payment detail, the demand audit, the demand detail audit, the payment audit, the audit
+-- chain (head upsert, chain insert, head update) and the outbox event.
+--
+-- The six kept here are the ones that make the payment: (1) the money applied to the demand
+-- detail, (2) the bill marked PAID, (3) the receipt number from its counter row (city and
+-- service, kosh's hot row), (4) the payment, (5) the payment detail with the bill's JSON,
+-- (6) the outbox event. Left out: the lock, the demand row, the bill detail and account
+-- detail, the three audit rows and the audit chain's three statements.
+--
+-- Statements and their constants are kosh's; the ids come from bench_floor, a table
+-- kosh-bench fills with the bills kosh made (one lookup first, not part of the payment); new
+-- rows get a random id. Payload sizes match kosh's: the payment's sealed personal data
+-- 247 bytes, the bill JSON in the payment detail 1,260 bytes, the sealed outbox event
+-- 4,237 bytes. Run by pgbench on PostgreSQL and by kosh-bench's driver on SQLite (see
+-- bench/src/floor.rs).
 \set n random(1, :nbills)
 \set uid random(1, 9000000000000000000)
-SELECT f.tenant_id, f.bill_id, f.bill_detail_id, f.account_detail_id, f.demand_id, f.demand_detail_id, f.consumer_code, f.business_service, f.seq_name, p.bill_json, p.payment_json, p.event_json FROM bench_floor f, bench_floor_payload p WHERE f.n = :n AND p.k = 1 \gset
-BEGIN;
-SELECT id, tenant_id, consumer_code, business_service, bill_number, bill_date, seq, status, total_amount, amount_paid, user_id, payer_name, payer_address, payer_email, mobile_number, part_payment_allowed, is_advance_allowed, minimum_amount_to_be_paid, collection_modes_not_allowed, additional_details, file_store_id, payment_id, advance_amount, advance_demand_detail_id, created_by, created_ms, last_modified_by, last_modified_ms FROM egbs_bill WHERE (tenant_id = :tenant_id) AND id IN (:bill_id);
-SELECT id, tenant_id, bill_id, demand_id, from_period, to_period, expiry_date, amount, amount_paid, additional_details FROM egbs_bill_detail WHERE (tenant_id = :tenant_id) AND bill_id IN (:bill_id) ORDER BY from_period, id;
-SELECT id, tenant_id, bill_detail_id, demand_detail_id, tax_head_code, order_no, amount, adjusted_amount, additional_details FROM egbs_bill_account_detail WHERE (tenant_id = :tenant_id) AND bill_detail_id IN (:bill_detail_id) ORDER BY order_no, tax_head_code, id;
-SELECT bill_id FROM egcl_paymentdetail WHERE live = 1 AND tenant_id = :tenant_id AND bill_id IN (:bill_id);
-SELECT id, tenant_id, consumer_code, business_service, bill_number, bill_date, seq, status, total_amount, amount_paid, user_id, payer_name, payer_address, payer_email, mobile_number, part_payment_allowed, is_advance_allowed, minimum_amount_to_be_paid, collection_modes_not_allowed, additional_details, file_store_id, payment_id, advance_amount, advance_demand_detail_id, created_by, created_ms, last_modified_by, last_modified_ms FROM egbs_bill WHERE (tenant_id = :tenant_id) AND id IN (:bill_id);
-SELECT id, tenant_id, bill_id, demand_id, from_period, to_period, expiry_date, amount, amount_paid, additional_details FROM egbs_bill_detail WHERE (tenant_id = :tenant_id) AND bill_id IN (:bill_id) ORDER BY from_period, id;
-SELECT id, tenant_id, bill_detail_id, demand_detail_id, tax_head_code, order_no, amount, adjusted_amount, additional_details FROM egbs_bill_account_detail WHERE (tenant_id = :tenant_id) AND bill_detail_id IN (:bill_detail_id) ORDER BY order_no, tax_head_code, id;
-UPDATE egbs_demand SET status = status WHERE tenant_id = :tenant_id AND business_service = :business_service AND consumer_code = :consumer_code AND status = 'ACTIVE';
-SELECT id, tenant_id, consumer_code, business_service, bill_number, bill_date, seq, status, total_amount, amount_paid, user_id, payer_name, payer_address, payer_email, mobile_number, part_payment_allowed, is_advance_allowed, minimum_amount_to_be_paid, collection_modes_not_allowed, additional_details, file_store_id, payment_id, advance_amount, advance_demand_detail_id, created_by, created_ms, last_modified_by, last_modified_ms FROM egbs_bill WHERE (tenant_id = :tenant_id) AND id IN (:bill_id);
-SELECT id, tenant_id, bill_id, demand_id, from_period, to_period, expiry_date, amount, amount_paid, additional_details FROM egbs_bill_detail WHERE (tenant_id = :tenant_id) AND bill_id IN (:bill_id) ORDER BY from_period, id;
-SELECT id, tenant_id, bill_detail_id, demand_detail_id, tax_head_code, order_no, amount, adjusted_amount, additional_details FROM egbs_bill_account_detail WHERE (tenant_id = :tenant_id) AND bill_detail_id IN (:bill_detail_id) ORDER BY order_no, tax_head_code, id;
-SELECT id, tenant_id, consumer_code, consumer_type, business_service, payer, tax_period_from, tax_period_to, minimum_amount_payable, bill_expiry_time, fixed_bill_expiry_date, status, is_payment_completed, additional_details, created_by, created_ms, last_modified_by, last_modified_ms FROM egbs_demand WHERE (tenant_id = :tenant_id) AND id IN (:demand_id) ORDER BY tax_period_from, consumer_code, id LIMIT 500;
-SELECT id, tenant_id, demand_id, tax_head_code, tax_amount, collection_amount, additional_details, created_by, created_ms, last_modified_by, last_modified_ms FROM egbs_demand_detail WHERE (tenant_id = :tenant_id) AND demand_id IN (:demand_id) ORDER BY created_ms, id;
-UPDATE egbs_demand SET payer = NULL, tax_period_from = 1554076800000, tax_period_to = 1617235199999, minimum_amount_payable = 0, bill_expiry_time = NULL, fixed_bill_expiry_date = NULL, status = 'ACTIVE', is_payment_completed = 1, additional_details = NULL, last_modified_by = 'bench-floor', last_modified_ms = 1795305284956 WHERE tenant_id = :tenant_id AND id = :demand_id;
-UPDATE egbs_demand_detail SET tax_amount = 45000, collection_amount = 45000, additional_details = NULL, last_modified_by = 'bench-floor', last_modified_ms = 1795305284956 WHERE tenant_id = :tenant_id AND id = :demand_detail_id AND demand_id = :demand_id;
-INSERT INTO egbs_demand_audit (audit_id, demand_id, tenant_id, consumer_code, consumer_type, business_service, payer, tax_period_from, tax_period_to, minimum_amount_payable, bill_expiry_time, fixed_bill_expiry_date, status, is_payment_completed, additional_details, reason, changed_by, changed_ms) VALUES (:uid, :demand_id, :tenant_id, :consumer_code, 'waterConnection', :business_service, NULL, 1554076800000, 1617235199999, 0, NULL, NULL, 'ACTIVE', 1, NULL, 'PAYMENT', 'bench-floor', 1795305284956);
-INSERT INTO egbs_demand_detail_audit (audit_id, demand_audit_id, detail_id, demand_id, tenant_id, tax_head_code, tax_amount, collection_amount, additional_details) VALUES (:uid, :uid, :demand_detail_id, :demand_id, :tenant_id, 'WS_CHARGE', 45000, 45000, NULL);
-UPDATE egbs_bill SET status = 'EXPIRED', last_modified_by = 'bench-floor', last_modified_ms = 1795305284956 WHERE tenant_id = :tenant_id AND business_service = :business_service AND consumer_code = :consumer_code AND status = 'ACTIVE' AND id <> :bill_id;
-UPDATE egbs_bill SET status = 'PAID', amount_paid = 45000, payment_id = :uid, advance_amount = 0, advance_demand_detail_id = NULL, last_modified_by = 'bench-floor', last_modified_ms = 1795305284956 WHERE tenant_id = :tenant_id AND id = :bill_id;
-UPDATE egbs_bill_detail SET amount_paid = 45000 WHERE tenant_id = :tenant_id AND id = :bill_detail_id;
-UPDATE egbs_bill_account_detail SET adjusted_amount = 45000 WHERE tenant_id = :tenant_id AND id = :account_detail_id;
+SELECT f.tenant_id, f.bill_id, f.demand_id, f.demand_detail_id, f.consumer_code, f.business_service, f.seq_name, p.bill_json, p.payment_pii, p.event_json FROM bench_floor f, bench_floor_payload p WHERE f.n = :n AND p.k = 1 \gset
+UPDATE egbs_demand_detail SET tax_amount = 45000, collection_amount = 45000, additional_details = NULL, last_modified_by = 'bench-floor', last_modified_ms = 1796634823985 WHERE tenant_id = :tenant_id AND id = :demand_detail_id AND demand_id = :demand_id;
+UPDATE egbs_bill SET status = 'PAID', amount_paid = 45000, payment_id = :uid, advance_amount = 0, advance_demand_detail_id = NULL, last_modified_by = 'bench-floor', last_modified_ms = 1796634825482 WHERE tenant_id = :tenant_id AND id = :bill_id;
 INSERT INTO id_counter (tenant_id, seq_name, last_value) VALUES ('pb', :seq_name, 1) ON CONFLICT (tenant_id, seq_name) DO UPDATE SET last_value = id_counter.last_value + excluded.last_value RETURNING last_value;
-INSERT INTO egcl_payment (id, tenant_id, total_due, total_amount_paid, transaction_number, transaction_date, payment_mode, instrument_date, instrument_number, instrument_status, ifsc_code, additional_details, paid_by, mobile_number, payer_name, payer_address, payer_email, payer_id, payment_status, file_store_id, created_by, created_ms, last_modified_by, last_modified_ms) VALUES (:uid, :tenant_id, 45000, 45000, :uid, 1795305284956, 'CASH', 1795305284956, NULL, 'APPROVED', NULL, NULL, 'Bench', '9876543210', 'Bench Payer', NULL, NULL, NULL, 'NEW', NULL, 'bench-floor', 1795305284956, 'bench-floor', 1795305284956);
-INSERT INTO egcl_paymentdetail (id, tenant_id, payment_id, due, amount_paid, receipt_number, receipt_date, receipt_type, business_service, bill_id, consumer_code, manual_receipt_number, manual_receipt_date, additional_details, bill, live, created_by, created_ms, last_modified_by, last_modified_ms) VALUES (:uid, :tenant_id, :uid, 45000, 45000, :uid, 1795305284956, 'BILLBASED', :business_service, :uid, :consumer_code, NULL, NULL, NULL, :bill_json, 1, 'bench-floor', 1795305284956, 'bench-floor', 1795305284956) ON CONFLICT (tenant_id, bill_id) WHERE live = 1 DO NOTHING;
-INSERT INTO egcl_payment_audit (audit_id, tenant_id, payment_id, action, payment, changed_by, changed_ms) VALUES (:uid, :tenant_id, :uid, 'CREATE', :payment_json, 'bench-floor', 1795305284956);
-INSERT INTO kosh_outbox (id, tenant_id, topic, event_key, payload, created_ms, published_ms) VALUES (:uid, :tenant_id, 'egov.collection.payment-create', :uid, :event_json, 1795305284956, NULL);
-COMMIT;
+INSERT INTO egcl_payment (id, tenant_id, total_due, total_amount_paid, transaction_number, transaction_date, payment_mode, instrument_date, instrument_number, instrument_status, ifsc_code, additional_details, paid_by, mobile_number, payer_name, payer_address, payer_email, payer_id, payment_status, file_store_id, created_by, created_ms, last_modified_by, last_modified_ms, pii) VALUES (:uid, :tenant_id, 45000, 45000, :uid, 1796634825482, 'CASH', 1796634825482, NULL, 'APPROVED', NULL, NULL, NULL, 'h:21ec16148c0c60addd27c4b41e6bbc', NULL, NULL, NULL, NULL, 'NEW', NULL, 'bench-floor', 1796634825482, 'bench-floor', 1796634825482, :payment_pii);
+INSERT INTO egcl_paymentdetail (id, tenant_id, payment_id, due, amount_paid, receipt_number, receipt_date, receipt_type, business_service, bill_id, consumer_code, manual_receipt_number, manual_receipt_date, additional_details, bill, live, created_by, created_ms, last_modified_by, last_modified_ms) VALUES (:uid, :tenant_id, :uid, 45000, 45000, :uid, 1796634825482, 'BILLBASED', :business_service, :uid, :consumer_code, NULL, NULL, NULL, :bill_json, 1, 'bench-floor', 1796634825482, 'bench-floor', 1796634825482) ON CONFLICT (tenant_id, bill_id) WHERE live = 1 DO NOTHING;
+INSERT INTO kosh_outbox (id, tenant_id, topic, event_key, payload, created_ms, published_ms) VALUES (:uid, :tenant_id, 'egov.collection.payment-create', :uid, :event_json, 1796634825482, NULL);

@@ -32,6 +32,11 @@ pub struct Stats {
     pub sample_errors: Vec<String>,
     /// Peak resident memory of the kosh process sampled during the phase, in MiB.
     pub peak_rss_mib: Option<f64>,
+    /// Work items per second when one operation carries many (demands per call).
+    pub items_per_second: Option<f64>,
+    /// The kosh process measured, and the whole-machine profile of the phase, if recorded.
+    pub kosh_pid: Option<u32>,
+    pub perf_data: Option<String>,
 }
 
 pub fn new_histogram() -> Histogram<u64> {
@@ -69,6 +74,9 @@ impl Stats {
             ran_out,
             sample_errors,
             peak_rss_mib: None,
+            items_per_second: None,
+            kosh_pid: None,
+            perf_data: None,
         }
     }
 }

@@ -1,13 +1,13 @@
-//! The database's own floor: the SQL statements one kosh CASH payment commits
-//! (`bench/floor/payment.sql`, captured from PostgreSQL's statement log), one transaction per
-//! payment, at the benchmark's concurrency, with no HTTP, JSON or application code around
+//! The database's own floor: the six writes one kosh CASH payment makes
+//! (`bench/floor/payment.sql`, captured from PostgreSQL's statement log), each in its own
+//! transaction, at the benchmark's concurrency, with no HTTP, JSON or application code around
 //! them. PostgreSQL runs the file with `pgbench`; SQLite runs the same file through a small
-//! driver here, over kosh's own connection setup (one writer connection, WAL, FULL).
+//! driver here, on one writer connection set up as kosh's (WAL, synchronous=FULL).
 //!
 //! The file is a pgbench script. The driver understands the subset it uses: `\set v
 //! random(lo, hi)`, statements ending in `;`, a `SELECT ... \gset` that sets variables from
-//! its columns, and `:name` variables. Statements between BEGIN and COMMIT run on the writer
-//! connection in one transaction; the `\gset` lookup before BEGIN runs on the read pool.
+//! its columns, and `:name` variables. Each write statement runs alone on the writer
+//! connection (autocommit: one transaction each); the `\gset` lookup runs on a reader.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,7 +18,8 @@ use anyhow::{Context, bail};
 use kosh_platform::Db;
 use rand::Rng;
 use serde::Serialize;
-use sqlx::{Executor, Row};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor, Row};
 
 use crate::drive::{self, Stats};
 
@@ -34,23 +35,26 @@ const HELPER: &[&str] = &[
     "INSERT INTO bench_floor (n, tenant_id, bill_id, bill_detail_id, account_detail_id, demand_id, demand_detail_id, \
      consumer_code, business_service, seq_name) \
      SELECT ROW_NUMBER() OVER (ORDER BY b.id), b.tenant_id, b.id, bd.id, bad.id, bd.demand_id, bad.demand_detail_id, \
-     b.consumer_code, b.business_service, 'SEQ_' || b.business_service || '_BENCH_' || b.tenant_id \
+     b.consumer_code, b.business_service, \
+     'SEQ_' || b.business_service || '_BILL_RCPT_' || UPPER(REPLACE(b.tenant_id, '.', '_')) \
      FROM egbs_bill b JOIN egbs_bill_detail bd ON bd.tenant_id = b.tenant_id AND bd.bill_id = b.id \
      JOIN egbs_bill_account_detail bad ON bad.tenant_id = bd.tenant_id AND bad.bill_detail_id = bd.id \
      AND bad.order_no = (SELECT MIN(x.order_no) FROM egbs_bill_account_detail x \
                          WHERE x.tenant_id = bd.tenant_id AND x.bill_detail_id = bd.id)",
     "DROP TABLE IF EXISTS bench_floor_payload",
     "CREATE TABLE bench_floor_payload (k BIGINT NOT NULL PRIMARY KEY, bill_json TEXT NOT NULL, \
-     payment_json TEXT NOT NULL, event_json TEXT NOT NULL)",
+     payment_pii TEXT NOT NULL, event_json TEXT NOT NULL)",
 ];
 
-/// The sizes of the JSON kosh writes with one payment: the bill in the payment detail, the
-/// payment in its audit row, the event in the outbox (bytes, from the statement log).
-const PAYLOAD_SIZES: [usize; 3] = [1_337, 2_629, 3_122];
+/// The sizes of what kosh writes with one payment beside its fixed-size columns: the bill's
+/// JSON in the payment detail, the payment's sealed personal data, the sealed outbox event
+/// (bytes, from the statement log).
+const PAYLOAD_SIZES: [usize; 3] = [1_260, 247, 4_237];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FloorStats {
     pub tool: String,
+    /// Write statements per payment, each its own transaction.
     pub statements_per_payment: usize,
     pub stats: Stats,
 }
@@ -69,7 +73,7 @@ pub async fn run(
     }
     let json = |n: usize| format!("{{\"x\":\"{}\"}}", "x".repeat(n - 8));
     sqlx::query(
-        "INSERT INTO bench_floor_payload (k, bill_json, payment_json, event_json) VALUES (1, $1, $2, $3)",
+        "INSERT INTO bench_floor_payload (k, bill_json, payment_pii, event_json) VALUES (1, $1, $2, $3)",
     )
     .bind(json(PAYLOAD_SIZES[0]))
     .bind(json(PAYLOAD_SIZES[1]))
@@ -85,11 +89,12 @@ pub async fn run(
         bail!("no bills to run the floor against");
     }
     let script = Script::parse(SCRIPT)?;
-    let statements = script.statements_in_transaction();
+    let statements = script.writes();
     if kosh_platform::db::is_sqlite(url) {
-        let stats = sqlite(db, script, rows, concurrency, duration).await?;
+        let stats = sqlite(url, db, script, rows, concurrency, duration).await?;
         Ok(FloorStats {
-            tool: "kosh-bench SQLite driver (sqlx, kosh's Db: one writer, WAL, synchronous=FULL)"
+            tool: "kosh-bench's SQLite driver (sqlx, one writer connection in autocommit, WAL, \
+                   synchronous=FULL)"
                 .into(),
             statements_per_payment: statements,
             stats,
@@ -179,7 +184,7 @@ async fn pgbench(
         duration.as_secs_f64()
     };
     let mut stats = Stats::from_histogram(
-        "floor: one payment's SQL, one txn per payment (pgbench)",
+        "floor: a payment's six writes, one transaction each (pgbench)",
         concurrency,
         seconds,
         &hist,
@@ -296,22 +301,12 @@ impl Script {
         Ok(Script { steps })
     }
 
-    fn statements_in_transaction(&self) -> usize {
-        let mut inside = false;
-        let mut n = 0;
-        for s in &self.steps {
-            if let Step::Sql(sql, _, _) = s {
-                let u = sql.to_ascii_uppercase();
-                if u == "BEGIN" {
-                    inside = true;
-                } else if u == "COMMIT" {
-                    inside = false;
-                } else if inside {
-                    n += 1;
-                }
-            }
-        }
-        n
+    /// The write statements: every statement but the `\gset` lookups.
+    fn writes(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s, Step::Sql(_, _, false)))
+            .count()
     }
 }
 
@@ -343,10 +338,14 @@ fn bind_all<'q>(
     Ok(q)
 }
 
-/// One payment's statements on SQLite.
-async fn one(db: &Db, script: &Script, base: &HashMap<String, Val>) -> anyhow::Result<()> {
+/// One payment's writes on SQLite: the lookup on a reader, each write alone on the writer.
+async fn one(
+    db: &Db,
+    writer: &AnyPool,
+    script: &Script,
+    base: &HashMap<String, Val>,
+) -> anyhow::Result<()> {
     let mut vars = base.clone();
-    let mut tx: Option<sqlx::Transaction<'static, sqlx::Any>> = None;
     for step in &script.steps {
         match step {
             Step::Random(name, lo, hi) => {
@@ -355,22 +354,10 @@ async fn one(db: &Db, script: &Script, base: &HashMap<String, Val>) -> anyhow::R
                 vars.insert(name.clone(), Val::Int(v));
             }
             Step::Sql(sql, names, gset) => {
-                let upper = sql.to_ascii_uppercase();
-                if upper == "BEGIN" {
-                    tx = Some(db.begin_write().await?);
-                    continue;
-                }
-                if upper == "COMMIT" {
-                    tx.take().context("COMMIT without BEGIN")?.commit().await?;
-                    continue;
-                }
                 // The script is a file of this repository, not input.
                 let q = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql.clone())), names, &vars)?;
                 if *gset {
-                    let row = match tx.as_mut() {
-                        Some(t) => q.fetch_one(&mut **t).await?,
-                        None => q.fetch_one(db.pool()).await?,
-                    };
+                    let row = q.fetch_one(db.pool()).await?;
                     for (i, col) in row.columns().iter().enumerate() {
                         use sqlx::Column;
                         let v = match row.try_get::<i64, _>(i) {
@@ -380,10 +367,7 @@ async fn one(db: &Db, script: &Script, base: &HashMap<String, Val>) -> anyhow::R
                         vars.insert(col.name().to_string(), v);
                     }
                 } else {
-                    match tx.as_mut() {
-                        Some(t) => q.execute(&mut **t).await?,
-                        None => q.execute(db.pool()).await?,
-                    };
+                    q.execute(writer).await?;
                 }
             }
         }
@@ -391,28 +375,50 @@ async fn one(db: &Db, script: &Script, base: &HashMap<String, Val>) -> anyhow::R
     Ok(())
 }
 
+/// The floor's one SQLite writer connection: kosh's durability (WAL, a full fsync at every
+/// commit), statements in autocommit.
+async fn sqlite_writer(url: &str) -> anyhow::Result<AnyPool> {
+    Ok(AnyPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(60))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("PRAGMA journal_mode=WAL").await?;
+                conn.execute("PRAGMA synchronous=FULL").await?;
+                conn.execute("PRAGMA busy_timeout=10000").await?;
+                conn.execute("PRAGMA foreign_keys=ON").await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?)
+}
+
 async fn sqlite(
+    url: &str,
     db: Db,
     script: Script,
     rows: i64,
     concurrency: usize,
     duration: Duration,
 ) -> anyhow::Result<Stats> {
+    let writer = sqlite_writer(url).await?;
     let mut base = HashMap::new();
     base.insert("nbills".to_string(), Val::Int(rows));
     // A trial run: a broken script fails here, not 64 times a second.
-    one(&db, &script, &base).await?;
+    one(&db, &writer, &script, &base).await?;
     let (db, script, base) = (Arc::new(db), Arc::new(script), Arc::new(base));
     let stats = drive::run(
-        "floor: one payment's SQL, one txn per payment (sqlx)",
+        "floor: a payment's six writes, one transaction each (sqlx)",
         concurrency,
         duration,
         move |worker, _| {
-            let (db, script, base) = (db.clone(), script.clone(), base.clone());
+            let (db, writer, script, base) =
+                (db.clone(), writer.clone(), script.clone(), base.clone());
             async move {
                 let mut vars = (*base).clone();
                 vars.insert("client_id".into(), Val::Int(worker as i64));
-                one(&db, &script, &vars)
+                one(&db, &writer, &script, &vars)
                     .await
                     .map(|_| true)
                     .map_err(|e| format!("{e:#}"))
@@ -440,6 +446,6 @@ mod tests {
     #[test]
     fn the_payment_script_parses() {
         let s = Script::parse(SCRIPT).unwrap();
-        assert!(s.statements_in_transaction() > 0);
+        assert_eq!(s.writes(), 6);
     }
 }

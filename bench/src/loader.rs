@@ -12,14 +12,15 @@ use kosh_platform::sql::SqlBuilder;
 use kosh_platform::{Db, DigitError, write_tx};
 
 /// A kind of demand the loader makes.
-struct Kind {
-    service: &'static str,
-    consumer_type: &'static str,
+pub struct Kind {
+    pub service: &'static str,
+    pub consumer_type: &'static str,
     /// Tax heads with their amounts in rupees.
-    heads: &'static [(&'static str, i64)],
+    pub heads: &'static [(&'static str, i64)],
 }
 
-const SERVICES: &[Kind] = &[
+/// The kinds of demand, in the order consumer codes cycle through them.
+pub const SERVICES: &[Kind] = &[
     Kind {
         service: "PT",
         consumer_type: "BUILTUP",
@@ -70,6 +71,24 @@ pub fn cities(mdms: &Mdms) -> Vec<String> {
     out
 }
 
+/// The first tax period in master data (from, to) of each of [`SERVICES`] in `city`: the
+/// period of every demand the loader makes.
+pub fn first_periods(mdms: &Mdms, city: &str) -> Result<Vec<(i64, i64)>, DigitError> {
+    let mut periods = Vec::new();
+    for Kind { service, .. } in SERVICES {
+        let mut p = masters::tax_periods(mdms, city, service);
+        p.sort_by_key(|p| p.from_date);
+        let first = p.first().ok_or_else(|| {
+            DigitError::new(
+                "NO_TAX_PERIOD",
+                format!("{service} has no tax period in MDMS"),
+            )
+        })?;
+        periods.push((first.from_date, first.to_date));
+    }
+    Ok(periods)
+}
+
 /// Loads demands `start..start + count`, calling `progress` with the number done so far.
 pub async fn load(
     db: &Db,
@@ -86,18 +105,7 @@ pub async fn load(
             "The master data has no city to load demands for",
         ));
     }
-    let mut periods = Vec::new();
-    for Kind { service, .. } in SERVICES {
-        let mut p = masters::tax_periods(mdms, &cities[0], service);
-        p.sort_by_key(|p| p.from_date);
-        let first = p.first().ok_or_else(|| {
-            DigitError::new(
-                "NO_TAX_PERIOD",
-                format!("{service} has no tax period in MDMS"),
-            )
-        })?;
-        periods.push((first.from_date, first.to_date));
-    }
+    let periods = first_periods(mdms, &cities[0])?;
     let end = start + count;
     let mut next = start;
     // As the importer does: fresh statistics each time the tables have grown fourfold, or
@@ -186,7 +194,7 @@ pub async fn load(
         })?;
         next = batch_end;
         if next >= analyze_at {
-            refresh_statistics(db).await?;
+            refresh_statistics(db, "egbs_demand, egbs_demand_detail, egbs_bill").await?;
             analyze_at = next.saturating_mul(4);
         }
         progress(next - start);
@@ -194,11 +202,13 @@ pub async fn load(
     Ok(())
 }
 
-/// Fresh planner statistics for the tables the loader grows (PostgreSQL; SQLite needs none),
-/// as `kosh import demands` takes them.
-async fn refresh_statistics(db: &Db) -> Result<(), DigitError> {
+/// Fresh planner statistics for `tables` (a comma-separated list) on PostgreSQL, as
+/// `kosh import demands` takes them while it grows the tables; SQLite needs none until the
+/// load is done.
+pub async fn refresh_statistics(db: &Db, tables: &str) -> Result<(), DigitError> {
     if db.backend() == Backend::Postgres {
-        sqlx::raw_sql("ANALYZE egbs_demand, egbs_demand_detail, egbs_bill")
+        // The names are the benchmark's own constants, not input.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ANALYZE {tables}")))
             .execute(db.pool())
             .await?;
     }

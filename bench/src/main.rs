@@ -1,65 +1,94 @@
-//! kosh-bench: loads demands, starts the release `kosh`, drives fetch-bill, CASH payments and
-//! the online flow at a fixed concurrency for a fixed time, then measures the database's own
-//! floor for one payment's statements (pgbench on PostgreSQL, an sqlx driver on SQLite).
+//! kosh-bench: loads demands and makes their bills (in-process, with kosh's own fetch-bill),
+//! starts the release `kosh`, and drives each hot path at a fixed concurrency for a fixed
+//! time: fetch-bill at random over every bill (first at a small size, then at the full one,
+//! for the scaling ratio), bill making, CASH payments, the online flow and demand `_create`
+//! in large calls; then measures the database's own floor for a payment's writes.
 //! `bench/run.sh` runs it on both databases; BENCHMARKS.md holds the results.
 
 mod drive;
 mod floor;
 mod load;
+mod perf;
+mod report;
 mod server;
 mod workload;
 
-use std::path::PathBuf;
+use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
+use kosh_mdms::Mdms;
 use kosh_platform::Db;
 use rand::Rng;
-use serde::Serialize;
 use serde_json::json;
 
 use crate::drive::Stats;
-use crate::server::RssSampler;
+use crate::load::LoadStats;
+use crate::report::{Report, Scaling};
+use crate::server::{Kosh, RssSampler};
 use crate::workload::{Bill, BillQueue, Ctx};
 
 #[derive(Debug, Parser)]
 #[command(about = "Benchmarks kosh against the database's own floor")]
 struct Args {
     /// Database to benchmark: postgres://... or sqlite://path (a scratch database: it is
-    /// loaded with demands and written to).
+    /// loaded with demands and bills and written to).
     #[arg(long, env = "BENCH_DATABASE_URL")]
     database_url: String,
-    /// kosh's data folder (its SQLite file when the URL names none, its admin password file).
+    /// kosh's data folder (its admin password file, its personal-data key file).
     #[arg(long, env = "BENCH_DATA_DIR")]
     data_dir: PathBuf,
     /// The kosh binary to run.
     #[arg(long, env = "BENCH_KOSH", default_value = "target/release/kosh")]
     kosh: PathBuf,
-    /// Demands loaded before measuring (the loader resumes after those already loaded).
-    #[arg(long, env = "BENCH_DEMANDS", default_value_t = 1_000_000)]
-    demands: u64,
-    /// Concurrent clients in every timed phase, and of the floor.
+    /// Bills made before measuring (one per loaded demand; the load resumes after those
+    /// already there). fetch-bill picks among all of them.
+    #[arg(long, env = "BENCH_BILLS", default_value_t = 1_000_000)]
+    bills: u64,
+    /// fetch-bill is first measured with this many bills, for the scaling ratio (0: not).
+    #[arg(long, env = "BENCH_SCALE_BILLS", default_value_t = 10_000)]
+    scale_bills: u64,
+    /// Bills made by kosh's own fetch-bill in-process; the rest are copied from them,
+    /// set-based (see `kosh_bench::bills`). At least 3 × the cities (21).
+    #[arg(long, env = "BENCH_TYPED_BILLS", default_value_t = 10_000)]
+    typed_bills: u64,
+    /// Demands without a bill, loaded for the bill-making phase. Default: 2,500 per second
+    /// of the phase (the phase reports it if they run out).
+    #[arg(long, env = "BENCH_MAKE_DEMANDS")]
+    make_demands: Option<u64>,
+    /// Clients of the bill-making phase.
+    #[arg(long, env = "BENCH_MAKE_CONCURRENCY", default_value_t = 8)]
+    make_concurrency: usize,
+    /// Demands in each demand `_create` call.
+    #[arg(long, env = "BENCH_DEMAND_BATCH", default_value_t = 500)]
+    demand_batch: u64,
+    /// Clients of the demand `_create` phase.
+    #[arg(long, env = "BENCH_DEMAND_CONCURRENCY", default_value_t = 8)]
+    demand_concurrency: usize,
+    /// Concurrent clients in the fetch-bill, payment and online-flow phases, and of the floor.
     #[arg(long, env = "BENCH_CONCURRENCY", default_value_t = 64)]
     concurrency: usize,
     /// Seconds each timed phase runs.
     #[arg(long, env = "BENCH_DURATION", default_value_t = 20)]
     duration: u64,
-    /// Bills fetched (created) before the payment phase; each payment needs its own.
-    /// Default: 1,000 per second of the phase (the phase reports it if they run out).
+    /// Bills taken for the payment phase; each payment needs its own. Default: 3,000 per
+    /// second of the phase (the phase reports it if they run out).
     #[arg(long, env = "BENCH_PAY_BILLS")]
     pay_bills: Option<u64>,
-    /// Bills fetched before the online-flow phase. Default: 400 per second of the phase.
+    /// Bills taken for the online-flow phase. Default: 1,200 per second of the phase.
     #[arg(long, env = "BENCH_FLOW_BILLS")]
     flow_bills: Option<u64>,
     /// Skip the online flow (pg-service).
     #[arg(long, env = "BENCH_NO_FLOW")]
     no_flow: bool,
-    /// Record a `perf record -a -g` profile of the machine during the payment phase into this file.
-    #[arg(long, env = "BENCH_PERF_PAY")]
-    perf_pay: Option<PathBuf>,
+    /// Record a whole-machine `perf record` of every timed phase into this folder.
+    #[arg(long, env = "BENCH_PERF_DIR")]
+    perf_dir: Option<PathBuf>,
     /// Where the raw results go (JSON).
     #[arg(long, env = "BENCH_OUT")]
     out: PathBuf,
@@ -68,36 +97,30 @@ struct Args {
     label: String,
 }
 
-/// kosh's settings with no flags (the environment still applies), for `load_mdms`.
-pub fn server_settings() -> anyhow::Result<kosh_server::cli::Settings> {
+/// kosh's settings for `database_url` and `data_dir` (the environment supplies the rest), as
+/// `kosh serve` will read them: the bench opens the database as kosh does, with the same
+/// personal-data keys.
+fn kosh_settings(
+    database_url: &str,
+    data_dir: &Path,
+) -> anyhow::Result<kosh_server::cli::Settings> {
     #[derive(Parser)]
     struct Wrapper {
         #[command(flatten)]
         settings: kosh_server::cli::Settings,
     }
-    Ok(Wrapper::try_parse_from(["kosh"])?.settings)
+    let data_dir = data_dir.to_str().context("data folder is not UTF-8")?;
+    Ok(Wrapper::try_parse_from([
+        "kosh",
+        "--database-url",
+        database_url,
+        "--data-dir",
+        data_dir,
+    ])?
+    .settings)
 }
 
-#[derive(Debug, Serialize)]
-struct Report {
-    label: String,
-    database: String,
-    kosh_pid: u32,
-    bench_pid: u32,
-    machine: serde_json::Value,
-    concurrency: usize,
-    duration_s: u64,
-    demands: u64,
-    load: load::LoadStats,
-    ready_ms: f64,
-    prepare: Stats,
-    phases: Vec<Stats>,
-    flow_skipped: Option<String>,
-    peak_rss_mib: f64,
-    floor: Option<floor::FloorStats>,
-    floor_error: Option<String>,
-}
-
+/// The machine, and how busy it is now.
 fn machine() -> serde_json::Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -117,27 +140,141 @@ fn machine() -> serde_json::Value {
                 .and_then(|v| v.parse::<u64>().ok())
         })
         .unwrap_or(0);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     json!({
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "cpu": cpu,
         "memory_mib": mem_kb / 1024,
-        "loadavg_at_start": load.trim(),
+        "loadavg_at_start": loadavg(),
     })
 }
 
-/// Fetches bills for demands `range` at `concurrency` (not timed as a result; its rate is
-/// reported as the cost of fetch-bill when it has to make a new bill).
-async fn prepare(ctx: &Ctx, count: u64, concurrency: usize) -> anyhow::Result<(Vec<Bill>, Stats)> {
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// One timed phase against `kosh`: its peak RSS sampled, and its profile recorded when
+/// asked.
+async fn phase<F: Future<Output = Stats>>(
+    args: &Args,
+    kosh: &Kosh,
+    slug: &str,
+    run: F,
+) -> anyhow::Result<Stats> {
+    let label = if args.label.is_empty() {
+        "run"
+    } else {
+        &args.label
+    };
+    let recording = match &args.perf_dir {
+        Some(dir) => Some(perf::Recording::start(
+            &dir.join(format!("{label}-{slug}.perf.data")),
+        )?),
+        None => None,
+    };
+    let sampler = RssSampler::start(kosh.pid);
+    let mut stats = run.await;
+    stats.peak_rss_mib = Some(sampler.finish().await);
+    stats.kosh_pid = Some(kosh.pid);
+    if let Some(r) = recording {
+        stats.perf_data = Some(r.stop().display().to_string());
+    }
+    eprintln!(
+        "    {:.0}/s{} p50 {:.2} ms p99 {:.2} ms errors {}{} peak RSS {:.1} MiB",
+        stats.per_second,
+        stats
+            .items_per_second
+            .map(|x| format!(" ({x:.0} items/s)"))
+            .unwrap_or_default(),
+        stats.p50_ms,
+        stats.p99_ms,
+        stats.errors,
+        if stats.ran_out { ", RAN OUT" } else { "" },
+        stats.peak_rss_mib.unwrap_or(0.0)
+    );
+    for e in stats.sample_errors.iter().take(2) {
+        eprintln!("    error: {e}");
+    }
+    Ok(stats)
+}
+
+/// A started kosh with an administrator's session: what the phases send requests through.
+async fn start_kosh(
+    args: &Args,
+    mdms: &Mdms,
+    http: &reqwest::Client,
+    log_name: &str,
+) -> anyhow::Result<(Kosh, Ctx)> {
+    let log_file = args.data_dir.join(log_name);
+    let kosh = server::start(
+        &args.kosh,
+        &args.database_url,
+        &args.data_dir,
+        &log_file,
+        http,
+    )
+    .await?;
+    eprintln!(
+        "kosh (pid {}) ready in {:.0} ms",
+        kosh.pid,
+        kosh.ready_after.as_secs_f64() * 1000.0
+    );
+    let token = kosh.admin_token(http).await?;
+    let cities = kosh_bench::loader::cities(mdms);
+    let periods = kosh_bench::loader::first_periods(mdms, &cities[0])
+        .map_err(|e| anyhow::anyhow!("tax periods: {e:?}"))?;
+    let ctx = Ctx {
+        http: http.clone(),
+        base: kosh.base.clone(),
+        token,
+        cities: Arc::new(cities),
+        periods: Arc::new(periods),
+    };
+    Ok((kosh, ctx))
+}
+
+/// fetch-bill of existing bills, consumer codes uniformly at random over demands `0..bills`
+/// (every one has its bill).
+async fn fetch_existing(args: &Args, kosh: &Kosh, ctx: &Ctx, bills: u64) -> anyhow::Result<Stats> {
+    let cx = ctx.clone();
+    phase(
+        args,
+        kosh,
+        &format!("fetch-{bills}"),
+        drive::run(
+            &format!("fetch-bill (existing bill, random over {bills})"),
+            args.concurrency,
+            Duration::from_secs(args.duration),
+            move |_, _| {
+                let cx = cx.clone();
+                async move {
+                    let n = rand::rng().random_range(0..bills);
+                    cx.fetch_bill(n).await.map(|_| true)
+                }
+            },
+        ),
+    )
+    .await
+}
+
+/// Fetches the existing bills of demands `0..count` (untimed as a result: the payment
+/// phases need each bill's id and amount).
+async fn take_bills(
+    ctx: &Ctx,
+    count: u64,
+    concurrency: usize,
+) -> anyhow::Result<(Vec<Bill>, Stats)> {
     let bar = ProgressBar::new(count);
     bar.set_style(ProgressStyle::with_template(
-        "fetching bills for the payment phases {bar:40} {pos}/{len} {per_sec}",
+        "fetching the bills the payment phases pay {bar:40} {pos}/{len} {per_sec}",
     )?);
     let slots: Arc<Vec<std::sync::Mutex<Option<Bill>>>> =
         Arc::new((0..count).map(|_| std::sync::Mutex::new(None)).collect());
     let (c, s, b) = (ctx.clone(), slots.clone(), bar.clone());
     let stats = drive::run(
-        "fetch-bill, new bill (preparation)",
+        "fetch-bill (existing bills for the payment phases; preparation)",
         concurrency,
         Duration::from_secs(3600),
         move |_, n| {
@@ -155,18 +292,45 @@ async fn prepare(ctx: &Ctx, count: u64, concurrency: usize) -> anyhow::Result<(V
     )
     .await;
     bar.finish();
-    let bills: Vec<Bill> = slots
+    // Its workers stop when every bill is fetched: the end of the work, not a shortage.
+    let mut stats = stats;
+    stats.ran_out = false;
+    anyhow::ensure!(
+        stats.errors == 0,
+        "fetching bills failed: {:?}",
+        stats.sample_errors
+    );
+    let bills = slots
         .iter()
         .filter_map(|m| m.lock().unwrap().take())
         .collect();
     Ok((bills, stats))
 }
 
-async fn with_rss<F: std::future::Future<Output = Stats>>(pid: u32, f: F) -> Stats {
-    let sampler = RssSampler::start(pid);
-    let mut stats = f.await;
-    stats.peak_rss_mib = Some(sampler.finish().await);
-    stats
+/// Demands and bills up to the given counts, then fresh statistics.
+async fn fill(
+    args: &Args,
+    mdms: &Mdms,
+    demands: u64,
+    bills: u64,
+    loads: &mut Vec<LoadStats>,
+) -> anyhow::Result<()> {
+    let settings = kosh_settings(&args.database_url, &args.data_dir)?;
+    let db: Db = kosh_server::open_database(&settings)
+        .await
+        .context("opening the database")?;
+    let mut steps = vec![load::demands(&db, mdms, demands).await?];
+    steps.extend(load::bills(&db, mdms, bills, args.typed_bills).await?);
+    steps.push(load::analyze(&db).await?);
+    for step in steps {
+        eprintln!(
+            "{}: {} in {:.1} s ({:.0}/s; {} were already there)",
+            step.what, step.loaded, step.seconds, step.per_second, step.existing
+        );
+        loads.push(step);
+    }
+    db.pool().close().await;
+    Ok(())
 }
 
 #[tokio::main]
@@ -180,47 +344,37 @@ async fn main() -> anyhow::Result<()> {
     } else {
         "postgres"
     };
+    let make_n = args.make_demands.unwrap_or(args.duration * 2_500);
     eprintln!(
-        "== kosh-bench on {backend}: {} demands, {c} clients, {} s per phase",
-        args.demands, args.duration
+        "== kosh-bench on {backend}: {} bills (+{make_n} demands to bill), {c} clients, {} s per phase",
+        args.bills, args.duration
     );
-
-    // 1. Load.
-    let db = Db::connect(&args.database_url, 4)
-        .await
-        .context("opening the database")?;
-    db.migrate().await?;
-    let load = load::load(&db, args.demands).await?;
-    eprintln!(
-        "loaded {} demands in {:.1} s ({:.0} demands/s, {:.0} rows/s); {} were already there",
-        load.loaded, load.seconds, load.demands_per_second, load.rows_per_second, load.existing
-    );
-    db.pool().close().await;
-    drop(db);
-
-    // 2. Start kosh.
-    let http = server::client(c)?;
     std::fs::create_dir_all(&args.data_dir)?;
-    let log_file = args.data_dir.join("kosh.log");
-    let kosh = server::start(
-        &args.kosh,
-        &args.database_url,
-        &args.data_dir,
-        &log_file,
-        &http,
-    )
-    .await?;
-    let ready_ms = kosh.ready_after.as_secs_f64() * 1000.0;
-    eprintln!("kosh (pid {}) ready in {ready_ms:.0} ms", kosh.pid);
-    let token = kosh.admin_token(&http).await?;
-    let settings = server_settings()?;
+    let settings = kosh_settings(&args.database_url, &args.data_dir)?;
     let mdms = kosh_server::load_mdms(&settings)?;
-    let ctx = Ctx {
-        http: http.clone(),
-        base: kosh.base.clone(),
-        token,
-        cities: Arc::new(kosh_bench::loader::cities(&mdms)),
+    let http = server::client(c)?;
+    let mut loads = Vec::new();
+
+    // 1. The scaling phase's small size: fetch-bill over the first bills only.
+    let scale_small = if args.scale_bills > 0 && args.scale_bills < args.bills {
+        fill(&args, &mdms, args.scale_bills, args.scale_bills, &mut loads).await?;
+        let (kosh, ctx) = start_kosh(&args, &mdms, &http, "kosh-small.log").await?;
+        eprintln!(
+            "(scaling) fetch-bill over {} bills for {} s",
+            args.scale_bills, args.duration
+        );
+        let stats = fetch_existing(&args, &kosh, &ctx, args.scale_bills).await?;
+        let ready_ms = kosh.ready_after.as_secs_f64() * 1000.0;
+        kosh.stop().await;
+        Some((stats, ready_ms))
+    } else {
+        None
     };
+
+    // 2. The full size: every bill, and demands without one for the bill-making phase.
+    fill(&args, &mdms, args.bills + make_n, args.bills, &mut loads).await?;
+    let (kosh, ctx) = start_kosh(&args, &mdms, &http, "kosh.log").await?;
+    let ready_ms = kosh.ready_after.as_secs_f64() * 1000.0;
     let flow_skipped = if args.no_flow {
         Some("turned off (--no-flow)".to_string())
     } else {
@@ -238,166 +392,151 @@ async fn main() -> anyhow::Result<()> {
             ))
         }
     };
+    let mut phases = Vec::new();
 
-    // 3. Bills for the payment phases (fetch-bill makes them; untimed preparation).
-    let pay_n = args.pay_bills.unwrap_or(args.duration * 1000);
+    // (a) fetch-bill of an existing ACTIVE bill, uniformly at random over all of them.
+    eprintln!(
+        "(a) fetch-bill over {} existing bills for {} s",
+        args.bills, args.duration
+    );
+    phases.push(fetch_existing(&args, &kosh, &ctx, args.bills).await?);
+
+    // (b) Bill making: the first fetch of a demand that has no bill yet.
+    eprintln!(
+        "(b) bill making (first fetch-bill) over {make_n} demands, {} clients, {} s",
+        args.make_concurrency, args.duration
+    );
+    let (cx, first, end) = (ctx.clone(), args.bills, args.bills + make_n);
+    let next = Arc::new(AtomicU64::new(first));
+    phases.push(
+        phase(
+            &args,
+            &kosh,
+            "make",
+            drive::run(
+                "bill making (first fetch-bill)",
+                args.make_concurrency,
+                duration,
+                move |_, _| {
+                    let (cx, next) = (cx.clone(), next.clone());
+                    async move {
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        if n >= end {
+                            return Ok(false);
+                        }
+                        cx.fetch_bill(n).await.map(|_| true)
+                    }
+                },
+            ),
+        )
+        .await?,
+    );
+
+    // Bills for the payment phases: existing ones, fetched (untimed).
+    let pay_n = args.pay_bills.unwrap_or(args.duration * 3_000);
     let flow_n = if flow_skipped.is_some() {
         0
     } else {
-        args.flow_bills.unwrap_or(args.duration * 400)
+        args.flow_bills.unwrap_or(args.duration * 1_200)
     };
-    let want = (pay_n + flow_n).min(args.demands);
-    let sampler = RssSampler::start(kosh.pid);
-    let (bills, mut prepare_stats) = prepare(&ctx, want, c).await?;
-    prepare_stats.peak_rss_mib = Some(sampler.finish().await);
-    anyhow::ensure!(
-        prepare_stats.errors == 0,
-        "fetching bills failed: {:?}",
-        prepare_stats.sample_errors
-    );
-    let fetch_pool = bills.len() as u64;
-    let mut phases = Vec::new();
-
-    // (a) fetch-bill of an existing ACTIVE bill, random over the prepared consumer codes.
-    eprintln!(
-        "(a) fetch-bill over {fetch_pool} existing bills for {} s",
-        args.duration
-    );
-    let cx = ctx.clone();
-    let stats = with_rss(
-        kosh.pid,
-        drive::run("fetch-bill (existing bill)", c, duration, move |_, _| {
-            let cx = cx.clone();
-            async move {
-                let n = rand::rng().random_range(0..fetch_pool);
-                cx.fetch_bill(n).await.map(|_| true)
-            }
-        }),
-    )
-    .await;
-    eprintln!(
-        "    {:.0}/s p50 {:.2} ms p99 {:.2} ms errors {}",
-        stats.per_second, stats.p50_ms, stats.p99_ms, stats.errors
-    );
-    phases.push(stats);
-
-    // (b) CASH payments, one fresh bill each.
+    let want = (pay_n + flow_n).min(args.bills);
+    let (bills, prepare) = take_bills(&ctx, want, c).await?;
     let (pay_bills, flow_bills) = {
         let mut all = bills;
         let rest = all.split_off((pay_n as usize).min(all.len()));
         (all, rest)
     };
+
+    // (c) CASH payments, one bill each.
     eprintln!(
-        "(b) payments/_create CASH over {} bills for {} s",
+        "(c) payments/_create CASH over {} bills for {} s",
         pay_bills.len(),
         args.duration
     );
     let queue = Arc::new(BillQueue::new(pay_bills));
-    let perf = match &args.perf_pay {
-        Some(path) => Some(
-            std::process::Command::new("perf")
-                // The whole machine: kosh, the database and the load generator share it.
-                .args([
-                    "record",
-                    "-e",
-                    "cpu-clock",
-                    "-F",
-                    "199",
-                    "-a",
-                    "--call-graph",
-                    "dwarf,8192",
-                    "-o",
-                ])
-                .arg(path)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .context("starting perf record")?,
-        ),
-        None => None,
-    };
     let (cx, q) = (ctx.clone(), queue.clone());
-    let stats = with_rss(
-        kosh.pid,
-        drive::run("payments/_create CASH", c, duration, move |_, _| {
-            let (cx, q) = (cx.clone(), q.clone());
-            async move {
-                match q.take() {
-                    Some(bill) => cx.pay_cash(bill).await.map(|_| true),
-                    None => Ok(false),
+    phases.push(
+        phase(
+            &args,
+            &kosh,
+            "pay",
+            drive::run("payments/_create CASH", c, duration, move |_, _| {
+                let (cx, q) = (cx.clone(), q.clone());
+                async move {
+                    match q.take() {
+                        Some(bill) => cx.pay_cash(bill).await.map(|_| true),
+                        None => Ok(false),
+                    }
                 }
-            }
-        }),
-    )
-    .await;
-    if let Some(child) = perf {
-        let _ = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status();
-        let _ = child.wait_with_output();
-    }
-    eprintln!(
-        "    {:.0}/s p50 {:.2} ms p99 {:.2} ms errors {} ({} bills used{})",
-        stats.per_second,
-        stats.p50_ms,
-        stats.p99_ms,
-        stats.errors,
-        queue.used(),
-        if stats.ran_out {
-            ", RAN OUT of bills"
-        } else {
-            ""
-        }
+            }),
+        )
+        .await?,
     );
-    phases.push(stats);
 
-    // (c) The online flow.
+    // (d) The online flow.
     if flow_skipped.is_none() {
         eprintln!(
-            "(c) online flow over {} bills for {} s",
+            "(d) online flow over {} bills for {} s",
             flow_bills.len(),
             args.duration
         );
         let queue = Arc::new(BillQueue::new(flow_bills));
         let (cx, q) = (ctx.clone(), queue.clone());
-        let stats = with_rss(
-            kosh.pid,
-            drive::run(
-                "online flow (pg create, sandbox pay, pg update, receipt)",
-                c,
-                duration,
-                move |_, _| {
-                    let (cx, q) = (cx.clone(), q.clone());
-                    async move {
-                        match q.take() {
-                            Some(bill) => cx.online_flow(bill).await.map(|_| true),
-                            None => Ok(false),
+        phases.push(
+            phase(
+                &args,
+                &kosh,
+                "flow",
+                drive::run(
+                    "online flow (pg create, sandbox pay, pg update, receipt)",
+                    c,
+                    duration,
+                    move |_, _| {
+                        let (cx, q) = (cx.clone(), q.clone());
+                        async move {
+                            match q.take() {
+                                Some(bill) => cx.online_flow(bill).await.map(|_| true),
+                                None => Ok(false),
+                            }
                         }
-                    }
-                },
-            ),
-        )
-        .await;
-        eprintln!(
-            "    {:.0}/s p50 {:.2} ms p99 {:.2} ms errors {}{}",
-            stats.per_second,
-            stats.p50_ms,
-            stats.p99_ms,
-            stats.errors,
-            if stats.ran_out {
-                ", RAN OUT of bills"
-            } else {
-                ""
-            }
+                    },
+                ),
+            )
+            .await?,
         );
-        phases.push(stats);
     }
+
+    // (e) demand _create through the API, many demands per call.
+    let batch = args.demand_batch;
+    eprintln!(
+        "(e) demand _create in calls of {batch}, {} clients, {} s",
+        args.demand_concurrency, args.duration
+    );
+    let cx = ctx.clone();
+    let mut stats = phase(
+        &args,
+        &kosh,
+        "demands",
+        drive::run(
+            &format!("demand _create (calls of {batch})"),
+            args.demand_concurrency,
+            duration,
+            move |_, call| {
+                let cx = cx.clone();
+                async move { cx.create_demands(call, batch).await.map(|_| true) }
+            },
+        ),
+    )
+    .await?;
+    stats.items_per_second = Some(stats.per_second * batch as f64);
+    phases.push(stats);
+
     let kosh_pid = kosh.pid;
     let peak_rss_mib = server::proc_kb(kosh.pid, "VmHWM:").unwrap_or(0) as f64 / 1024.0;
     kosh.stop().await;
 
-    // 4. The floor.
-    eprintln!("floor: one payment's statements, one transaction per payment, {c} clients");
+    // 3. The floor.
+    eprintln!("floor: a payment's six writes, one transaction each, {c} clients");
     let started = Instant::now();
     let (floor, floor_error) =
         match floor::run(&args.database_url, c, duration, &args.data_dir).await {
@@ -417,18 +556,24 @@ async fn main() -> anyhow::Result<()> {
             }
         };
 
+    let scaling = scale_small.map(|(small, small_ready_ms)| {
+        let large = phases[0].per_second;
+        Scaling::new(args.scale_bills, small, small_ready_ms, args.bills, large)
+    });
     let report = Report {
         label: args.label.clone(),
         database: backend.to_string(),
         kosh_pid,
         bench_pid: std::process::id(),
         machine,
+        loadavg_at_end: loadavg(),
         concurrency: c,
         duration_s: args.duration,
-        demands: args.demands,
-        load,
+        bills: args.bills,
+        loads,
         ready_ms,
-        prepare: prepare_stats,
+        scaling,
+        prepare,
         phases,
         flow_skipped,
         peak_rss_mib,
@@ -439,66 +584,7 @@ async fn main() -> anyhow::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     std::fs::write(&args.out, serde_json::to_string_pretty(&report)?)?;
-    println!("{}", markdown(&report));
+    println!("{}", report.markdown());
     eprintln!("raw results: {}", args.out.display());
     Ok(())
-}
-
-fn markdown(r: &Report) -> String {
-    let mut out = format!(
-        "### {} ({} demands, {} clients, {} s per phase)\n\n\
-         | operation | per second | p50 ms | p99 ms | errors | kosh peak RSS MiB | ratio to floor |\n\
-         |---|---:|---:|---:|---:|---:|---:|\n",
-        r.database, r.demands, r.concurrency, r.duration_s
-    );
-    let floor = r.floor.as_ref().map(|f| f.stats.per_second);
-    let mut row = |s: &Stats, ratio: Option<f64>| {
-        out.push_str(&format!(
-            "| {} | {:.0}{} | {:.2} | {:.2} | {} | {:.1} | {} |\n",
-            s.name,
-            s.per_second,
-            if s.ran_out && !s.name.contains("preparation") {
-                " (ran out of bills)"
-            } else {
-                ""
-            },
-            s.p50_ms,
-            s.p99_ms,
-            s.errors,
-            s.peak_rss_mib.unwrap_or(0.0),
-            ratio.map(|x| format!("{x:.2}")).unwrap_or("-".into())
-        ));
-    };
-    row(&r.prepare, None);
-    for s in &r.phases {
-        let ratio = if s.name.starts_with("payments") {
-            floor.map(|f| s.per_second / f)
-        } else {
-            None
-        };
-        row(s, ratio);
-    }
-    if let Some(f) = &r.floor {
-        row(&f.stats, Some(1.0));
-    }
-    if let Some(reason) = &r.flow_skipped {
-        out.push_str(&format!(
-            "| online flow | not measured: {reason} | | | | | |\n"
-        ));
-    }
-    out.push_str(&format!(
-        "\nload: {} demands in {:.1} s ({:.0} demands/s, {:.0} rows/s; {} already there); \
-         ready in {:.0} ms; kosh peak RSS (VmHWM) {:.1} MiB\n",
-        r.load.loaded,
-        r.load.seconds,
-        r.load.demands_per_second,
-        r.load.rows_per_second,
-        r.load.existing,
-        r.ready_ms,
-        r.peak_rss_mib
-    ));
-    if let Some(e) = &r.floor_error {
-        out.push_str(&format!("\nfloor not measured: {e}\n"));
-    }
-    out
 }

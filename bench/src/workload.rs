@@ -1,10 +1,11 @@
 //! The requests the benchmark sends, in DIGIT's shapes: fetch-bill, a CASH payment of one
-//! bill, and the online flow (pg-service `_create`, the SANDBOX payer page, `_update`).
+//! bill, the online flow (pg-service `_create`, the SANDBOX payer page, `_update`), and
+//! demand `_create` with many demands in one call.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use kosh_bench::loader::{consumer_code, tenant_of};
+use kosh_bench::loader::{SERVICES, consumer_code, tenant_of};
 use serde_json::{Value, json};
 
 /// One bill fetched before a timed phase.
@@ -23,6 +24,8 @@ pub struct Ctx {
     pub base: String,
     pub token: String,
     pub cities: Arc<Vec<String>>,
+    /// The loader's tax period (from, to) of each of [`SERVICES`].
+    pub periods: Arc<Vec<(i64, i64)>>,
 }
 
 /// The loaded demand number `n`: (tenant, service, consumer code).
@@ -199,6 +202,60 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// demand `_create` of `count` new demands in one call (call number `call`): one city per
+    /// call, the services in turn, consumer codes `<service>-API-<number>` that no other call
+    /// uses. Answers the number of demands created.
+    pub async fn create_demands(&self, call: u64, count: u64) -> Result<u64, String> {
+        let tenant = &self.cities[(call % self.cities.len() as u64) as usize];
+        let demands: Vec<Value> = (0..count)
+            .map(|i| {
+                let n = call * count + i;
+                let k = (n % SERVICES.len() as u64) as usize;
+                let kind = &SERVICES[k];
+                let (from, to) = self.periods[k];
+                let details: Vec<Value> = kind
+                    .heads
+                    .iter()
+                    .map(|(head, rupees)| {
+                        json!({"taxHeadMasterCode": head, "taxAmount": rupees, "collectionAmount": 0})
+                    })
+                    .collect();
+                json!({
+                    "tenantId": tenant, "consumerCode": format!("{}-API-{n:09}", kind.service),
+                    "consumerType": kind.consumer_type, "businessService": kind.service,
+                    "taxPeriodFrom": from, "taxPeriodTo": to, "minimumAmountPayable": 0,
+                    "demandDetails": details
+                })
+            })
+            .collect();
+        let r = self
+            .http
+            .post(format!("{}/billing-service/demand/_create", self.base))
+            .json(&json!({"RequestInfo": {"authToken": self.token}, "Demands": demands}))
+            .send()
+            .await
+            .map_err(|e| format!("demand create: {e}"))?;
+        let status = r.status();
+        let text = r
+            .text()
+            .await
+            .map_err(|e| format!("demand create body: {e}"))?;
+        if status.as_u16() != 201 {
+            return Err(format!("demand create: {status} {}", short(&text)));
+        }
+        let body: Value = serde_json::from_str(&text).map_err(|e| format!("demand create: {e}"))?;
+        let made = body["Demands"].as_array().map_or(0, |d| d.len() as u64);
+        if made != count {
+            return Err(format!(
+                "demand create: {made} demands answered for {count}: {}",
+                short(&text)
+            ));
+        }
+        Ok(made)
+    }
+}
+
 /// Bills handed out once each, in order, to the workers of a phase.
 pub struct BillQueue {
     bills: Vec<Bill>,
@@ -215,9 +272,5 @@ impl BillQueue {
 
     pub fn take(&self) -> Option<&Bill> {
         self.bills.get(self.next.fetch_add(1, Ordering::Relaxed))
-    }
-
-    pub fn used(&self) -> usize {
-        self.next.load(Ordering::Relaxed).min(self.bills.len())
     }
 }
