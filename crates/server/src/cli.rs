@@ -702,6 +702,12 @@ pub struct Settings {
     #[arg(long, env = "KOSH_PG_LATE_SUCCESS_HOURS", default_value_t = 72)]
     pub pg_late_success_hours: i64,
 
+    /// How often, in seconds, kosh checks which tables grew by more than 1,000 rows plus 10%
+    /// since their last analysis and analyses them (the query planner's statistics); 0 turns
+    /// the check off (then only migrations and imports analyse).
+    #[arg(long, env = "KOSH_ANALYZE_EVERY_SECONDS", default_value_t = 60)]
+    pub analyze_every_seconds: u64,
+
     /// The largest single amount kosh accepts, in whole rupees: a tax amount, a payment of
     /// one bill, one bill's share of a payment (₹100 crore by default). A larger amount is
     /// refused (DIGIT's 400 error body; BPR011 on BBPS), never wrapped.

@@ -133,12 +133,16 @@ pub struct Running {
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     reconciler: Option<tokio::task::JoinHandle<()>>,
+    analyzer: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
     /// Stops accepting, finishes the requests in flight, and returns.
     pub async fn stop(mut self) {
-        if let Some(job) = self.reconciler.take() {
+        for job in [self.reconciler.take(), self.analyzer.take()]
+            .into_iter()
+            .flatten()
+        {
             job.abort();
         }
         if let Some(tx) = self.shutdown.take() {
@@ -217,6 +221,14 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             std::time::Duration::from_secs(settings.pg_reconcile_every_seconds),
         )
     });
+    // Tables that grow get fresh statistics without waiting for the database's housekeeping.
+    let analyzer = (settings.analyze_every_seconds > 0).then(|| {
+        kosh_platform::db::analyze::spawn(
+            state.db.clone(),
+            std::time::Duration::from_secs(settings.analyze_every_seconds),
+            kosh_platform::db::analyze::Threshold::default(),
+        )
+    });
     let (tx, rx) = oneshot::channel::<()>();
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
@@ -232,6 +244,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         shutdown: Some(tx),
         task,
         reconciler,
+        analyzer,
     })
 }
 

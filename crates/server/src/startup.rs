@@ -64,6 +64,16 @@ pub fn profiles(settings: &Settings, state: &AppState) -> Profiles {
         },
     );
 
+    let every = settings.analyze_every_seconds;
+    p.say(
+        every > 0,
+        if every > 0 {
+            format!("table statistics refreshed when a table grows (checked every {every} s)")
+        } else {
+            "table statistics refreshed when a table grows (KOSH_ANALYZE_EVERY_SECONDS=0; migrations and imports still analyse)".into()
+        },
+    );
+
     let billers: usize = state
         .mdms
         .states()
