@@ -23,7 +23,10 @@ pub struct ThrottleLimits {
     pub max_per_address: u32,
     pub max_per_user: u32,
     pub window_ms: i64,
-    /// Most keys kept in each table (addresses, user names).
+    /// Most keys kept in each table (addresses, user names). 10,000 by default: each key
+    /// costs under 300 bytes (a user name key is at most 180 characters), so a full table is
+    /// about 3 MB, and 10,000 addresses or names failing within one window is already an
+    /// attack the per-key limits are not for.
     pub capacity: usize,
 }
 
@@ -159,9 +162,20 @@ pub struct LoginThrottle {
     tables: Mutex<Tables>,
 }
 
-/// User names compare without regard to case or surrounding blanks, as logins do.
+/// The longest user name key kept: `eg_user.user_name`'s width, so no stored user name is
+/// cut. The name comes from the client, up to a whole request body long; without the cut,
+/// `capacity` names of a megabyte each would hold gigabytes.
+const MAX_USER_KEY_CHARS: usize = 180;
+
+/// User names compare without regard to case or surrounding blanks, as logins do. A name
+/// longer than any user's counts by its first [`MAX_USER_KEY_CHARS`] characters.
 fn user_key(user_name: &str) -> String {
-    user_name.trim().to_lowercase()
+    user_name
+        .trim()
+        .chars()
+        .take(MAX_USER_KEY_CHARS)
+        .collect::<String>()
+        .to_lowercase()
 }
 
 impl LoginThrottle {
@@ -315,6 +329,22 @@ mod tests {
         t.record_failure(ip(199), "x", 300);
         t.record_failure(ip(199), "y", 301);
         assert!(t.check(ip(199), "z", 302).is_some());
+    }
+
+    #[test]
+    fn a_long_user_name_is_kept_cut_to_the_longest_stored_one() {
+        let t = LoginThrottle::new(limits());
+        let huge = "x".repeat(1 << 20);
+        t.record_failure(ip(1), &huge, 0);
+        let kept: usize = t.tables().users.map.keys().map(|k| k.chars().count()).sum();
+        assert_eq!(kept, MAX_USER_KEY_CHARS);
+        // Names that differ only past the cut count together.
+        t.record_failure(ip(2), &format!("{huge}y"), 1);
+        assert!(matches!(
+            t.check(ip(3), &huge, 2),
+            Some(Throttled::User { .. })
+        ));
+        assert_eq!(t.sizes().1, 1);
     }
 
     #[test]

@@ -27,7 +27,10 @@ use std::time::Duration;
 
 use crate::User;
 
-/// Entries kept at most; past it the stale ones go, and if none is stale, all of them.
+/// Entries kept at most; past it the stale ones go, and if none is stale, all of them. An
+/// entry is a user with roles, about a kilobyte, so a full cache is about 10 MB; 10,000
+/// tokens used within one lifetime (5 s by default) is 2,000 signed-in callers a second,
+/// beyond what one instance serves, so a full cache means a flood, not a working set.
 const CAPACITY: usize = 10_000;
 
 #[derive(Debug)]
@@ -137,6 +140,11 @@ impl TokenCache {
         );
     }
 
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
     /// Forgets every entry, and refuses the entries of lookups still under way. Call it
     /// after committing anything that revokes a token or changes a user.
     pub fn forget_all(&self) {
@@ -198,6 +206,26 @@ mod tests {
         assert!(cache.get("b", 0).is_none());
         cache.put(cache.ticket(), "b", &user(), 1_000, 0);
         assert!(cache.get("b", 0).is_some());
+    }
+
+    #[test]
+    fn stays_within_its_capacity() {
+        let cache = TokenCache::new(Duration::from_secs(5));
+        let user = user();
+        let total = CAPACITY * 2 + 7;
+        for i in 0..total {
+            // All fresh: nothing is stale when the cache fills.
+            cache.put(cache.ticket(), &format!("t{i}"), &user, i64::MAX, 1_000);
+            assert!(cache.len() <= CAPACITY, "{} entries", cache.len());
+        }
+        assert!(cache.get(&format!("t{}", total - 1), 1_000).is_some());
+        // Filled with entries gone stale, the stale ones make room for new ones.
+        let cache = TokenCache::new(Duration::from_secs(5));
+        for i in 0..CAPACITY {
+            cache.put(cache.ticket(), &format!("old{i}"), &user, i64::MAX, 0);
+        }
+        cache.put(cache.ticket(), "new", &user, i64::MAX, 10_000);
+        assert_eq!(cache.len(), 1);
     }
 
     #[test]
