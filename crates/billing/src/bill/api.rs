@@ -134,8 +134,9 @@ async fn fetch_bill(
         ));
     }
     let ticket = key.map(|key| bill_cache.ticket(key));
-    // Most fetches find a valid bill: answer those from the read pool, and take the write
-    // transaction (on SQLite, the single writer) only to make, expire or regenerate one.
+    // Most fetches find a valid bill: answer those from the read pool (by consumer codes, one
+    // indexed statement), and take the write transaction (on SQLite, the single writer) only
+    // to make, expire or regenerate one.
     let reused = {
         let mut conn = db.pool().acquire().await?;
         fetch::reuse_existing(&mut conn, &clock, &fetch).await?
@@ -144,7 +145,7 @@ async fn fetch_bill(
         (Some(bills), Some(ticket)) => bill_cache.put(ticket, &bills, clock.now_ms()),
         (Some(bills), None) => cache::json_array(&bills),
         (None, _) => cache::json_array(&write_tx!(db, |conn| {
-            fetch::fetch(conn, &mdms, &clock, &fetch, &user.uuid).await
+            fetch::fetch_after_miss(conn, &mdms, &clock, &fetch, &user.uuid).await
         })?),
     };
     Ok(fetched(

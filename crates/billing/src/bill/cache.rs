@@ -1,5 +1,10 @@
 //! A short-lived, in-process copy of fetch-bill answers, so that fetching a bill that is
-//! already valid reads nothing from the database (five statements before it).
+//! already valid reads nothing from the database and builds no JSON. A miss costs one
+//! indexed statement ([`super::store::active_for_codes`]: the bill joined to its details and
+//! account details) plus building the JSON, whatever the number of bills; the copy spares
+//! that for the codes fetched again within its lifetime. Its memory is bounded by
+//! `KOSH_BILL_CACHE_MIB` ([`BillCache::new`]'s budget, weighed in bytes per answer) whatever
+//! the number of bills fetched: the least used answers go first.
 //!
 //! It is a read cache, never an authority: a payment reads its bill from the database in its
 //! own transaction and checks it there, so a copy can at worst show a bill that has just

@@ -7,7 +7,22 @@
 //! row locks ([`demand::store::lock_consumer`]) and looks again, so concurrent fetches queue
 //! and all but the first find the first one's bill. Behind that, the partial unique index
 //! lets only one ACTIVE bill exist; an insert that loses to another ACTIVE bill
-//! ([`store::claim`] returns false) reads and returns the winner.
+//! ([`store::claim_next`] returns false) reads and returns the winner.
+//!
+//! Reads that never scan: a fetch by consumer codes of one city (the common one) is
+//! answered, when every code has a valid ACTIVE bill, by ONE statement
+//! ([`store::active_for_codes`]: the partial unique index of ACTIVE bills with every term an
+//! equality, then each bill's details by their parent's index), whatever the number of
+//! bills. Any other fetch (by demand id, mobile number or email, or at a state) first finds
+//! which codes to bill ([`consumer_keys`]), then reads each code's bill the same way.
+//!
+//! Making a bill (the first fetch of a code with demands), in statements: the read above
+//! (on the read pool), then in the write transaction: the demand locks, the ACTIVE bill
+//! under the locks (one read; when it has expired, one update expires it), the unpaid
+//! demands and their details (two reads), the payer (one read, when the demands name one),
+//! the bill's insert (which takes its place among the code's bills inside the statement),
+//! its number from the counter and onto the bill (two), its details and account details
+//! (one multi-row insert each): ten, besides BEGIN and COMMIT.
 
 use std::collections::BTreeSet;
 
@@ -60,7 +75,49 @@ pub async fn fetch(
     criteria: &FetchCriteria,
     actor: &str,
 ) -> Result<Vec<Bill>, DigitError> {
-    let keys = consumer_keys(conn, criteria).await?;
+    fetch_with(conn, mdms, clock, criteria, actor, Look::First).await
+}
+
+/// [`fetch`] right after [`reuse_existing`] answered `None` for the same criteria: a valid
+/// bill was just looked for and not found, so each code goes straight to its locks (and the
+/// look under them) instead of looking once more before them.
+pub async fn fetch_after_miss(
+    conn: &mut AnyConnection,
+    mdms: &Mdms,
+    clock: &Clock,
+    criteria: &FetchCriteria,
+    actor: &str,
+) -> Result<Vec<Bill>, DigitError> {
+    fetch_with(conn, mdms, clock, criteria, actor, Look::UnderLocksOnly).await
+}
+
+/// Whether a code's valid bill is looked for before its demand locks are taken: that spares
+/// the locks (a write) when the bill exists; it is wasted when the caller just looked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Look {
+    First,
+    UnderLocksOnly,
+}
+
+async fn fetch_with(
+    conn: &mut AnyConnection,
+    mdms: &Mdms,
+    clock: &Clock,
+    criteria: &FetchCriteria,
+    actor: &str,
+    look: Look,
+) -> Result<Vec<Bill>, DigitError> {
+    let keys = match codes_alone(criteria) {
+        // Every code asked about is billed if it has a valid bill or unpaid demands and
+        // skipped otherwise ([`bill_for`] answers `None`): the same codes
+        // [`consumer_keys`] would find, without reading them first. Not for a citizen,
+        // whose codes are only those of their own demands and bills.
+        Some(codes) if !matches!(criteria.scope, Scope::Own(_)) => codes
+            .into_iter()
+            .map(|code| (criteria.tenant_id.clone(), code))
+            .collect(),
+        _ => consumer_keys(conn, criteria).await?,
+    };
     let mut bills = Vec::new();
     for (tenant_id, consumer_code) in &keys {
         let key = Key {
@@ -68,7 +125,7 @@ pub async fn fetch(
             business_service: &criteria.business_service,
             consumer_code,
         };
-        if let Some(bill) = bill_for(conn, mdms, clock, &key, actor).await? {
+        if let Some(bill) = bill_for(conn, mdms, clock, &key, actor, look).await? {
             bills.push(bill);
         }
     }
@@ -88,11 +145,29 @@ pub async fn fetch(
 /// [`fetch`] returns before it takes any lock (its first `active_for`). A bill that expires
 /// or is paid between these reads is a race [`fetch`] has too; a payment checks its bill
 /// again in its own transaction.
+///
+/// By consumer codes of one city, this is one statement ([`store::active_for_codes`]): the
+/// codes [`fetch`] bills are exactly those asked about that have a valid bill or unpaid
+/// demands, so when every code asked about has a valid ACTIVE bill the caller may see, those
+/// bills are the answer; when one has none, `None`.
 pub async fn reuse_existing(
     conn: &mut AnyConnection,
     clock: &Clock,
     criteria: &FetchCriteria,
 ) -> Result<Option<Vec<Bill>>, DigitError> {
+    if let Some(codes) = codes_alone(criteria) {
+        let bills = store::active_for_codes(
+            conn,
+            &criteria.tenant_id,
+            &criteria.business_service,
+            &codes,
+            &criteria.scope,
+        )
+        .await?;
+        let now = clock.now_ms();
+        let all_valid = bills.len() == codes.len() && bills.iter().all(|b| !b.has_expired(now));
+        return Ok(all_valid.then_some(bills));
+    }
     let keys = consumer_keys(conn, criteria).await?;
     if keys.is_empty() {
         return Ok(None);
@@ -107,6 +182,21 @@ pub async fn reuse_existing(
         }
     }
     Ok(Some(bills))
+}
+
+/// The consumer codes asked about, sorted and without repeats, when the criteria are
+/// consumer codes alone at a city (not a state, whose fetch covers its cities' bills).
+fn codes_alone(criteria: &FetchCriteria) -> Option<Vec<String>> {
+    let alone = !criteria.consumer_codes.is_empty()
+        && criteria.demand_id.is_none()
+        && criteria.mobile_number.is_none()
+        && criteria.email.is_none()
+        && !kosh_platform::tenant::is_state_level(&criteria.tenant_id)
+        && criteria.scope.may_search(true, false);
+    alone.then(|| {
+        let codes: BTreeSet<String> = criteria.consumer_codes.iter().cloned().collect();
+        codes.into_iter().collect()
+    })
 }
 
 /// The (tenant, consumer code) pairs to bill: the codes asked for, the code of the demand
@@ -231,12 +321,15 @@ async fn bill_for(
     clock: &Clock,
     key: &Key<'_>,
     actor: &str,
+    look: Look,
 ) -> Result<Option<Bill>, DigitError> {
     let now = clock.now_ms();
-    let active =
-        store::active_for(conn, key.tenant_id, key.business_service, key.consumer_code).await?;
-    if let Some(bill) = active.filter(|b| !b.has_expired(now)) {
-        return Ok(Some(bill));
+    if look == Look::First {
+        let active =
+            store::active_for(conn, key.tenant_id, key.business_service, key.consumer_code).await?;
+        if let Some(bill) = active.filter(|b| !b.has_expired(now)) {
+            return Ok(Some(bill));
+        }
     }
 
     demand_store::lock_consumer(conn, key.tenant_id, key.business_service, key.consumer_code)
@@ -310,9 +403,7 @@ async fn bill_for(
     let Some(mut bill) = generate::make(&demands, &context)? else {
         return Ok(None);
     };
-    bill.seq =
-        store::next_seq(conn, key.tenant_id, key.business_service, key.consumer_code).await?;
-    if !store::claim(conn, &bill).await? {
+    if !store::claim_next(conn, &mut bill).await? {
         // Another request's bill is the ACTIVE one: answer with it.
         return store::active_for(conn, key.tenant_id, key.business_service, key.consumer_code)
             .await;

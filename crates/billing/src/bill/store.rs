@@ -1,13 +1,20 @@
 //! Bills in the database. The partial unique index `egbs_bill_one_active` lets one bill per
 //! (tenant, service, consumer code) be ACTIVE; [`claim`] inserts a new bill only where it
 //! wins that place, so two requests can never both leave an ACTIVE bill.
+//!
+//! Reads: a bill is read whole, with its details and their account details, in ONE
+//! statement ([`JOINED`]: the bill row joined to its details and account details, each found
+//! by its parent on the child's index), so fetch-bill of a consumer code is one indexed read
+//! ([`active_for_codes`]) and a payment's bill one read by primary key ([`load`]).
+//! Writes: a new bill's details and account details go in as multi-row inserts
+//! ([`insert_details`]), one statement per table.
 
 use std::collections::HashMap;
 
 use kosh_platform::DigitError;
 use kosh_platform::money::Paise;
 use kosh_platform::pii::{self, Vault, table::BILLS};
-use kosh_platform::sql::SqlBuilder;
+use kosh_platform::sql::{SqlBuilder, rows_per_statement};
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -15,16 +22,7 @@ use sqlx::{AnyConnection, Row};
 use super::{Bill, BillAccountDetail, BillDetail, BillStatus};
 use crate::demand::Audit;
 use crate::query::{json_column, json_text, push_tenant};
-
-const BILL_COLUMNS: &str = "id, tenant_id, consumer_code, business_service, bill_number, bill_date, seq, status, \
-     total_amount, amount_paid, user_id, payer_name, payer_address, payer_email, mobile_number, \
-     part_payment_allowed, is_advance_allowed, minimum_amount_to_be_paid, collection_modes_not_allowed, \
-     additional_details, file_store_id, payment_id, advance_amount, advance_demand_detail_id, \
-     created_by, created_ms, last_modified_by, last_modified_ms, pii";
-
-fn bill_from(row: &AnyRow) -> Result<Bill, sqlx::Error> {
-    bill_from_with(&pii::vault(), row)
-}
+use crate::visibility::Scope;
 
 /// A bill row; its payer comes out of the sealed `pii` column.
 fn bill_from_with(vault: &Vault, row: &AnyRow) -> Result<Bill, sqlx::Error> {
@@ -73,39 +71,152 @@ fn bill_from_with(vault: &Vault, row: &AnyRow) -> Result<Bill, sqlx::Error> {
     })
 }
 
-fn detail_from(row: &AnyRow) -> Result<BillDetail, sqlx::Error> {
+/// A bill with its details and their account details, one row per account detail (a bill
+/// or detail without children still gives one row: the joins are LEFT). The bill's columns
+/// keep their names, so [`bill_from_with`] reads them; a detail's are `d_...`, an account
+/// detail's `a_...`. Each join follows the child's index on (tenant_id, parent id).
+/// The caller appends the bill conditions after `WHERE `.
+const JOINED: &str = "SELECT b.id AS id, b.tenant_id AS tenant_id, b.consumer_code AS consumer_code, \
+     b.business_service AS business_service, b.bill_number AS bill_number, b.bill_date AS bill_date, b.seq AS seq, \
+     b.status AS status, b.total_amount AS total_amount, b.amount_paid AS amount_paid, b.user_id AS user_id, \
+     b.payer_name AS payer_name, b.payer_address AS payer_address, b.payer_email AS payer_email, \
+     b.mobile_number AS mobile_number, b.part_payment_allowed AS part_payment_allowed, \
+     b.is_advance_allowed AS is_advance_allowed, b.minimum_amount_to_be_paid AS minimum_amount_to_be_paid, \
+     b.collection_modes_not_allowed AS collection_modes_not_allowed, b.additional_details AS additional_details, \
+     b.file_store_id AS file_store_id, b.payment_id AS payment_id, b.advance_amount AS advance_amount, \
+     b.advance_demand_detail_id AS advance_demand_detail_id, b.created_by AS created_by, b.created_ms AS created_ms, \
+     b.last_modified_by AS last_modified_by, b.last_modified_ms AS last_modified_ms, b.pii AS pii, \
+     d.id AS d_id, d.demand_id AS d_demand_id, d.from_period AS d_from_period, d.to_period AS d_to_period, \
+     d.expiry_date AS d_expiry_date, d.amount AS d_amount, d.amount_paid AS d_amount_paid, \
+     d.additional_details AS d_additional_details, \
+     a.id AS a_id, a.demand_detail_id AS a_demand_detail_id, a.tax_head_code AS a_tax_head_code, \
+     a.order_no AS a_order_no, a.amount AS a_amount, a.adjusted_amount AS a_adjusted_amount, \
+     a.additional_details AS a_additional_details \
+     FROM egbs_bill b \
+     LEFT JOIN egbs_bill_detail d ON d.tenant_id = b.tenant_id AND d.bill_id = b.id \
+     LEFT JOIN egbs_bill_account_detail a ON a.tenant_id = d.tenant_id AND a.bill_detail_id = d.id \
+     WHERE ";
+
+/// Runs a [`JOINED`] query and puts its rows back together: the bills in the order their
+/// first rows came, each detail once under its bill (oldest period first, as DIGIT orders
+/// them), each account detail under its detail (by order, tax head).
+async fn read_joined(conn: &mut AnyConnection, q: &SqlBuilder) -> Result<Vec<Bill>, DigitError> {
+    let rows = q.build().fetch_all(&mut *conn).await?;
+    let vault = pii::vault();
+    let mut bills: Vec<Bill> = Vec::new();
+    let mut bill_at: HashMap<String, usize> = HashMap::new();
+    // (bill's place, detail's place in that bill), by detail id.
+    let mut detail_at: HashMap<String, (usize, usize)> = HashMap::new();
+    for row in &rows {
+        let bill_id: String = row.try_get("id")?;
+        let b = match bill_at.get(&bill_id) {
+            Some(&b) => b,
+            None => {
+                bills.push(bill_from_with(&vault, row)?);
+                bill_at.insert(bill_id, bills.len() - 1);
+                bills.len() - 1
+            }
+        };
+        let Some(detail_id) = row.try_get::<Option<String>, _>("d_id")? else {
+            continue;
+        };
+        let d = match detail_at.get(&detail_id) {
+            Some(&(_, d)) => d,
+            None => {
+                let bill = &mut bills[b];
+                bill.details
+                    .push(joined_detail(row, bill, detail_id.clone())?);
+                detail_at.insert(detail_id, (b, bill.details.len() - 1));
+                bill.details.len() - 1
+            }
+        };
+        if let Some(account_id) = row.try_get::<Option<String>, _>("a_id")? {
+            let detail = &mut bills[b].details[d];
+            let account = joined_account(row, detail, account_id)?;
+            detail.account_details.push(account);
+        }
+    }
+    for bill in &mut bills {
+        bill.details
+            .sort_by(|x, y| (x.from_period, &x.id).cmp(&(y.from_period, &y.id)));
+        for detail in &mut bill.details {
+            detail.account_details.sort_by(|x, y| {
+                (x.order, &x.tax_head_code, &x.id).cmp(&(y.order, &y.tax_head_code, &y.id))
+            });
+        }
+    }
+    Ok(bills)
+}
+
+/// The `d_...` columns of a [`JOINED`] row: a detail of `bill` (same tenant, by the join).
+fn joined_detail(row: &AnyRow, bill: &Bill, id: String) -> Result<BillDetail, sqlx::Error> {
     Ok(BillDetail {
-        id: row.try_get("id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        bill_id: row.try_get("bill_id")?,
-        demand_id: row.try_get("demand_id")?,
-        from_period: row.try_get("from_period")?,
-        to_period: row.try_get("to_period")?,
-        expiry_date: row.try_get("expiry_date")?,
-        amount: Paise::new(row.try_get("amount")?),
-        amount_paid: Paise::new(row.try_get("amount_paid")?),
-        additional_details: json_column(row.try_get("additional_details")?),
+        id,
+        tenant_id: bill.tenant_id.clone(),
+        bill_id: bill.id.clone(),
+        demand_id: row.try_get("d_demand_id")?,
+        from_period: row.try_get("d_from_period")?,
+        to_period: row.try_get("d_to_period")?,
+        expiry_date: row.try_get("d_expiry_date")?,
+        amount: Paise::new(row.try_get("d_amount")?),
+        amount_paid: Paise::new(row.try_get("d_amount_paid")?),
+        additional_details: json_column(row.try_get("d_additional_details")?),
         account_details: Vec::new(),
     })
 }
 
-fn account_from(row: &AnyRow) -> Result<BillAccountDetail, sqlx::Error> {
+/// The `a_...` columns of a [`JOINED`] row: an account detail of `detail`.
+fn joined_account(
+    row: &AnyRow,
+    detail: &BillDetail,
+    id: String,
+) -> Result<BillAccountDetail, sqlx::Error> {
     Ok(BillAccountDetail {
-        id: row.try_get("id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        bill_detail_id: row.try_get("bill_detail_id")?,
-        demand_detail_id: row.try_get("demand_detail_id")?,
-        tax_head_code: row.try_get("tax_head_code")?,
-        order: row.try_get("order_no")?,
-        amount: Paise::new(row.try_get("amount")?),
-        adjusted_amount: Paise::new(row.try_get("adjusted_amount")?),
-        additional_details: json_column(row.try_get("additional_details")?),
+        id,
+        tenant_id: detail.tenant_id.clone(),
+        bill_detail_id: detail.id.clone(),
+        demand_detail_id: row.try_get("a_demand_detail_id")?,
+        tax_head_code: row.try_get("a_tax_head_code")?,
+        order: row.try_get("a_order_no")?,
+        amount: Paise::new(row.try_get("a_amount")?),
+        adjusted_amount: Paise::new(row.try_get("a_adjusted_amount")?),
+        additional_details: json_column(row.try_get("a_additional_details")?),
     })
 }
 
-/// Inserts `bill` (without its details) as the ACTIVE bill of its consumer code. `false`
-/// when another ACTIVE bill holds that place: the caller reads the winner instead.
+/// Inserts `bill` (without its details) as the ACTIVE bill of its consumer code, in its
+/// place `bill.seq`. `false` when another ACTIVE bill holds that place: the caller reads
+/// the winner instead.
 pub async fn claim(conn: &mut AnyConnection, bill: &Bill) -> Result<bool, DigitError> {
+    Ok(insert_active(conn, bill, Place::Given).await?.is_some())
+}
+
+/// [`claim`], taking the next place among the consumer code's bills (one more than the
+/// highest, read inside the insert) and writing it into `bill.seq`. Run under the consumer
+/// code's demand locks, so two new bills never take the same place.
+pub async fn claim_next(conn: &mut AnyConnection, bill: &mut Bill) -> Result<bool, DigitError> {
+    match insert_active(conn, bill, Place::Next).await? {
+        Some(seq) => {
+            bill.seq = seq;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// Where a new bill goes among its consumer code's bills.
+enum Place {
+    Given,
+    Next,
+}
+
+/// The insert of [`claim`] and [`claim_next`]: the seq taken, or `None` when another ACTIVE
+/// bill holds the place.
+async fn insert_active(
+    conn: &mut AnyConnection,
+    bill: &Bill,
+    place: Place,
+) -> Result<Option<i64>, DigitError> {
     super::cache::touch_consumer(&bill.business_service, &bill.consumer_code);
     let modes = bill.collection_modes_not_allowed.join(",");
     let sealed = BILLS.seal(
@@ -118,68 +229,63 @@ pub async fn claim(conn: &mut AnyConnection, bill: &Bill) -> Result<bool, DigitE
         ],
         None,
     );
-    let inserted = sqlx::query(
+    let mut q = SqlBuilder::new(
         "INSERT INTO egbs_bill (id, tenant_id, consumer_code, business_service, bill_number, bill_date, seq, status, \
          total_amount, amount_paid, user_id, payer_name, payer_address, payer_email, mobile_number, \
          part_payment_allowed, is_advance_allowed, minimum_amount_to_be_paid, collection_modes_not_allowed, \
          additional_details, file_store_id, payment_id, advance_amount, advance_demand_detail_id, \
-         created_by, created_ms, last_modified_by, last_modified_ms, pii) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28, $29) \
-         ON CONFLICT (tenant_id, business_service, consumer_code) WHERE status = 'ACTIVE' DO NOTHING",
-    )
-    .bind(&bill.id)
-    .bind(&bill.tenant_id)
-    .bind(&bill.consumer_code)
-    .bind(&bill.business_service)
-    .bind(&bill.bill_number)
-    .bind(bill.bill_date)
-    .bind(bill.seq)
-    .bind(bill.status.as_str())
-    .bind(bill.total_amount.get())
-    .bind(bill.amount_paid.get())
-    .bind(&bill.user_id)
-    .bind(sealed.column(0))
-    .bind(sealed.column(1))
-    .bind(sealed.column(2))
-    .bind(sealed.column(3))
-    .bind(i64::from(bill.part_payment_allowed))
-    .bind(i64::from(bill.is_advance_allowed))
-    .bind(bill.minimum_amount_to_be_paid.get())
-    .bind(if modes.is_empty() { None } else { Some(modes) })
-    .bind(json_text(&bill.additional_details))
-    .bind(&bill.file_store_id)
-    .bind(&bill.payment_id)
-    .bind(bill.advance_amount.get())
-    .bind(&bill.advance_demand_detail_id)
-    .bind(&bill.audit.created_by)
-    .bind(bill.audit.created_ms)
-    .bind(&bill.audit.last_modified_by)
-    .bind(bill.audit.last_modified_ms)
-    .bind(&sealed.pii)
-    .execute(&mut *conn)
-    .await?;
-    Ok(inserted.rows_affected() == 1)
-}
-
-/// The place the next bill of a consumer code takes. Read under the consumer code's demand
-/// locks, so two new bills never take the same place.
-pub async fn next_seq(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    business_service: &str,
-    consumer_code: &str,
-) -> Result<i64, DigitError> {
-    let row = sqlx::query(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM egbs_bill WHERE tenant_id = $1 AND business_service = $2 \
-         AND consumer_code = $3",
-    )
-    .bind(tenant_id)
-    .bind(business_service)
-    .bind(consumer_code)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(row.try_get::<i64, _>(0)?)
+         created_by, created_ms, last_modified_by, last_modified_ms, pii) VALUES (",
+    );
+    q.bind(&bill.id).push(", ");
+    q.bind(&bill.tenant_id).push(", ");
+    q.bind(&bill.consumer_code).push(", ");
+    q.bind(&bill.business_service).push(", ");
+    q.bind(bill.bill_number.clone()).push(", ");
+    q.bind(bill.bill_date).push(", ");
+    match place {
+        Place::Given => {
+            q.bind(bill.seq);
+        }
+        Place::Next => {
+            q.push("(SELECT COALESCE(MAX(seq), 0) + 1 FROM egbs_bill WHERE tenant_id = ")
+                .bind(&bill.tenant_id)
+                .push(" AND business_service = ")
+                .bind(&bill.business_service)
+                .push(" AND consumer_code = ")
+                .bind(&bill.consumer_code)
+                .push(")");
+        }
+    }
+    q.push(", ");
+    q.bind(bill.status.as_str()).push(", ");
+    q.bind(bill.total_amount.get()).push(", ");
+    q.bind(bill.amount_paid.get()).push(", ");
+    q.bind(bill.user_id.clone()).push(", ");
+    for i in 0..4 {
+        q.bind(sealed.column(i).map(str::to_string)).push(", ");
+    }
+    q.bind(i64::from(bill.part_payment_allowed)).push(", ");
+    q.bind(i64::from(bill.is_advance_allowed)).push(", ");
+    q.bind(bill.minimum_amount_to_be_paid.get()).push(", ");
+    q.bind((!modes.is_empty()).then_some(modes)).push(", ");
+    q.bind(json_text(&bill.additional_details)).push(", ");
+    q.bind(bill.file_store_id.clone()).push(", ");
+    q.bind(bill.payment_id.clone()).push(", ");
+    q.bind(bill.advance_amount.get()).push(", ");
+    q.bind(bill.advance_demand_detail_id.clone()).push(", ");
+    q.bind(&bill.audit.created_by).push(", ");
+    q.bind(bill.audit.created_ms).push(", ");
+    q.bind(&bill.audit.last_modified_by).push(", ");
+    q.bind(bill.audit.last_modified_ms).push(", ");
+    q.bind(sealed.pii).push(
+        ") ON CONFLICT (tenant_id, business_service, consumer_code) WHERE status = 'ACTIVE' \
+         DO NOTHING RETURNING seq",
+    );
+    let row = q.build().fetch_optional(&mut *conn).await?;
+    Ok(match row {
+        Some(row) => Some(row.try_get::<i64, _>("seq")?),
+        None => None,
+    })
 }
 
 pub async fn set_number(conn: &mut AnyConnection, bill: &Bill) -> Result<(), DigitError> {
@@ -193,70 +299,97 @@ pub async fn set_number(conn: &mut AnyConnection, bill: &Bill) -> Result<(), Dig
     Ok(())
 }
 
-/// Inserts the details and account details of a claimed bill.
+/// Inserts the details and account details of a claimed bill: one multi-row statement per
+/// table (more only past [`rows_per_statement`]'s bound on parameters).
 pub async fn insert_details(conn: &mut AnyConnection, bill: &Bill) -> Result<(), DigitError> {
     super::cache::touch_consumer(&bill.business_service, &bill.consumer_code);
-    for detail in &bill.details {
-        sqlx::query(
+    for chunk in bill.details.chunks(rows_per_statement(10)) {
+        let mut q = SqlBuilder::new(
             "INSERT INTO egbs_bill_detail (id, tenant_id, bill_id, demand_id, from_period, to_period, expiry_date, \
-             amount, amount_paid, additional_details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&detail.id)
-        .bind(&detail.tenant_id)
-        .bind(&detail.bill_id)
-        .bind(&detail.demand_id)
-        .bind(detail.from_period)
-        .bind(detail.to_period)
-        .bind(detail.expiry_date)
-        .bind(detail.amount.get())
-        .bind(detail.amount_paid.get())
-        .bind(json_text(&detail.additional_details))
-        .execute(&mut *conn)
-        .await?;
-        for account in &detail.account_details {
-            sqlx::query(
-                "INSERT INTO egbs_bill_account_detail (id, tenant_id, bill_detail_id, demand_detail_id, tax_head_code, \
-                 order_no, amount, adjusted_amount, additional_details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&account.id)
-            .bind(&account.tenant_id)
-            .bind(&account.bill_detail_id)
-            .bind(&account.demand_detail_id)
-            .bind(&account.tax_head_code)
-            .bind(account.order)
-            .bind(account.amount.get())
-            .bind(account.adjusted_amount.get())
-            .bind(json_text(&account.additional_details))
-            .execute(&mut *conn)
-            .await?;
+             amount, amount_paid, additional_details) VALUES ",
+        );
+        for (i, detail) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.bind(&detail.id).push(", ");
+            q.bind(&detail.tenant_id).push(", ");
+            q.bind(&detail.bill_id).push(", ");
+            q.bind(&detail.demand_id).push(", ");
+            q.bind(detail.from_period).push(", ");
+            q.bind(detail.to_period).push(", ");
+            q.bind(detail.expiry_date).push(", ");
+            q.bind(detail.amount.get()).push(", ");
+            q.bind(detail.amount_paid.get()).push(", ");
+            q.bind(json_text(&detail.additional_details)).push(")");
         }
+        q.build().execute(&mut *conn).await?;
+    }
+    let accounts: Vec<&BillAccountDetail> = bill
+        .details
+        .iter()
+        .flat_map(|d| &d.account_details)
+        .collect();
+    for chunk in accounts.chunks(rows_per_statement(9)) {
+        let mut q = SqlBuilder::new(
+            "INSERT INTO egbs_bill_account_detail (id, tenant_id, bill_detail_id, demand_detail_id, tax_head_code, \
+             order_no, amount, adjusted_amount, additional_details) VALUES ",
+        );
+        for (i, account) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.bind(&account.id).push(", ");
+            q.bind(&account.tenant_id).push(", ");
+            q.bind(&account.bill_detail_id).push(", ");
+            q.bind(&account.demand_detail_id).push(", ");
+            q.bind(&account.tax_head_code).push(", ");
+            q.bind(account.order).push(", ");
+            q.bind(account.amount.get()).push(", ");
+            q.bind(account.adjusted_amount.get()).push(", ");
+            q.bind(json_text(&account.additional_details)).push(")");
+        }
+        q.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-/// The ACTIVE bill of a consumer code of a service, with its details: the bill row read
-/// whole in one statement (not its id and then the row), as fetch-bill reads it per request.
+/// The ACTIVE bill of a consumer code of a service (of exactly `tenant_id`), with its
+/// details: one statement ([`active_for_codes`]).
 pub async fn active_for(
     conn: &mut AnyConnection,
     tenant_id: &str,
     business_service: &str,
     consumer_code: &str,
 ) -> Result<Option<Bill>, DigitError> {
-    let mut q = SqlBuilder::new("SELECT ");
-    q.push(BILL_COLUMNS)
-        .push(" FROM egbs_bill WHERE tenant_id = ")
-        .bind(tenant_id)
-        .push(" AND business_service = ")
-        .bind(business_service)
-        .push(" AND consumer_code = ")
-        .bind(consumer_code)
-        .push(" AND status = 'ACTIVE'");
-    let Some(row) = q.build().fetch_optional(&mut *conn).await? else {
-        return Ok(None);
-    };
-    let mut bills = vec![bill_from(&row)?];
-    attach_details(conn, tenant_id, &mut bills).await?;
-    Ok(bills.pop())
+    let codes = [consumer_code.to_string()];
+    let bills = active_for_codes(conn, tenant_id, business_service, &codes, &Scope::Tenant).await?;
+    Ok(bills.into_iter().next())
+}
+
+/// The ACTIVE bills of these consumer codes of a service, of exactly `tenant_id` (a city:
+/// a bill belongs to one tenant), that `scope` lets the caller see, with their details,
+/// sorted by consumer code. One statement: every term of the partial unique index
+/// `egbs_bill_one_active` (tenant, service, consumer code, status 'ACTIVE' written as a
+/// literal so both databases match the index's predicate) is an equality, then each bill's
+/// details and account details by their parent's index.
+pub async fn active_for_codes(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    business_service: &str,
+    consumer_codes: &[String],
+    scope: &Scope,
+) -> Result<Vec<Bill>, DigitError> {
+    let mut bills = Vec::new();
+    for chunk in consumer_codes.chunks(rows_per_statement(1)) {
+        let mut q = SqlBuilder::new(JOINED);
+        q.push("b.tenant_id = ")
+            .bind(tenant_id)
+            .push(" AND b.business_service = ")
+            .bind(business_service)
+            .push(" AND b.status = 'ACTIVE' AND b.consumer_code IN ")
+            .bind_list(chunk);
+        scope.push_bill_filter(&mut q, "b.");
+        bills.extend(read_joined(conn, &q).await?);
+    }
+    bills.sort_by(|x, y| x.consumer_code.cmp(&y.consumer_code));
+    Ok(bills)
 }
 
 /// The most recently made bill of a consumer code of a service: (id, status).
@@ -299,85 +432,25 @@ pub async fn load_one(
 }
 
 /// The bills with these ids in `tenant_id` (a state covers its cities), with their details,
-/// in the order of `ids`.
+/// in the order of `ids`: one statement (by primary key, for a city).
 pub async fn load(
     conn: &mut AnyConnection,
     tenant_id: &str,
     ids: &[String],
 ) -> Result<Vec<Bill>, DigitError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut q = SqlBuilder::new("SELECT ");
-    q.push(BILL_COLUMNS).push(" FROM egbs_bill WHERE ");
-    push_tenant(&mut q, "tenant_id", tenant_id);
-    q.push(" AND id IN ").bind_list(ids);
-    let rows = q.build().fetch_all(&mut *conn).await?;
-    let vault = pii::vault();
-    let mut bills = rows
-        .iter()
-        .map(|r| bill_from_with(&vault, r))
-        .collect::<Result<Vec<_>, _>>()?;
-    attach_details(conn, tenant_id, &mut bills).await?;
-    let mut by_id: HashMap<String, Bill> = bills.into_iter().map(|b| (b.id.clone(), b)).collect();
-    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
-}
-
-/// Reads the details and account details of `bills` (all of `tenant_id`, a state covering
-/// its cities) into them.
-async fn attach_details(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    bills: &mut [Bill],
-) -> Result<(), DigitError> {
-    if bills.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<String> = bills.iter().map(|b| b.id.clone()).collect();
-    let mut q = SqlBuilder::new(
-        "SELECT id, tenant_id, bill_id, demand_id, from_period, to_period, expiry_date, amount, amount_paid, \
-         additional_details FROM egbs_bill_detail WHERE ",
-    );
-    push_tenant(&mut q, "tenant_id", tenant_id);
-    q.push(" AND bill_id IN ")
-        .bind_list(&ids)
-        .push(" ORDER BY from_period, id");
-    let rows = q.build().fetch_all(&mut *conn).await?;
-    let mut details: Vec<BillDetail> = rows.iter().map(detail_from).collect::<Result<_, _>>()?;
-
-    let detail_ids: Vec<String> = details.iter().map(|d| d.id.clone()).collect();
-    if !detail_ids.is_empty() {
-        let mut q = SqlBuilder::new(
-            "SELECT id, tenant_id, bill_detail_id, demand_detail_id, tax_head_code, order_no, amount, \
-             adjusted_amount, additional_details FROM egbs_bill_account_detail WHERE ",
+    let mut by_id: HashMap<String, Bill> = HashMap::new();
+    for chunk in ids.chunks(rows_per_statement(1)) {
+        let mut q = SqlBuilder::new(JOINED);
+        push_tenant(&mut q, "b.tenant_id", tenant_id);
+        q.push(" AND b.id IN ").bind_list(chunk);
+        by_id.extend(
+            read_joined(conn, &q)
+                .await?
+                .into_iter()
+                .map(|b| (b.id.clone(), b)),
         );
-        push_tenant(&mut q, "tenant_id", tenant_id);
-        q.push(" AND bill_detail_id IN ")
-            .bind_list(&detail_ids)
-            .push(" ORDER BY order_no, tax_head_code, id");
-        let rows = q.build().fetch_all(&mut *conn).await?;
-        let mut by_detail: HashMap<String, Vec<BillAccountDetail>> = HashMap::new();
-        for row in &rows {
-            let account = account_from(row)?;
-            by_detail
-                .entry(account.bill_detail_id.clone())
-                .or_default()
-                .push(account);
-        }
-        for detail in &mut details {
-            detail.account_details = by_detail.remove(&detail.id).unwrap_or_default();
-        }
     }
-    let mut index: HashMap<String, usize> = HashMap::new();
-    for (i, bill) in bills.iter().enumerate() {
-        index.insert(bill.id.clone(), i);
-    }
-    for detail in details {
-        if let Some(&i) = index.get(&detail.bill_id) {
-            bills[i].details.push(detail);
-        }
-    }
-    Ok(())
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
 /// Moves a bill to `to` if it is in one of `from`; whether it moved.
