@@ -96,11 +96,7 @@ pub async fn make(
         }
         next = batch_end;
         if next >= analyze_at {
-            refresh_statistics(
-                db,
-                "egbs_bill, egbs_bill_detail, egbs_bill_account_detail, id_counter",
-            )
-            .await?;
+            refresh_statistics(db).await?;
             analyze_at = next.saturating_mul(4);
         }
         progress(next - start);
@@ -348,11 +344,7 @@ pub async fn clone_made(
         })?;
         next = batch_end;
         if next >= analyze_at {
-            refresh_statistics(
-                db,
-                "egbs_bill, egbs_bill_detail, egbs_bill_account_detail, id_counter",
-            )
-            .await?;
+            refresh_statistics(db).await?;
             analyze_at = next.saturating_mul(4);
         }
         progress(next - start);

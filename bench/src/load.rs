@@ -121,11 +121,18 @@ pub async fn bills(
     Ok(steps)
 }
 
-/// Fresh planner statistics for every table after a load (plain `ANALYZE` on both
-/// databases; PostgreSQL's autovacuum is off on this machine, and SQLite keeps none until
-/// asked).
+/// Fresh planner statistics for every table after a load, with kosh's own
+/// [`Db::analyze_all`] (PostgreSQL's autovacuum is off on this machine, and SQLite keeps none
+/// until asked).
 pub async fn analyze(db: &Db) -> anyhow::Result<LoadStats> {
     let started = Instant::now();
-    sqlx::raw_sql("ANALYZE").execute(db.pool()).await?;
-    Ok(LoadStats::new("ANALYZE", 0, 0, started))
+    db.analyze_all()
+        .await
+        .map_err(|e| anyhow::anyhow!("analysing: {e:?}"))?;
+    Ok(LoadStats::new(
+        "ANALYZE (kosh's Db::analyze_all)",
+        0,
+        0,
+        started,
+    ))
 }

@@ -7,7 +7,6 @@
 
 use kosh_billing::masters;
 use kosh_mdms::Mdms;
-use kosh_platform::db::Backend;
 use kosh_platform::sql::SqlBuilder;
 use kosh_platform::{Db, DigitError, write_tx};
 
@@ -194,7 +193,7 @@ pub async fn load(
         })?;
         next = batch_end;
         if next >= analyze_at {
-            refresh_statistics(db, "egbs_demand, egbs_demand_detail, egbs_bill").await?;
+            refresh_statistics(db).await?;
             analyze_at = next.saturating_mul(4);
         }
         progress(next - start);
@@ -202,16 +201,10 @@ pub async fn load(
     Ok(())
 }
 
-/// Fresh planner statistics for `tables` (a comma-separated list) on PostgreSQL, as
-/// `kosh import demands` takes them while it grows the tables; SQLite needs none until the
-/// load is done.
-pub async fn refresh_statistics(db: &Db, tables: &str) -> Result<(), DigitError> {
-    if db.backend() == Backend::Postgres {
-        // The names are the benchmark's own constants, not input.
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ANALYZE {tables}")))
-            .execute(db.pool())
-            .await?;
-    }
+/// Fresh planner statistics for the tables grown since their last analysis, with kosh's own
+/// [`Db::analyze_grown`] (as `kosh import demands` takes them while it grows the tables).
+pub async fn refresh_statistics(db: &Db) -> Result<(), DigitError> {
+    db.analyze_grown().await?;
     Ok(())
 }
 
