@@ -173,6 +173,19 @@ fn tenants_acted_on(body: Option<&Value>, query: Option<&str>, user_tenant: &str
 
 pub async fn gate(
     State(state): State<AppState>,
+    connect_info: ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    // The request's body counts against the bytes all requests may hold at once until it
+    // is answered (crate::body_budget).
+    let budget = state.body_budget.clone();
+    let _share = budget.reserve(request.headers()).await;
+    gate_within_budget(state, connect_info, request, next).await
+}
+
+async fn gate_within_budget(
+    state: AppState,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
     next: Next,

@@ -3,6 +3,7 @@
 //! metrics, and the OpenAPI document of every route.
 
 pub mod audit;
+pub mod body_budget;
 pub mod cli;
 pub mod config;
 pub mod gateway;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub bbps: Arc<kosh_bbps::Bbps>,
     pub bill_cache: Arc<kosh_billing::bill::cache::BillCache>,
     pub max_body_bytes: usize,
+    /// The request-body bytes all requests in flight may hold at once.
+    pub body_budget: Arc<body_budget::BodyBudget>,
 }
 
 #[derive(OpenApi)]
@@ -210,6 +213,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             settings.bill_cache_mib << 20,
         )),
         max_body_bytes: settings.max_body_bytes,
+        body_budget: Arc::new(body_budget::BodyBudget::new(settings.max_body_bytes)),
     };
     let router = app(state.clone(), settings);
     let reconciler = (settings.pg_reconcile_every_seconds > 0).then(|| {
