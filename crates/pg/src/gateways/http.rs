@@ -120,3 +120,40 @@ pub(crate) fn rejected(gateway: &'static str, answer: &Answer) -> GatewayError {
         detail: format!("HTTP {}: {}", answer.status, answer.snippet()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A gateway that answers any request with `size` bytes of body.
+    async fn answering(size: usize) -> (String, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/status", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {size}\r\n\r\n");
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(&vec![b'a'; size]).await;
+        });
+        (url, task)
+    }
+
+    #[tokio::test]
+    async fn an_answer_past_the_bound_is_refused_not_kept() {
+        let client = client("TEST", Duration::from_secs(10)).unwrap();
+        let (url, gateway) = answering(MAX_BODY_BYTES + 1).await;
+        let err = send("TEST", client.get(&url)).await.unwrap_err();
+        assert!(
+            matches!(&err, GatewayError::Malformed { detail, .. } if detail.contains("longer than")),
+            "{err}"
+        );
+        gateway.abort();
+        let (url, gateway) = answering(MAX_BODY_BYTES).await;
+        let answer = send("TEST", client.get(&url)).await.unwrap();
+        assert_eq!(answer.body.len(), MAX_BODY_BYTES);
+        gateway.abort();
+    }
+}
