@@ -87,6 +87,7 @@ fn assert_invalid(result: &(StatusCode, Option<String>, Value)) {
 }
 
 async fn sign_ins_are_throttled_by_address_and_by_user_name(backend: Backend) {
+    kosh_blackbox::one_instance("the login throttle counts in each instance's memory");
     let kosh = Kosh::start_with(backend, |s| {
         s.login_max_failures_per_address = 5;
         s.login_max_failures_per_user = 3;

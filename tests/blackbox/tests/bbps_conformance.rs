@@ -865,6 +865,7 @@ async fn delivered(seen: &Seen, path: &str) -> (String, usize) {
 async fn the_asynchronous_exchange_acks_then_posts_the_signed_response_with_retries(
     backend: Backend,
 ) {
+    kosh_blackbox::one_instance("health counts the deliveries of the instance it asks");
     let (base, seen) = unit_endpoint().await;
     let url = base.clone();
     let env = start_with(backend, move |s| s.bbps_callback_url = Some(url)).await;

@@ -656,6 +656,7 @@ async fn fetch_bill_reuse_on_the_read_pool_answers_as_the_write_path_does(backen
 /// shows only after the copy's lifetime (30 s by kosh's clock, by default); a change made
 /// through kosh (a payment, a demand update, a bill cancellation) shows at the next fetch.
 async fn a_remembered_fetch_bill_follows_every_change_made_here_at_once(backend: Backend) {
+    kosh_blackbox::one_instance("it reads the instance's own copy of fetch-bill answers");
     let (kosh, payer) = start(backend).await;
     let demand = create_demand(
         &kosh,

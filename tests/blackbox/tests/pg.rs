@@ -1210,7 +1210,7 @@ async fn sandbox_pages_take_a_payment_end_to_end(backend: Backend) {
     let txn = create_ok(&env, txn_request(&bill, "SANDBOX")).await;
     let redirect = txn["redirectUrl"].as_str().unwrap().to_string();
     assert!(
-        redirect.starts_with(&env.kosh.url("/pg-service/sandbox/pay?")),
+        env.kosh.serves(&redirect, "/pg-service/sandbox/pay?"),
         "{redirect}"
     );
 

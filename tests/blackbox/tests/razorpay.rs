@@ -142,7 +142,7 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
 async fn checkout_form(env: &Env, txn: &Value) -> (String, Vec<(String, String)>) {
     let redirect = txn["redirectUrl"].as_str().expect("redirectUrl");
     assert!(
-        redirect.starts_with(&env.kosh.url(razorpay::PAGE_PATH)),
+        env.kosh.serves(redirect, razorpay::PAGE_PATH),
         "the redirect is kosh's checkout page: {redirect}"
     );
     let response = env.kosh.client.get(redirect).send().await.expect("page");
