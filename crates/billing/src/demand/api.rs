@@ -5,7 +5,7 @@
 //! demands it would write: `validate::written`), writes the demands and an audit copy of
 //! each, and expires the ACTIVE bills of those consumer codes (their amounts no longer hold).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use axum::Json;
@@ -72,24 +72,43 @@ fn consumer_keys<'a>(
         .collect()
 }
 
+/// The consumer codes of `keys` by (tenant, service), each list sorted: what the set-based
+/// statements below take, a few hundred codes per statement.
+fn by_service(keys: &BTreeSet<(String, String, String)>) -> BTreeMap<(&str, &str), Vec<String>> {
+    let mut out: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
+    for (tenant, service, code) in keys {
+        out.entry((tenant.as_str(), service.as_str()))
+            .or_default()
+            .push(code.clone());
+    }
+    out
+}
+
+/// Locks the ACTIVE demands of every consumer code of `keys`: one statement per tenant and
+/// service (and few hundred codes), in key order.
 async fn lock_all(
     conn: &mut AnyConnection,
     keys: &BTreeSet<(String, String, String)>,
 ) -> Result<(), DigitError> {
-    for (tenant, service, code) in keys {
-        store::lock_consumer(conn, tenant, service, code).await?;
+    for ((tenant, service), codes) in by_service(keys) {
+        store::lock_consumers(conn, tenant, service, &codes).await?;
     }
     Ok(())
 }
 
+/// Expires the ACTIVE bill of each consumer code of `keys` (its amounts are no longer the
+/// demands'): one look-up per tenant and service finds the codes that have one, and only
+/// those are written.
 async fn expire_bills(
     conn: &mut AnyConnection,
     keys: &BTreeSet<(String, String, String)>,
     actor: &str,
     now: i64,
 ) -> Result<(), DigitError> {
-    for (tenant, service, code) in keys {
-        bill_store::expire_active(conn, tenant, service, code, None, actor, now).await?;
+    for ((tenant, service), codes) in by_service(keys) {
+        for code in bill_store::with_active_bill(conn, tenant, service, &codes).await? {
+            bill_store::expire_active(conn, tenant, service, &code, None, actor, now).await?;
+        }
     }
     Ok(())
 }
@@ -175,6 +194,17 @@ fn updated_demand(old: &Demand, draft: &DemandDraft, actor: &str, now: i64) -> D
     demand
 }
 
+/// A duplicate found only by the unique key (a concurrent create) becomes a retry: the next
+/// attempt's look-up, under the locks, finds the other create's demand and names its codes.
+fn retry_on_duplicate(err: DigitError) -> DigitError {
+    if err.first_code() == Some("EG_BS_DUPLICATE_CONSUMERCODE") {
+        let mut retry = DigitError::unavailable("a concurrent request created the same demand");
+        retry.retryable = true;
+        return retry;
+    }
+    err
+}
+
 /// Create demands.
 #[utoipa::path(post, path = "/billing-service/demand/_create", tag = "billing-service",
     request_body = DemandRequest,
@@ -203,10 +233,13 @@ async fn create(
             .map(|draft| new_demand(draft, &user.uuid, now))
             .collect();
         validate::written(&mdms, created.iter().map(|d| (d, None)))?;
-        for demand in &created {
-            store::insert(conn, demand).await?;
-            store::audit(conn, demand, Change::Create).await?;
-        }
+        // Multi-row inserts and one audit-chain append for the whole call. The duplicates
+        // were looked for under the locks; a clash now is a concurrent create of a code that
+        // had no ACTIVE demand to lock, and the retry names it exactly.
+        store::insert_many(conn, &created)
+            .await
+            .map_err(retry_on_duplicate)?;
+        store::audit_many(conn, &created, Change::Create).await?;
         expire_bills(conn, &keys, &user.uuid, now).await?;
         Ok::<_, DigitError>((created, payers))
     })?;

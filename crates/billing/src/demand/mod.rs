@@ -147,7 +147,7 @@ impl Demand {
     }
 
     /// The invariants every stored demand keeps, asserted on every write
-    /// ([`store::insert`], [`store::update`], [`store::insert_many`], so payments and their
+    /// ([`store::insert_many`], [`store::update`], so payments and their
     /// reversals too):
     /// - each detail: 0 ≤ collected ≤ tax when the tax is positive, tax ≤ collected ≤ 0 when
     ///   it is negative (a rebate, exemption or advance is "collected" as it is used), nothing

@@ -136,48 +136,6 @@ fn touch_cache(d: &Demand) {
     crate::bill::cache::touch_consumer(&d.business_service, &d.consumer_code);
 }
 
-/// Inserts a new demand and its details. A clash with another ACTIVE demand of the same
-/// period (a concurrent create) is DIGIT's duplicate error.
-pub async fn insert(conn: &mut AnyConnection, d: &Demand) -> Result<(), DigitError> {
-    assert_books(d)?;
-    touch_cache(d);
-    let inserted = sqlx::query(
-        "INSERT INTO egbs_demand (id, tenant_id, consumer_code, consumer_type, business_service, payer, \
-         tax_period_from, tax_period_to, minimum_amount_payable, bill_expiry_time, fixed_bill_expiry_date, \
-         status, is_payment_completed, additional_details, created_by, created_ms, last_modified_by, last_modified_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-    )
-    .bind(&d.id)
-    .bind(&d.tenant_id)
-    .bind(&d.consumer_code)
-    .bind(&d.consumer_type)
-    .bind(&d.business_service)
-    .bind(&d.payer)
-    .bind(d.tax_period_from)
-    .bind(d.tax_period_to)
-    .bind(d.minimum_amount_payable.get())
-    .bind(d.bill_expiry_time)
-    .bind(d.fixed_bill_expiry_date)
-    .bind(d.status.as_str())
-    .bind(i64::from(d.is_payment_completed))
-    .bind(json_text(&d.additional_details))
-    .bind(&d.audit.created_by)
-    .bind(d.audit.created_ms)
-    .bind(&d.audit.last_modified_by)
-    .bind(d.audit.last_modified_ms)
-    .execute(&mut *conn)
-    .await;
-    match inserted {
-        Err(e) if is_unique_violation(&e) => return Err(duplicate_error([&d.consumer_code])),
-        Err(e) => return Err(e.into()),
-        Ok(_) => {}
-    }
-    for detail in &d.details {
-        insert_detail(conn, detail).await?;
-    }
-    Ok(())
-}
-
 async fn insert_detail(conn: &mut AnyConnection, detail: &DemandDetail) -> Result<(), DigitError> {
     sqlx::query(
         "INSERT INTO egbs_demand_detail (id, tenant_id, demand_id, tax_head_code, tax_amount, collection_amount, \
@@ -462,9 +420,9 @@ async fn attach_details(
     Ok(())
 }
 
-/// Inserts new demands and their details with multi-row statements (the bulk importer's
-/// path; [`insert`] is the API's). A clash with an ACTIVE demand of the same period is
-/// DIGIT's duplicate error.
+/// Inserts new demands and their details with multi-row statements, a few hundred rows per
+/// statement (`demand/_create` and the bulk importer). A clash with an ACTIVE demand of the
+/// same period is DIGIT's duplicate error.
 pub async fn insert_many(conn: &mut AnyConnection, demands: &[Demand]) -> Result<(), DigitError> {
     demands.iter().try_for_each(assert_books)?;
     demands.iter().for_each(touch_cache);
@@ -601,29 +559,41 @@ pub async fn existing_keys(
 }
 
 /// The consumer codes among `keys` (consumer code, tax period from, tax period to) that
-/// already have an ACTIVE demand of `business_service` for exactly that period.
+/// already have an ACTIVE demand of `business_service` for exactly that period: the ACTIVE
+/// demands of the codes are read through the consumer-code index, a few hundred codes per
+/// statement, and matched here.
 pub async fn active_duplicates(
     conn: &mut AnyConnection,
     tenant_id: &str,
     business_service: &str,
     keys: &[(String, i64, i64)],
 ) -> Result<Vec<String>, DigitError> {
-    let mut found = Vec::new();
-    for (code, from, to) in keys {
-        let row = sqlx::query(
-            "SELECT COUNT(*) FROM egbs_demand WHERE tenant_id = $1 AND business_service = $2 \
-             AND consumer_code = $3 AND tax_period_from = $4 AND tax_period_to = $5 AND status = 'ACTIVE'",
-        )
-        .bind(tenant_id)
-        .bind(business_service)
-        .bind(code)
-        .bind(*from)
-        .bind(*to)
-        .fetch_one(&mut *conn)
-        .await?;
-        if row.try_get::<i64, _>(0)? > 0 {
-            found.push(code.clone());
+    let wanted: std::collections::HashSet<(&str, i64, i64)> = keys
+        .iter()
+        .map(|(code, from, to)| (code.as_str(), *from, *to))
+        .collect();
+    let mut codes: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+    codes.sort();
+    codes.dedup();
+    let mut found = std::collections::BTreeSet::new();
+    for chunk in codes.chunks(rows_per_statement(1)) {
+        let mut q = SqlBuilder::new(
+            "SELECT consumer_code, tax_period_from, tax_period_to FROM egbs_demand WHERE tenant_id = ",
+        );
+        q.bind(tenant_id)
+            .push(" AND business_service = ")
+            .bind(business_service)
+            .push(" AND consumer_code IN ")
+            .bind_list(chunk)
+            .push(" AND status = 'ACTIVE'");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            let code: String = row.try_get("consumer_code")?;
+            let from: i64 = row.try_get("tax_period_from")?;
+            let to: i64 = row.try_get("tax_period_to")?;
+            if wanted.contains(&(code.as_str(), from, to)) {
+                found.insert(code);
+            }
         }
     }
-    Ok(found)
+    Ok(found.into_iter().collect())
 }

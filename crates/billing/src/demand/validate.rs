@@ -7,7 +7,7 @@
 //! (`masters::HeadSign`), no tax lowered below what has been collected on it, totals within
 //! the ceiling, and books that balance (`Demand::check_books`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use kosh_identity::users::User;
 use kosh_mdms::Mdms;
@@ -485,6 +485,8 @@ async fn check_duplicates(
 ) -> Result<(), DigitError> {
     let mut duplicates = BTreeSet::new();
     let mut seen = BTreeSet::new();
+    // The stored ones are looked up per tenant and service, all codes at once.
+    let mut by_service: BTreeMap<(&str, &str), Vec<(String, i64, i64)>> = BTreeMap::new();
     for d in drafts {
         let key = (
             d.tenant_id.clone(),
@@ -496,14 +498,13 @@ async fn check_duplicates(
         if !seen.insert(key) {
             duplicates.insert(d.consumer_code.clone());
         }
-        let found = store::active_duplicates(
-            conn,
-            &d.tenant_id,
-            &d.business_service,
-            &[(d.consumer_code.clone(), d.tax_period_from, d.tax_period_to)],
-        )
-        .await?;
-        duplicates.extend(found);
+        by_service
+            .entry((d.tenant_id.as_str(), d.business_service.as_str()))
+            .or_default()
+            .push((d.consumer_code.clone(), d.tax_period_from, d.tax_period_to));
+    }
+    for ((tenant, service), keys) in by_service {
+        duplicates.extend(store::active_duplicates(conn, tenant, service, &keys).await?);
     }
     if !duplicates.is_empty() {
         let err = store::duplicate_error(&duplicates);
