@@ -10,6 +10,11 @@ pub async fn find(conn: &mut AnyConnection, uuid: &str) -> Result<Option<User>, 
     users::find_by_uuid(conn, uuid).await
 }
 
+/// The users with these uuids (those that exist), from identity's store.
+pub async fn find_many(conn: &mut AnyConnection, uuids: &[&str]) -> Result<Vec<User>, DigitError> {
+    users::find_by_uuids(conn, uuids).await
+}
+
 /// The uuids of the users with this mobile number or email in `tenant_id`'s state (citizens
 /// live at the state tenant, employees at cities), from identity's store.
 pub async fn uuids_with_contact(

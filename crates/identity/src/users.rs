@@ -359,6 +359,23 @@ pub async fn find_by_uuid(
     one(conn, q).await
 }
 
+/// The users with these uuids, a few hundred per statement (a demand call of hundreds of
+/// payers looks them up together).
+pub async fn find_by_uuids(
+    conn: &mut AnyConnection,
+    uuids: &[&str],
+) -> Result<Vec<User>, DigitError> {
+    let mut out = Vec::with_capacity(uuids.len());
+    for chunk in uuids.chunks(kosh_platform::sql::rows_per_statement(1)) {
+        let mut q = SqlBuilder::new("SELECT ");
+        q.push(COLUMNS)
+            .push(" FROM eg_user WHERE uuid IN ")
+            .bind_list(chunk);
+        out.extend(many(conn, q).await?);
+    }
+    Ok(out)
+}
+
 /// The users named `user_name` of `user_type` at `tenant_id`.
 pub async fn find_by_login(
     conn: &mut AnyConnection,

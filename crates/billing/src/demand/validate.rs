@@ -415,8 +415,14 @@ async fn check_payers(
     let mut found = Payers::new();
     let mut missing = BTreeSet::new();
     let mut employees = BTreeSet::new();
+    let wanted: Vec<&str> = uuids.iter().map(|u| u.as_str()).collect();
+    let mut users: HashMap<String, User> = payer::find_many(conn, &wanted)
+        .await?
+        .into_iter()
+        .map(|u| (u.uuid.clone(), u))
+        .collect();
     for uuid in uuids {
-        match payer::find(conn, uuid).await? {
+        match users.remove(uuid.as_str()) {
             None => {
                 missing.insert(uuid.clone());
             }
@@ -478,6 +484,9 @@ fn check_amounts(amounts: &[(Paise, Paise)], errors: &mut ErrorMap) {
 
 /// A second ACTIVE demand for the same consumer code, service and period, in the database
 /// or within the request.
+/// A consumer code and the tax period of one of its demands (from, to).
+type PeriodKey = (String, i64, i64);
+
 async fn check_duplicates(
     conn: &mut AnyConnection,
     drafts: &[DemandDraft],
@@ -486,7 +495,7 @@ async fn check_duplicates(
     let mut duplicates = BTreeSet::new();
     let mut seen = BTreeSet::new();
     // The stored ones are looked up per tenant and service, all codes at once.
-    let mut by_service: BTreeMap<(&str, &str), Vec<(String, i64, i64)>> = BTreeMap::new();
+    let mut by_service: BTreeMap<(&str, &str), Vec<PeriodKey>> = BTreeMap::new();
     for d in drafts {
         let key = (
             d.tenant_id.clone(),
