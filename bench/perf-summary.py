@@ -7,7 +7,8 @@ import collections, subprocess, sys
 
 data, kosh = sys.argv[1], int(sys.argv[2])
 bench = int(sys.argv[3]) if len(sys.argv) > 3 else None
-out = subprocess.run(["perf", "script", "-i", data, "-F", "comm,pid,ip,sym,dso"],
+# --no-inline: resolving inlined frames runs addr2line per address, minutes per phase here.
+out = subprocess.run(["perf", "script", "--no-inline", "-i", data, "-F", "comm,pid,ip,sym,dso"],
                      capture_output=True, text=True).stdout
 by_proc, by_dso, by_sym = collections.Counter(), collections.Counter(), collections.Counter()
 by_cat = collections.Counter()

@@ -19,7 +19,8 @@
 #   BENCH_PERF=1        perf record -a --call-graph dwarf (whole machine) during every timed phase;
 #                       reports go to bench/results/<stamp>-<db>-<phase>.perf.txt
 #   BENCH_PG            PostgreSQL server URL without database (postgres://postgres@127.0.0.1:5432)
-#   BENCH_NO_BUILD=1    use the binaries already in target/release
+#   BENCH_NO_BUILD=1    use the binaries already built
+#   BENCH_BIN_DIR       where kosh and kosh-bench are                 (target/release)
 # Also passed through: BENCH_MAKE_DEMANDS, BENCH_MAKE_CONCURRENCY (8), BENCH_DEMAND_BATCH (500),
 # BENCH_DEMAND_CONCURRENCY (8), BENCH_PAY_BILLS, BENCH_FLOW_BILLS, BENCH_NO_FLOW, BENCH_KOSH,
 # BENCH_KOSH_LOG.
@@ -35,6 +36,8 @@ export BENCH_TYPED_BILLS=${BENCH_TYPED_BILLS:-10000}
 export BENCH_CONCURRENCY=${BENCH_CONCURRENCY:-64}
 export BENCH_DURATION=${BENCH_DURATION:-20}
 dbs=${BENCH_DBS:-postgres sqlite}
+bin=${BENCH_BIN_DIR:-target/release}
+export BENCH_KOSH=${BENCH_KOSH:-$bin/kosh}
 pg=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
@@ -82,11 +85,20 @@ for db in $dbs; do
     perf_args=(--perf-dir "$work/perf")
   fi
   echo "- $db: load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$results/$stamp.md"
-  target/release/kosh-bench --database-url "$url" --data-dir "$work/$db" \
+  "$bin/kosh-bench" --database-url "$url" --data-dir "$work/$db" \
     --out "$results/$stamp-$db.json" --label "$db" "${perf_args[@]}" | tee -a "$results/$stamp.md"
   echo "- $db: load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$results/$stamp.md"
-  if [ "${BENCH_PERF:-0}" = 1 ]; then
-    # One report per profiled phase: the whole machine's split, then kosh's call graph.
+  if [ "$db" = postgres ]; then
+    psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS $scratch WITH (FORCE)" >/dev/null
+    scratch=""
+  fi
+done
+# The profiles, after every database has run (turning them into reports takes minutes of
+# CPU, which would otherwise land in the next database's measurements).
+if [ "${BENCH_PERF:-0}" = 1 ]; then
+  for db in $dbs; do
+    [ -f "$results/$stamp-$db.json" ] || continue
+    # One report per profiled phase: the whole machine's split, then kosh's samples.
     python3 - "$results/$stamp-$db.json" <<'PY' | while read -r data pid bench slug; do
 import json, os, sys
 r = json.load(open(sys.argv[1]))
@@ -96,16 +108,9 @@ for p in phases:
         slug = os.path.basename(p["perf_data"]).removesuffix(".perf.data")
         print(p["perf_data"], p["kosh_pid"], r["bench_pid"], slug)
 PY
-      report="$results/$stamp-$slug.perf.txt"
-      bench/perf-summary.py "$data" "$pid" "$bench" > "$report" || true
-      perf report -i "$data" --stdio --children --pid "$pid" --percent-limit 3 -g none \
-        --sort symbol 2>/dev/null | grep -v '^$' | cut -c1-160 | head -n 80 >> "$report" || true
+      bench/perf-summary.py "$data" "$pid" "$bench" > "$results/$stamp-$slug.perf.txt" || true
       rm -f "$data"
     done
-  fi
-  if [ "$db" = postgres ]; then
-    psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS $scratch WITH (FORCE)" >/dev/null
-    scratch=""
-  fi
-done
+  done
+fi
 echo "results: $results/$stamp.md"
