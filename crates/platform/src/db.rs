@@ -53,6 +53,17 @@ impl Db {
     /// Opens `url` (`sqlite://path` or `postgres://...`). The SQLite file and its folder are
     /// created when missing.
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        Self::connect_logging(url, max_connections, false).await
+    }
+
+    /// [`Db::connect`]; with `log_sql` (KOSH_LOG_SQL) every statement's text is an event at
+    /// DEBUG of target `sqlx::query` (field `db.statement`, or `summary` for a short one), and
+    /// one slower than a second a WARN, for whoever must see the SQL each request runs.
+    pub async fn connect_logging(
+        url: &str,
+        max_connections: u32,
+        log_sql: bool,
+    ) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();
         if is_sqlite(url) {
             let path = sqlite_path(url);
@@ -62,7 +73,7 @@ impl Db {
                 std::fs::create_dir_all(parent)?;
             }
             let url = format!("sqlite://{path}?mode=rwc");
-            let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
+            let options = statement_logging(AnyConnectOptions::from_str(&url)?, log_sql);
             let write = AnyPoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
@@ -82,7 +93,7 @@ impl Db {
                 write,
             })
         } else {
-            let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
+            let options = statement_logging(AnyConnectOptions::from_str(url)?, log_sql);
             let pool = match AnyPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(5))
@@ -255,6 +266,15 @@ fn sqlite_readers(max_connections: u32) -> u32 {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per_cores = u32::try_from(cores.saturating_mul(2)).unwrap_or(u32::MAX);
     max_connections.min(per_cores).max(2)
+}
+
+/// sqlx logs every statement unless told not to; kosh only when asked (KOSH_LOG_SQL).
+fn statement_logging(options: AnyConnectOptions, log_sql: bool) -> AnyConnectOptions {
+    if log_sql {
+        options
+    } else {
+        options.disable_statement_logging()
+    }
 }
 
 /// Durability on for every SQLite connection: WAL with a full fsync at every commit.

@@ -574,6 +574,18 @@ pub struct Settings {
     #[arg(long, env = "KOSH_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 
+    /// Whether every SQL statement's text is logged (DEBUG, target `sqlx::query`; the log
+    /// filter must let it through, e.g. KOSH_LOG=info,sqlx::query=debug).
+    #[arg(
+        long,
+        env = "KOSH_LOG_SQL",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub log_sql: bool,
+
     /// Login name of the administrator created on an empty database (EMPLOYEE at the state
     /// tenant, roles SUPERUSER and EMPLOYEE).
     #[arg(long, env = "KOSH_ADMIN_USERNAME", default_value = "admin")]

@@ -83,7 +83,7 @@ pub fn apply_money_limits(settings: &Settings) -> anyhow::Result<()> {
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     pii::install_vault(settings)?;
     let url = settings.database_url();
-    let db = Db::connect(&url, settings.db_max_connections)
+    let db = Db::connect_logging(&url, settings.db_max_connections, settings.log_sql)
         .await
         .with_context(|| format!("opening database {}", redact(&url)))?;
     db.migrate().await.context("applying migrations")?;
