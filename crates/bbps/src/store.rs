@@ -7,6 +7,8 @@
 //! back, the second's insert goes through and it does the work. The row in state POSTING
 //! therefore never outlives its own transaction.
 
+use std::collections::BTreeMap;
+
 use kosh_platform::DigitError;
 use kosh_platform::money::Paise;
 use kosh_platform::pii::{
@@ -507,14 +509,31 @@ async fn complete(conn: &mut AnyConnection, rows: &mut [TxnRow]) -> Result<(), D
         return Ok(());
     };
     let state = first.tenant_id.clone();
-    let ref_ids: Vec<String> = rows.iter().filter_map(|t| t.ref_id.clone()).collect();
-    for chunk in ref_ids.chunks(500) {
+    // A fetch is keyed by its maker and reference: each maker's are read by that key.
+    let mut by_maker: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for t in rows.iter() {
+        if let Some(ref_id) = &t.ref_id {
+            by_maker
+                .entry(t.created_by.clone())
+                .or_default()
+                .push(ref_id.clone());
+        }
+    }
+    let mut chunks: Vec<(String, Vec<String>)> = Vec::new();
+    for (maker, refs) in by_maker {
+        for chunk in refs.chunks(500) {
+            chunks.push((maker.clone(), chunk.to_vec()));
+        }
+    }
+    for (maker, chunk) in &chunks {
         let mut q = SqlBuilder::new("SELECT ");
         q.push(FETCH_COLUMNS)
             .push(" FROM bbps_fetch WHERE tenant_id = ")
             .bind(state.as_str())
+            .push(" AND created_by = ")
+            .bind(maker.as_str())
             .push(" AND ref_id IN ")
-            .bind_list(chunk);
+            .bind_list(chunk.as_slice());
         for r in q.build().fetch_all(&mut *conn).await? {
             let f = fetch_of(&r)?;
             for t in rows.iter_mut().filter(|t| {

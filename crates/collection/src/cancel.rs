@@ -66,11 +66,14 @@ pub async fn cancel(
     command: &CancelPayment,
     now_ms: i64,
 ) -> Result<Outcome, DigitError> {
-    let Some(payment) = store::load(conn, std::slice::from_ref(&command.payment_id))
-        .await?
-        .into_iter()
-        .find(|p| p.tenant_id == command.tenant_id)
-    else {
+    let Some(payment) = store::load(
+        conn,
+        &command.tenant_id,
+        std::slice::from_ref(&command.payment_id),
+    )
+    .await?
+    .into_iter()
+    .next() else {
         return Ok(Outcome::NotFound);
     };
     apply(conn, requester, payment, command, now_ms).await

@@ -1,6 +1,8 @@
 //! `/payments/_search` and `/payments/{module}/_search` (collection-services
 //! PaymentSearchCriteria): every criterion, newest first, paged by payment, or a count.
 
+use std::collections::BTreeMap;
+
 use kosh_platform::extract::comma_list;
 use kosh_platform::sql::SqlBuilder;
 use kosh_platform::{AuthUser, DigitError};
@@ -130,7 +132,7 @@ pub async fn search(
     c: &PaymentSearchCriteria,
     requester: &AuthUser,
 ) -> Result<Vec<Payment>, DigitError> {
-    let mut q = SqlBuilder::new("SELECT DISTINCT p.id, p.transaction_date");
+    let mut q = SqlBuilder::new("SELECT DISTINCT p.id, p.transaction_date, p.tenant_id");
     q.push(FROM);
     filter(&mut q, c, requester)?;
     let limit = c
@@ -144,11 +146,30 @@ pub async fn search(
         .push(" OFFSET ")
         .bind(offset);
     let rows = q.build().fetch_all(&mut *conn).await?;
-    let ids = rows
+    let found = rows
         .iter()
-        .map(|r| r.try_get::<String, _>(0))
-        .collect::<Result<Vec<_>, _>>()?;
-    store::load(conn, &ids).await
+        .map(|r| Ok((r.try_get::<String, _>(2)?, r.try_get::<String, _>(0)?)))
+        .collect::<Result<Vec<_>, DigitError>>()?;
+    // A state's search finds payments of several cities: each city's are loaded by its key,
+    // and the page keeps the search's order.
+    let mut by_tenant: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (tenant, id) in &found {
+        by_tenant.entry(tenant).or_default().push(id.clone());
+    }
+    let mut loaded = Vec::new();
+    for (tenant, ids) in by_tenant {
+        loaded.extend(store::load(conn, tenant, &ids).await?);
+    }
+    let mut page = Vec::with_capacity(loaded.len());
+    for (tenant, id) in &found {
+        if let Some(k) = loaded
+            .iter()
+            .position(|p| &p.id == id && &p.tenant_id == tenant)
+        {
+            page.push(loaded.swap_remove(k));
+        }
+    }
+    Ok(page)
 }
 
 pub async fn count(

@@ -273,15 +273,21 @@ fn detail_of(row: &AnyRow) -> Result<PaymentDetail, sqlx::Error> {
     })
 }
 
-/// The payments with these ids (any tenant given by the caller's filter), newest first,
-/// with their details.
-pub async fn load(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<Payment>, DigitError> {
+/// The payments of `tenant` with these ids, newest first, with their details. The tenant
+/// leads every key of the payment tables: without it, the ids are looked for in every row.
+pub async fn load(
+    conn: &mut AnyConnection,
+    tenant: &str,
+    ids: &[String],
+) -> Result<Vec<Payment>, DigitError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let mut q = SqlBuilder::new("SELECT ");
     q.push(PAYMENT_COLUMNS)
-        .push(" FROM egcl_payment WHERE id IN ")
+        .push(" FROM egcl_payment WHERE tenant_id = ")
+        .bind(tenant)
+        .push(" AND id IN ")
         .bind_list(ids)
         .push(" ORDER BY transaction_date DESC, id");
     let rows = q.build().fetch_all(&mut *conn).await?;
@@ -292,7 +298,9 @@ pub async fn load(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<Paymen
         .collect::<Result<Vec<_>, _>>()?;
     let mut q = SqlBuilder::new("SELECT ");
     q.push(DETAIL_COLUMNS)
-        .push(" FROM egcl_paymentdetail WHERE payment_id IN ")
+        .push(" FROM egcl_paymentdetail WHERE tenant_id = ")
+        .bind(tenant)
+        .push(" AND payment_id IN ")
         .bind_list(ids)
         .push(" ORDER BY created_ms, receipt_number");
     let rows = q.build().fetch_all(&mut *conn).await?;
@@ -381,17 +389,21 @@ pub async fn seal_existing(
     vault: &Vault,
     batch: i64,
 ) -> Result<u64, DigitError> {
-    let mut q = SqlBuilder::new("SELECT id FROM egcl_payment WHERE pii IS NULL LIMIT ");
+    let mut q = SqlBuilder::new("SELECT tenant_id, id FROM egcl_payment WHERE pii IS NULL LIMIT ");
     q.bind(batch);
-    let ids: Vec<String> = q
+    let keys: Vec<(String, String)> = q
         .build()
         .fetch_all(&mut *conn)
         .await?
         .iter()
-        .map(|r| r.try_get::<String, _>(0))
-        .collect::<Result<_, _>>()?;
+        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
+        .collect::<Result<_, sqlx::Error>>()?;
+    let mut payments = Vec::with_capacity(keys.len());
+    for (tenant, id) in &keys {
+        payments.extend(load(conn, tenant, std::slice::from_ref(id)).await?);
+    }
     // Read as they are (unsealed rows read their plain columns), then written sealed.
-    for p in load(conn, &ids).await? {
+    for p in payments {
         let mut bills = Map::new();
         for d in &p.details {
             let (snapshot, personal) = strip_snapshot(&d.bill);
@@ -421,5 +433,5 @@ pub async fn seal_existing(
         .execute(&mut *conn)
         .await?;
     }
-    Ok(ids.len() as u64)
+    Ok(keys.len() as u64)
 }

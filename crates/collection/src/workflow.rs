@@ -137,10 +137,10 @@ pub async fn run(
     let mut out = Vec::new();
     for item in items {
         let id = item.payment_id.as_deref().unwrap_or_default().trim();
-        let mut payment = store::load(conn, &[id.to_string()])
+        let mut payment = store::load(conn, tenants[0], &[id.to_string()])
             .await?
             .into_iter()
-            .find(|p| p.tenant_id == tenants[0])
+            .next()
             .filter(|p| module.is_none_or(|m| of_module(p, m)))
             .ok_or_else(|| invalid_receipt(id))?;
         let mode = payment.payment_mode.as_str();
