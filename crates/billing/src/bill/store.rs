@@ -573,25 +573,59 @@ pub async fn save_payment(conn: &mut AnyConnection, bill: &Bill) -> Result<(), D
     .bind(&bill.id)
     .execute(&mut *conn)
     .await?;
-    for detail in &bill.details {
-        sqlx::query(
-            "UPDATE egbs_bill_detail SET amount_paid = $1 WHERE tenant_id = $2 AND id = $3",
-        )
-        .bind(detail.amount_paid.get())
-        .bind(&detail.tenant_id)
-        .bind(&detail.id)
-        .execute(&mut *conn)
-        .await?;
-        for account in &detail.account_details {
-            sqlx::query(
-                "UPDATE egbs_bill_account_detail SET adjusted_amount = $1 WHERE tenant_id = $2 AND id = $3",
-            )
-            .bind(account.adjusted_amount.get())
-            .bind(&account.tenant_id)
-            .bind(&account.id)
-            .execute(&mut *conn)
-            .await?;
+    // The details' and account details' amounts, one statement per table (a CASE keyed by
+    // the row's id), not one per row: a bill of eight tax heads was nine round trips here.
+    let details: Vec<(&str, i64)> = bill
+        .details
+        .iter()
+        .map(|d| (d.id.as_str(), d.amount_paid.get()))
+        .collect();
+    set_amounts(
+        conn,
+        "egbs_bill_detail",
+        "amount_paid",
+        &bill.tenant_id,
+        &details,
+    )
+    .await?;
+    let accounts: Vec<(&str, i64)> = bill
+        .details
+        .iter()
+        .flat_map(|d| &d.account_details)
+        .map(|a| (a.id.as_str(), a.adjusted_amount.get()))
+        .collect();
+    set_amounts(
+        conn,
+        "egbs_bill_account_detail",
+        "adjusted_amount",
+        &bill.tenant_id,
+        &accounts,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Sets `column` of each row of `table` (of `tenant_id`) by id, a few hundred rows per
+/// statement.
+async fn set_amounts(
+    conn: &mut AnyConnection,
+    table: &'static str,
+    column: &'static str,
+    tenant_id: &str,
+    amounts: &[(&str, i64)],
+) -> Result<(), DigitError> {
+    for chunk in amounts.chunks(rows_per_statement(3)) {
+        let mut q = SqlBuilder::new("UPDATE ");
+        q.push(table).push(" SET ").push(column).push(" = CASE id");
+        for (id, amount) in chunk {
+            q.push(" WHEN ").bind(*id).push(" THEN ").bind(*amount);
         }
+        let ids: Vec<&str> = chunk.iter().map(|(id, _)| *id).collect();
+        q.push(" END WHERE tenant_id = ")
+            .bind(tenant_id)
+            .push(" AND id IN ")
+            .bind_list(&ids);
+        q.build().execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -188,23 +188,66 @@ pub async fn update(conn: &mut AnyConnection, d: &Demand) -> Result<(), DigitErr
         Err(e) => return Err(e.into()),
         Ok(_) => {}
     }
-    for detail in &d.details {
-        let changed = sqlx::query(
-            "UPDATE egbs_demand_detail SET tax_amount = $1, collection_amount = $2, additional_details = $3, \
-             last_modified_by = $4, last_modified_ms = $5 WHERE tenant_id = $6 AND id = $7 AND demand_id = $8",
-        )
-        .bind(detail.tax_amount.get())
-        .bind(detail.collection_amount.get())
-        .bind(json_text(&detail.additional_details))
-        .bind(&detail.audit.last_modified_by)
-        .bind(detail.audit.last_modified_ms)
-        .bind(&detail.tenant_id)
-        .bind(&detail.id)
-        .bind(&detail.demand_id)
-        .execute(&mut *conn)
-        .await?;
-        if changed.rows_affected() == 0 {
-            insert_detail(conn, detail).await?;
+    update_details(conn, d).await
+}
+
+/// Writes every detail of `d` that is stored, a few dozen per statement (one `CASE` per
+/// column, keyed by the detail's id), and inserts those that are not (the update's new tax
+/// heads). A payment changes a detail per tax head it pays; one statement per head was a
+/// round trip each on PostgreSQL and a hop each to SQLite's worker.
+async fn update_details(conn: &mut AnyConnection, d: &Demand) -> Result<(), DigitError> {
+    // Two parameters per detail in each of five CASEs, and its id in the IN list.
+    for chunk in d.details.chunks(rows_per_statement(11)) {
+        let mut q = SqlBuilder::new("UPDATE egbs_demand_detail SET tax_amount = CASE id");
+        for x in chunk {
+            q.push(" WHEN ")
+                .bind(x.id.as_str())
+                .push(" THEN ")
+                .bind(x.tax_amount.get());
+        }
+        q.push(" END, collection_amount = CASE id");
+        for x in chunk {
+            q.push(" WHEN ")
+                .bind(x.id.as_str())
+                .push(" THEN ")
+                .bind(x.collection_amount.get());
+        }
+        q.push(" END, additional_details = CASE id");
+        for x in chunk {
+            q.push(" WHEN ")
+                .bind(x.id.as_str())
+                .push(" THEN ")
+                .bind(json_text(&x.additional_details));
+        }
+        q.push(" END, last_modified_by = CASE id");
+        for x in chunk {
+            q.push(" WHEN ")
+                .bind(x.id.as_str())
+                .push(" THEN ")
+                .bind(x.audit.last_modified_by.as_str());
+        }
+        q.push(" END, last_modified_ms = CASE id");
+        for x in chunk {
+            q.push(" WHEN ")
+                .bind(x.id.as_str())
+                .push(" THEN ")
+                .bind(x.audit.last_modified_ms);
+        }
+        let ids: Vec<&str> = chunk.iter().map(|x| x.id.as_str()).collect();
+        q.push(" END WHERE tenant_id = ")
+            .bind(d.tenant_id.as_str())
+            .push(" AND demand_id = ")
+            .bind(d.id.as_str())
+            .push(" AND id IN ")
+            .bind_list(&ids)
+            .push(" RETURNING id");
+        let rows = q.build().fetch_all(&mut *conn).await?;
+        let stored: std::collections::HashSet<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()?;
+        for x in chunk.iter().filter(|x| !stored.contains(&x.id)) {
+            insert_detail(conn, x).await?;
         }
     }
     Ok(())
