@@ -56,17 +56,6 @@ const SMALL_TABLES: &[&str] = &[
 /// (database, fragments the statement holds, why). The test fails when one of them no longer
 /// scans, so that the list only shrinks.
 const KNOWN_SCANS: &[(Backend, &[&str], &str)] = &[
-    // A payer found by mobile number or email anywhere in the state: citizens live at the
-    // state tenant, employees at its cities, and `LIKE 'pb.%'` over the city can use no
-    // index. SQLite skips through the few cities of (tenant_id, mobile_number); PostgreSQL
-    // 15 reads the whole index. Needs the state's city list (from master data) turned into
-    // `tenant_id IN (...)`, or an index led by the blind index; both change the callers
-    // (fetch-bill among them).
-    (
-        Backend::Postgres,
-        &["SELECT uuid FROM eg_user WHERE (tenant_id = $1 OR tenant_id LIKE $2)"],
-        "users::uuids_with_contact: state-wide LIKE on the tenant",
-    ),
     // The SQLite entries below: through sqlx's connection, SQLite 3.51.3 picks the index
     // with the most equality terms (the city, the service) or the one that gives the ORDER
     // BY, as it does with no statistics, although sqlite_stat1 (full ANALYZE, read back on
