@@ -46,8 +46,12 @@ pub struct Db {
     group: Option<std::sync::Arc<group::Group>>,
 }
 
-/// How many times a transaction is tried when the database asks for a retry.
-const MAX_ATTEMPTS: u32 = 8;
+/// How many times a transaction is tried when the database asks for a retry. At
+/// SERIALIZABLE (a distributed engine's isolation, and PostgreSQL's when so configured),
+/// writers racing for one hot row (a counter, an audit chain's head) fail with 40001 rather
+/// than wait, so a burst of them needs more attempts than a lock wait would; eight ran out
+/// under twenty parallel writers.
+const MAX_ATTEMPTS: u32 = 30;
 
 impl Db {
     /// Opens `url` (`sqlite://path` or `postgres://...`). The SQLite file and its folder are
@@ -193,7 +197,9 @@ impl Db {
             return false;
         }
         metrics::counter!("kosh_db_retries_total").increment(1);
-        let pause = 2u64.pow(attempt.min(6)) + rand::random_range(0..5u64);
+        // Full jitter: a random pause up to a bound that doubles each attempt (to 128 ms),
+        // so writers that failed together do not come back together.
+        let pause = 1 + rand::random_range(0..=2u64.pow(attempt.min(7)));
         tokio::time::sleep(Duration::from_millis(pause)).await;
         true
     }
