@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use kosh_mdms::Mdms;
+use kosh_platform::db::lease;
 use kosh_platform::{Clock, Db, DigitError, write_tx};
-use sqlx::AnyConnection;
 
 use crate::gateways::TxnStatus;
 use crate::service::{Actor, PgService};
@@ -49,68 +49,19 @@ pub struct Report {
     pub transactions: Vec<Transaction>,
 }
 
-fn wall_ms() -> i64 {
-    Clock::System.now_ms()
-}
-
-async fn take(conn: &mut AnyConnection, job: &str, holder: &str) -> Result<bool, DigitError> {
-    let now = wall_ms();
-    sqlx::query(
-        "INSERT INTO kosh_job_lease (job_name, holder, expires_ms, last_run_ms) VALUES ($1, NULL, 0, NULL) \
-         ON CONFLICT (job_name) DO NOTHING",
-    )
-    .bind(job)
-    .execute(&mut *conn)
-    .await?;
-    let taken = sqlx::query(
-        "UPDATE kosh_job_lease SET holder = $1, expires_ms = $2 \
-         WHERE job_name = $3 AND (holder IS NULL OR holder = $1 OR expires_ms <= $4)",
-    )
-    .bind(holder)
-    .bind(now + LEASE_MS)
-    .bind(job)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    Ok(taken.rows_affected() == 1)
-}
-
 /// Takes the lease of `job` for `holder` if it is free, expired, or already `holder`'s.
 pub async fn try_lease(db: &Db, job: &str, holder: &str) -> Result<bool, DigitError> {
-    write_tx!(*db, |conn| { take(conn, job, holder).await })
+    lease::try_take(db, job, holder, LEASE_MS).await
 }
 
 /// Extends `holder`'s lease; `false` if it lost it (it expired and another instance took it).
 pub async fn renew(db: &Db, job: &str, holder: &str) -> Result<bool, DigitError> {
-    let now = wall_ms();
-    write_tx!(*db, |conn| {
-        sqlx::query("UPDATE kosh_job_lease SET expires_ms = $1 WHERE job_name = $2 AND holder = $3")
-            .bind(now + LEASE_MS)
-            .bind(job)
-            .bind(holder)
-            .execute(&mut *conn)
-            .await
-            .map(|r| r.rows_affected() == 1)
-            .map_err(DigitError::from)
-    })
+    lease::renew(db, job, holder, LEASE_MS).await
 }
 
 /// Frees `holder`'s lease.
 pub async fn release(db: &Db, job: &str, holder: &str) -> Result<(), DigitError> {
-    let now = wall_ms();
-    write_tx!(*db, |conn| {
-        sqlx::query(
-            "UPDATE kosh_job_lease SET holder = NULL, expires_ms = 0, last_run_ms = $1 \
-             WHERE job_name = $2 AND holder = $3",
-        )
-        .bind(now)
-        .bind(job)
-        .bind(holder)
-        .execute(&mut *conn)
-        .await
-        .map(|_| ())
-        .map_err(DigitError::from)
-    })
+    lease::release(db, job, holder).await
 }
 
 /// One pass, if this process can take the lease; `None` when another pass holds it.

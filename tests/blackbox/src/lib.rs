@@ -21,6 +21,7 @@
 //!   counter) calls [`one_instance`] first, with why.
 
 pub mod books;
+pub mod statements;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};

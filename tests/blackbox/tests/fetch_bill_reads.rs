@@ -10,17 +10,15 @@
 //!   by the clock, every fetch answers what the database holds (the bill search's answer
 //!   and the bill row's own status).
 
-use std::io::Write;
-use std::sync::{Mutex, OnceLock};
-
 use kosh_billing::{AccountDetailPayment, Bill, BillPayment};
+use kosh_blackbox::statements::{
+    capture as capture_statements, is_transaction_control, statements_of,
+};
 use kosh_blackbox::{Backend, Kosh, on_both_databases};
 use kosh_platform::DigitError;
 use kosh_platform::money::Paise;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 on_both_databases!(
     fetching_a_bill_is_one_statement_and_making_one_a_handful,
@@ -34,75 +32,6 @@ const END_OF_TODAY: i64 = 1_560_623_399_999;
 const PT_FROM: i64 = 1_554_076_800_000;
 const PT_TO: i64 = 1_585_679_399_000;
 const TENANT: &str = "pb.amritsar";
-
-// --- sqlx's statement log, captured ----------------------------------------------------
-
-static LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOG.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every statement sqlx runs becomes one JSON line in [`LOG`].
-fn capture_statements() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        tracing_subscriber::registry()
-            .with(tracing_subscriber::EnvFilter::new("sqlx::query=debug"))
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(|| Capture),
-            )
-            .init();
-    });
-}
-
-/// The statements logged while `during` ran (their SQL, or sqlx's summary of it).
-async fn statements_of<T>(during: impl std::future::Future<Output = T>) -> (T, Vec<String>) {
-    LOG.lock().unwrap().clear();
-    let out = during.await;
-    let text = String::from_utf8_lossy(&LOG.lock().unwrap()).into_owned();
-    let statements = text
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|event| event["target"] == "sqlx::query")
-        .map(|event| {
-            let fields = &event["fields"];
-            fields["db.statement"]
-                .as_str()
-                .filter(|s| !s.trim().is_empty())
-                .or(fields["summary"].as_str())
-                .unwrap_or_default()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
-    (out, statements)
-}
-
-/// BEGIN, COMMIT, ROLLBACK and savepoints: the transaction's own statements, however the
-/// write path groups its transactions.
-fn is_transaction_control(statement: &str) -> bool {
-    let first = statement
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_ascii_uppercase();
-    matches!(
-        first.as_str(),
-        "BEGIN" | "COMMIT" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" | "END"
-    )
-}
 
 // --- requests ---------------------------------------------------------------------------
 

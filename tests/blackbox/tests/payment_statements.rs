@@ -5,14 +5,12 @@
 //! whatever the bill's number of tax heads, and the whole payment stays within the count
 //! listed at the assertion.
 
-use std::io::Write;
-use std::sync::{Mutex, OnceLock};
-
+use kosh_blackbox::statements::{
+    capture as capture_statements, is_transaction_control, statements_of,
+};
 use kosh_blackbox::{Backend, Kosh, on_both_databases};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
+use serde_json::json;
 
 on_both_databases!(a_cash_payment_of_one_bill_runs_a_bounded_number_of_statements);
 
@@ -21,57 +19,6 @@ const NOW: i64 = 1_560_573_000_000;
 const PT_FROM: i64 = 1_554_076_800_000;
 const PT_TO: i64 = 1_585_679_399_000;
 const TENANT: &str = "pb.amritsar";
-
-static LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOG.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture_statements() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        tracing_subscriber::registry()
-            .with(tracing_subscriber::EnvFilter::new("sqlx::query=debug"))
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(|| Capture),
-            )
-            .init();
-    });
-}
-
-async fn statements_of<T>(during: impl std::future::Future<Output = T>) -> (T, Vec<String>) {
-    LOG.lock().unwrap().clear();
-    let out = during.await;
-    let text = String::from_utf8_lossy(&LOG.lock().unwrap()).into_owned();
-    let statements = text
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|event| event["target"] == "sqlx::query")
-        .map(|event| {
-            let fields = &event["fields"];
-            fields["db.statement"]
-                .as_str()
-                .filter(|s| !s.trim().is_empty())
-                .or(fields["summary"].as_str())
-                .unwrap_or_default()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
-    (out, statements)
-}
 
 async fn a_cash_payment_of_one_bill_runs_a_bounded_number_of_statements(backend: Backend) {
     capture_statements();
@@ -125,8 +72,7 @@ async fn a_cash_payment_of_one_bill_runs_a_bounded_number_of_statements(backend:
     // payment and its details (2), the audit rows and their chain (6), the event (1).
     let work = statements
         .iter()
-        .filter(|s| !matches!(s.as_str(), "BEGIN" | "COMMIT" | "ROLLBACK"))
-        .filter(|s| !s.starts_with("SAVEPOINT") && !s.starts_with("RELEASE"))
+        .filter(|s| !is_transaction_control(s))
         .count();
     assert!(work <= 21, "{work} statements:\n{listing}");
     kosh.stop().await;

@@ -36,6 +36,23 @@ pub async fn try_take(db: &Db, job: &str, holder: &str, lease_ms: i64) -> Result
     })
 }
 
+/// Extends `holder`'s lease of `job` by `lease_ms` from now; `false` if it lost it (it
+/// expired and another holder took it).
+pub async fn renew(db: &Db, job: &str, holder: &str, lease_ms: i64) -> Result<bool, DigitError> {
+    let now = wall_ms();
+    write_tx!(*db, |conn| {
+        let renewed = sqlx::query(
+            "UPDATE kosh_job_lease SET expires_ms = $1 WHERE job_name = $2 AND holder = $3",
+        )
+        .bind(now.saturating_add(lease_ms))
+        .bind(job)
+        .bind(holder)
+        .execute(&mut *conn)
+        .await?;
+        Ok::<_, DigitError>(renewed.rows_affected() == 1)
+    })
+}
+
 /// Frees `holder`'s lease of `job` and notes when the job last ran.
 pub async fn release(db: &Db, job: &str, holder: &str) -> Result<(), DigitError> {
     let now = wall_ms();
