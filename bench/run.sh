@@ -14,7 +14,8 @@
 #   BENCH_CONCURRENCY   clients of fetch-bill, payments, online flow and the floor (64)
 #   BENCH_DURATION      seconds per timed phase                      (20)
 #   BENCH_TYPED_BILLS   bills made by kosh's fetch-bill in-process; the rest are copied from them (10000)
-#   BENCH_QUICK=1       a check that it works: 30000 bills, 3000 for the scaling phase (made by fetch-bill), 5 s phases
+#   BENCH_QUICK=1       a check that it works: 20000 bills (1000 made by fetch-bill), 2000 for the
+#                       scaling phase, 4 s phases
 #   BENCH_DBS           databases to run                             ("postgres sqlite")
 #   BENCH_PERF=1        perf record -a --call-graph dwarf (whole machine) during every timed phase;
 #                       reports go to bench/results/<stamp>-<db>-<phase>.perf.txt
@@ -28,7 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-  : "${BENCH_BILLS:=30000}" "${BENCH_SCALE_BILLS:=3000}" "${BENCH_TYPED_BILLS:=3000}" "${BENCH_DURATION:=5}"
+  : "${BENCH_BILLS:=20000}" "${BENCH_SCALE_BILLS:=2000}" "${BENCH_TYPED_BILLS:=1000}" "${BENCH_DURATION:=4}"
 fi
 export BENCH_BILLS=${BENCH_BILLS:-1000000}
 export BENCH_SCALE_BILLS=${BENCH_SCALE_BILLS:-10000}
