@@ -23,6 +23,6 @@ pub mod wire;
 pub use bill::{Bill, BillStatus};
 pub use demand::Demand;
 pub use payment::{
-    AccountDetailPayment, AdvancePayment, BillPayment, apply_payment, apply_payment_locked,
-    reverse_payment,
+    AccountDetailPayment, AdvancePayment, BillPayment, PlannedPayment, apply_payment, plan_payment,
+    reverse_payment, write_payments,
 };

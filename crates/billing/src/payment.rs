@@ -93,25 +93,6 @@ async fn locked_bill(
         .ok_or_else(not_found)
 }
 
-/// The demands behind a bill's details, by id.
-async fn bill_demands(
-    conn: &mut AnyConnection,
-    bill: &Bill,
-) -> Result<HashMap<String, Demand>, DigitError> {
-    let ids: Vec<String> = bill
-        .details
-        .iter()
-        .map(|d| d.demand_id.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    Ok(demand_store::load(conn, &bill.tenant_id, &ids)
-        .await?
-        .into_iter()
-        .map(|d| (d.id.clone(), d))
-        .collect())
-}
-
 /// Adds `amount` to the collection of `demand`'s details of `head`: positive money fills
 /// positive taxes smallest first; negative money consumes negative taxes (rebates,
 /// advance). What cannot be placed is returned; an amount that cannot be computed is an
@@ -203,16 +184,65 @@ async fn save_demands(
     now_ms: i64,
     audit: &mut Vec<AuditRow>,
 ) -> Result<(), DigitError> {
-    for id in changed {
-        let Some(mut demand) = demands.get(id).cloned() else {
-            continue;
-        };
-        demand.is_payment_completed = demand.fully_collected();
-        demand.audit = demand.audit.touched(actor, now_ms);
-        demand_store::update(conn, &demand).await?;
-        audit.extend(demand_store::audit_rows(&demand, change));
+    let changed: Vec<Demand> = changed
+        .iter()
+        .filter_map(|id| demands.get(id).cloned())
+        .map(|demand| finished(demand, actor, now_ms))
+        .collect();
+    demand_store::update_many(conn, &changed).await?;
+    for demand in &changed {
+        audit.extend(demand_store::audit_rows(demand, change));
     }
     Ok(())
+}
+
+/// A changed demand as it is written: completed when Σtax = Σcollection, touched by `actor`.
+fn finished(mut demand: Demand, actor: &str, now_ms: i64) -> Demand {
+    demand.is_payment_completed = demand.fully_collected();
+    demand.audit = demand.audit.touched(actor, now_ms);
+    demand
+}
+
+/// What a payment does to one bill and to the demands behind it, worked out in memory by
+/// [`plan_payment`] and written by [`write_payments`]. Splitting the two lets collection
+/// check and apportion many payments against rows read once under their locks, and write
+/// them all with a few statements per table.
+#[derive(Debug, Clone)]
+pub struct PlannedPayment {
+    /// The bill as it will be: PAID or PARTIALLY_PAID, with the amounts each head took.
+    pub bill: Bill,
+    /// The demands the payment changed, as they will be.
+    pub demands: Vec<Demand>,
+    /// Whether the bill was ACTIVE. An EXPIRED bill paid late may have a newer ACTIVE bill
+    /// of its consumer code, which the write expires (its amounts assumed the money owed).
+    pub was_active: bool,
+}
+
+/// The demands behind these bills' details (all of `tenant_id`), by id: one read.
+pub async fn demands_of_bills(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    bills: &[&Bill],
+) -> Result<HashMap<String, Demand>, DigitError> {
+    let ids: Vec<String> = bills
+        .iter()
+        .flat_map(|b| b.details.iter().map(|d| d.demand_id.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    Ok(demand_store::load(conn, tenant_id, &ids)
+        .await?
+        .into_iter()
+        .map(|d| (d.id.clone(), d))
+        .collect())
+}
+
+/// The demands behind a bill's details, by id.
+async fn bill_demands(
+    conn: &mut AnyConnection,
+    bill: &Bill,
+) -> Result<HashMap<String, Demand>, DigitError> {
+    demands_of_bills(conn, &bill.tenant_id, &[bill]).await
 }
 
 /// Puts a payment on a bill, its demands and their details, inside the caller's transaction.
@@ -226,26 +256,64 @@ pub async fn apply_payment(
     now_ms: i64,
 ) -> Result<Bill, DigitError> {
     let bill = locked_bill(conn, &payment.tenant_id, &payment.bill_id).await?;
+    let demands = bill_demands(conn, &bill).await?;
+    let planned = plan_payment(mdms, bill, &demands, payment, actor, now_ms)?;
     let mut audit = Vec::new();
-    let bill = apply_payment_locked(conn, mdms, bill, payment, actor, now_ms, &mut audit).await?;
+    write_payments(conn, std::slice::from_ref(&planned), &mut audit).await?;
     audit_chain::insert(conn, &audit).await?;
-    Ok(bill)
+    Ok(planned.bill)
 }
 
-/// [`apply_payment`] on a bill the caller has already read in this transaction *after*
-/// taking its consumer code's locks ([`demand_store::lock_consumers_of_bills`]), so the
-/// bill is not read again. The demands' audit rows are added to `audit` for the caller to
-/// insert before its commit (collection inserts them with the payment's own in one chain
-/// append).
-pub async fn apply_payment_locked(
+/// Writes planned payments (of bills of distinct consumer codes, each read after taking its
+/// consumer code's locks in this transaction): every changed demand with one statement per
+/// table, then every bill likewise. A late-paid EXPIRED bill's newer ACTIVE bill is expired
+/// in the name of the payment's actor. The demands' audit rows are added to `audit` for the
+/// caller to insert before its commit, with its own, in one chain append.
+pub async fn write_payments(
     conn: &mut AnyConnection,
+    planned: &[PlannedPayment],
+    audit: &mut Vec<AuditRow>,
+) -> Result<(), DigitError> {
+    // Two bills of one payment may change one demand: its last version is the one written.
+    let mut demands: Vec<Demand> = Vec::new();
+    for demand in planned.iter().flat_map(|p| &p.demands) {
+        match demands.iter_mut().find(|d| d.id == demand.id) {
+            Some(earlier) => *earlier = demand.clone(),
+            None => demands.push(demand.clone()),
+        }
+    }
+    demand_store::update_many(conn, &demands).await?;
+    for demand in &demands {
+        audit.extend(demand_store::audit_rows(demand, Change::Payment));
+    }
+    // An ACTIVE bill is its consumer code's only one (the partial unique index): there is
+    // no other to expire. An EXPIRED bill paid late may have a newer ACTIVE one.
+    for p in planned.iter().filter(|p| !p.was_active) {
+        let touched = &p.bill.audit;
+        expire_others(
+            conn,
+            &p.bill,
+            &touched.last_modified_by,
+            touched.last_modified_ms,
+        )
+        .await?;
+    }
+    let bills: Vec<&Bill> = planned.iter().map(|p| &p.bill).collect();
+    bill_store::save_payments(conn, &bills).await
+}
+
+/// Works out, in memory, what `payment` does to `bill` (read under its consumer code's
+/// locks) and to its demands (`demands`, read likewise; left as they were: the changed
+/// ones are returned). Every rule of a payment on a bill is checked here; an error means
+/// nothing is to be written.
+pub fn plan_payment(
     mdms: &Mdms,
     mut bill: Bill,
+    demands: &HashMap<String, Demand>,
     payment: &BillPayment,
     actor: &str,
     now_ms: i64,
-    audit: &mut Vec<AuditRow>,
-) -> Result<Bill, DigitError> {
+) -> Result<PlannedPayment, DigitError> {
     if bill.id != payment.bill_id || bill.tenant_id != payment.tenant_id {
         return Err(DigitError::new(
             "EG_BS_BILL_NOT_FOUND",
@@ -344,8 +412,8 @@ pub async fn apply_payment_locked(
         )));
     }
 
-    // The demands.
-    let mut demands = bill_demands(conn, &bill).await?;
+    // The demands: a copy of each one the payment changes.
+    let mut touched: HashMap<String, Demand> = HashMap::new();
     let mut changed = BTreeSet::new();
     for &(i, j, amount) in &lines {
         if amount.is_zero() {
@@ -353,12 +421,7 @@ pub async fn apply_payment_locked(
         }
         let demand_id = bill.details[i].demand_id.clone();
         let head = bill.details[i].account_details[j].tax_head_code.clone();
-        let demand = demands.get_mut(&demand_id).ok_or_else(|| {
-            invalid(format!(
-                "The demand {demand_id} of the bill {} is gone",
-                bill.id
-            ))
-        })?;
+        let demand = touch(&mut touched, demands, &demand_id, &bill.id)?;
         let left = collect(demand, &head, amount).map_err(money)?;
         if !left.is_zero() {
             return Err(DigitError::new(
@@ -385,12 +448,7 @@ pub async fn apply_payment_locked(
             .find(|d| d.id == a.bill_detail_id)
             .map(|d| d.demand_id.clone())
             .unwrap_or_default();
-        let demand = demands.get_mut(&demand_id).ok_or_else(|| {
-            invalid(format!(
-                "The demand {demand_id} of the bill {} is gone",
-                bill.id
-            ))
-        })?;
+        let demand = touch(&mut touched, demands, &demand_id, &bill.id)?;
         let detail_id = new_id();
         demand.details.push(DemandDetail {
             id: detail_id.clone(),
@@ -406,16 +464,11 @@ pub async fn apply_payment_locked(
         bill.advance_demand_detail_id = Some(detail_id);
         changed.insert(demand_id);
     }
-    save_demands(
-        conn,
-        demands,
-        &changed,
-        Change::Payment,
-        actor,
-        now_ms,
-        audit,
-    )
-    .await?;
+    let demands: Vec<Demand> = changed
+        .iter()
+        .filter_map(|id| touched.remove(id))
+        .map(|demand| finished(demand, actor, now_ms))
+        .collect();
 
     // The bill.
     for detail in &mut bill.details {
@@ -436,13 +489,28 @@ pub async fn apply_payment_locked(
     };
     bill.payment_id = Some(payment.payment_id.clone());
     bill.audit = bill.audit.touched(actor, now_ms);
-    // An ACTIVE bill is its consumer code's only one (the partial unique index): there is
-    // no other to expire. An EXPIRED bill paid late may have a newer ACTIVE one.
-    if !was_active {
-        expire_others(conn, &bill, actor, now_ms).await?;
+    Ok(PlannedPayment {
+        bill,
+        demands,
+        was_active,
+    })
+}
+
+/// The copy of demand `id` that a payment of `bill_id` changes, taken from `demands` the
+/// first time it is touched.
+fn touch<'a>(
+    touched: &'a mut HashMap<String, Demand>,
+    demands: &HashMap<String, Demand>,
+    id: &str,
+    bill_id: &str,
+) -> Result<&'a mut Demand, DigitError> {
+    if !touched.contains_key(id) {
+        let demand = demands
+            .get(id)
+            .ok_or_else(|| invalid(format!("The demand {id} of the bill {bill_id} is gone")))?;
+        touched.insert(id.to_string(), demand.clone());
     }
-    bill_store::save_payment(conn, &bill).await?;
-    Ok(bill)
+    Ok(touched.get_mut(id).expect("just inserted"))
 }
 
 /// Takes the payment `payment_id` back off a bill and its demands, inside the caller's

@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::command::NewPayment;
+use crate::queue::PaymentQueue;
 use crate::refund::{self, RefundSearchCriteria, Settlement};
 use crate::search::{self, PaymentSearchCriteria};
 use crate::service::{self, PaymentOptions};
@@ -31,6 +33,7 @@ where
     Db: FromRef<S>,
     Arc<Mdms>: FromRef<S>,
     Clock: FromRef<S>,
+    PaymentQueue: FromRef<S>,
 {
     OpenApiRouter::new()
         .routes(routes!(create))
@@ -59,21 +62,29 @@ async fn create(
     State(db): State<Db>,
     State(mdms): State<Arc<Mdms>>,
     State(clock): State<Clock>,
+    State(queue): State<PaymentQueue>,
     requester: AuthUser,
     headers: HeaderMap,
     DigitJson(body): DigitJson<Value>,
 ) -> Result<Response, DigitError> {
     let key = idempotency::key_from(&headers)?;
     let request: PaymentRequest = bind(body.clone())?;
+    let Some(key) = key else {
+        // Without a key, the payment joins the next batch (crate::queue).
+        let command = NewPayment::from_request(&request)?;
+        let created = queue.pay(requester, command).await?;
+        let answer = json!({
+            "ResponseInfo": response_info(request.request_info.as_ref(), clock.now_ms()),
+            "Payments": [created.payment],
+        });
+        return Ok(Json(answer).into_response());
+    };
+    // With a key, the claim and the payment commit together, so the payment is made alone.
     let fingerprint = idempotency::fingerprint(&body);
     let scope = format!("collection.payment:{}", requester.uuid);
     let now = clock.now_ms();
     let outcome = write_tx!(db, |conn| {
-        let claim = match &key {
-            Some(k) => idempotency::claim(conn, &scope, k, &fingerprint, now).await?,
-            None => Claim::Fresh,
-        };
-        match claim {
+        match idempotency::claim(conn, &scope, &key, &fingerprint, now).await? {
             Claim::Replay(replay) => Ok::<_, DigitError>((replay.status, replay.body)),
             Claim::Fresh => {
                 let created = service::create(
@@ -89,9 +100,7 @@ async fn create(
                     "ResponseInfo": response_info(request.request_info.as_ref(), now),
                     "Payments": [created.payment],
                 });
-                if let Some(k) = &key {
-                    idempotency::complete(conn, &scope, k, StatusCode::OK, &answer).await?;
-                }
+                idempotency::complete(conn, &scope, &key, StatusCode::OK, &answer).await?;
                 Ok((StatusCode::OK, answer))
             }
         }

@@ -4,11 +4,13 @@
 
 pub mod api;
 pub mod apportion;
+pub mod batch;
 pub mod cancel;
 pub mod command;
 pub mod hold;
 pub mod mode;
 pub mod model;
+pub mod queue;
 pub mod refund;
 pub mod search;
 pub mod service;

@@ -3,25 +3,18 @@
 //! on the caller's open transaction, so they commit together or not at all. The HTTP
 //! handlers (crates/collection/src/api.rs) and the payment-gateway service call these.
 
-use std::collections::BTreeMap;
-
 use kosh_billing::bill::{Bill, BillStatus, store as bill_store};
-use kosh_billing::demand::store as demand_store;
-use kosh_billing::payment::{
-    AccountDetailPayment, AdvancePayment, BillPayment, apply_payment_locked,
-};
-use kosh_idgen::IdRequest;
 use kosh_mdms::Mdms;
 use kosh_platform::error::ErrorMap;
 use kosh_platform::money::Paise;
-use kosh_platform::{AuthUser, Clock, DigitError, RequestInfo, audit_chain, outbox};
+use kosh_platform::{AuthUser, Clock, DigitError, RequestInfo};
 use serde_json::{Value, json};
 use sqlx::AnyConnection;
 
-use crate::apportion::{self, Head, Period};
+use crate::apportion::{Head, Period};
+use crate::batch::{self, Order, Outcome};
 use crate::command::{Channel, NewPayment};
 use crate::hold;
-use crate::mode::PaymentMode;
 use crate::model::{Audit, Payment, PaymentDetail};
 use crate::store;
 use crate::validate::{self, BillView, Expiry, PaymentInput};
@@ -59,12 +52,12 @@ pub struct CreatedPayment {
 }
 
 /// The checked request and the bills it pays.
-struct Prepared {
-    input: PaymentInput,
-    payer: PayerFields,
-    bills: Vec<Bill>,
+pub(crate) struct Prepared {
+    pub(crate) input: PaymentInput,
+    pub(crate) payer: PayerFields,
+    pub(crate) bills: Vec<Bill>,
     /// The online transactions whose hold on these bills an employee overrode.
-    overridden_holds: Vec<String>,
+    pub(crate) overridden_holds: Vec<String>,
 }
 
 fn view(bill: &Bill) -> BillView {
@@ -83,14 +76,6 @@ fn view(bill: &Bill) -> BillView {
     }
 }
 
-/// Whether [`prepare`] reads the bills for a payment about to be made (under their
-/// consumer codes' locks) or only to check one.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Purpose {
-    Check,
-    Pay,
-}
-
 async fn prepare(
     conn: &mut AnyConnection,
     mdms: &Mdms,
@@ -98,27 +83,58 @@ async fn prepare(
     requester: &AuthUser,
     payment: &NewPayment,
     options: &PaymentOptions,
-    purpose: Purpose,
 ) -> Result<Prepared, DigitError> {
-    let input = payment.input.clone();
-    let payer = payment.payer.clone();
+    check_alone(mdms, payment)?;
+    let tenant_id = &payment.input.tenant_id;
+    let bill_ids: Vec<String> = bill_ids(payment);
+    let bills = bill_store::load(conn, tenant_id, &bill_ids).await?;
+    let paid = store::paid_bill_ids(conn, tenant_id, &bill_ids).await?;
+    let holds = match payment.channel {
+        Channel::Counter { .. } => hold::on_bills(conn, tenant_id, &bill_ids).await?,
+        _ => Vec::new(),
+    };
+    check_order(
+        mdms, clock, requester, payment, options, bills, &paid, &holds,
+    )
+}
+
+/// The bills a payment names, in its order.
+pub(crate) fn bill_ids(payment: &NewPayment) -> Vec<String> {
+    payment
+        .input
+        .details
+        .iter()
+        .map(|d| d.bill_id.clone())
+        .collect()
+}
+
+/// The checks of a payment that need no bill: its payer, no bill twice, a known tenant.
+pub(crate) fn check_alone(mdms: &Mdms, payment: &NewPayment) -> Result<(), DigitError> {
     if !matches!(payment.channel, Channel::Counter { .. }) {
         payment.check_payer()?;
     }
-    validate::check_repeated_bills(&input)?;
-    if !mdms.is_known_tenant(&input.tenant_id) {
+    validate::check_repeated_bills(&payment.input)?;
+    if !mdms.is_known_tenant(&payment.input.tenant_id) {
         return Err(DigitError::new("INVALID_TENANT_ID", "Invalid Tenant Id"));
     }
-    let bill_ids: Vec<String> = input.details.iter().map(|d| d.bill_id.clone()).collect();
-    if purpose == Purpose::Pay {
-        // Locks first, in bill id order (two payments over the same bills lock alike), so
-        // the one read of the bills below is already under them: nothing can change the
-        // bills or their demands between this read and the payment's writes.
-        let mut sorted = bill_ids.clone();
-        sorted.sort();
-        demand_store::lock_consumers_of_bills(conn, &input.tenant_id, &sorted).await?;
-    }
-    let bills = bill_store::load(conn, &input.tenant_id, &bill_ids).await?;
+    Ok(())
+}
+
+/// Every check of a payment against its bills (read under their consumer codes' locks when
+/// the payment is to be made), the bills that already carry a live payment, and the online
+/// holds on them.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_order(
+    mdms: &Mdms,
+    clock: &Clock,
+    requester: &AuthUser,
+    payment: &NewPayment,
+    options: &PaymentOptions,
+    bills: Vec<Bill>,
+    paid: &[String],
+    holds: &[hold::Hold],
+) -> Result<Prepared, DigitError> {
+    let input = payment.input.clone();
     let views: Vec<BillView> = bills.iter().map(view).collect();
     validate::check_bills_found(&input, &views)?;
     for bill in &bills {
@@ -134,22 +150,21 @@ async fn prepare(
             ));
         }
     }
-    let paid = store::paid_bill_ids(conn, &input.tenant_id, &bill_ids).await?;
     let mut errors = ErrorMap::new();
     validate::check_instrument(&input, clock.now_ms(), &mut errors);
     validate::check_against_bills(
         &input,
         &views,
-        &paid,
+        paid,
         clock.now_ms(),
         options.expiry,
         &mut errors,
     );
     errors.into_result()?;
-    let overridden_holds = check_holds(conn, requester, payment, &bills).await?;
+    let overridden_holds = check_holds(requester, payment, &bills, holds)?;
     Ok(Prepared {
         input,
-        payer,
+        payer: payment.payer.clone(),
         bills,
         overridden_holds,
     })
@@ -158,18 +173,20 @@ async fn prepare(
 /// A counter payment of a bill that an online payment holds is refused, naming the
 /// transaction, unless an employee overrides the hold; the overridden transactions are
 /// returned for the audit. The online transaction's own receipt and BBPS postings are not
-/// held back.
-async fn check_holds(
-    conn: &mut AnyConnection,
+/// held back. `holds` may name other payments' bills too.
+fn check_holds(
     requester: &AuthUser,
     payment: &NewPayment,
     bills: &[Bill],
+    holds: &[hold::Hold],
 ) -> Result<Vec<String>, DigitError> {
     let Channel::Counter { override_hold } = payment.channel else {
         return Ok(Vec::new());
     };
-    let bill_ids: Vec<String> = bills.iter().map(|b| b.id.clone()).collect();
-    let holds = hold::on_bills(conn, &payment.input.tenant_id, &bill_ids).await?;
+    let holds: Vec<&hold::Hold> = holds
+        .iter()
+        .filter(|h| bills.iter().any(|b| b.id == h.bill_id))
+        .collect();
     let Some(first) = holds.first() else {
         return Ok(Vec::new());
     };
@@ -213,16 +230,7 @@ pub async fn validate_payment(
     payment: &NewPayment,
     options: &PaymentOptions,
 ) -> Result<Value, DigitError> {
-    let prepared = prepare(
-        conn,
-        mdms,
-        clock,
-        requester,
-        payment,
-        options,
-        Purpose::Check,
-    )
-    .await?;
+    let prepared = prepare(conn, mdms, clock, requester, payment, options).await?;
     let now = clock.now_ms();
     let payment = draft(
         &prepared,
@@ -236,7 +244,7 @@ pub async fn validate_payment(
 }
 
 /// The payment before its bills are touched.
-fn draft(
+pub(crate) fn draft(
     prepared: &Prepared,
     requester: &AuthUser,
     now: i64,
@@ -320,7 +328,7 @@ fn draft(
 }
 
 /// An amount that cannot be computed is a refusal of the payment, never a wrap.
-fn amount_error(e: &kosh_platform::money::MoneyError) -> DigitError {
+pub(crate) fn amount_error(e: &kosh_platform::money::MoneyError) -> DigitError {
     DigitError::new(
         "INVALID_PAYMENT_AMOUNT",
         format!("The payment's amounts cannot be accepted: {e}"),
@@ -340,7 +348,7 @@ fn payer_id(prepared: &Prepared, requester: &AuthUser) -> Option<String> {
 }
 
 /// The bill in collection's shape: billing's bill plus the payer fields collection adds.
-fn bill_json(bill: &Bill, payer: &PayerFields) -> Value {
+pub(crate) fn bill_json(bill: &Bill, payer: &PayerFields) -> Value {
     let mut json = bill.to_json();
     if let Some(object) = json.as_object_mut() {
         object.insert("paidBy".into(), json!(payer.paid_by));
@@ -355,7 +363,7 @@ fn bill_json(bill: &Bill, payer: &PayerFields) -> Value {
 }
 
 /// The periods of a bill as apportionment sees them.
-fn periods(mdms: &Mdms, bill: &Bill) -> Vec<Period> {
+pub(crate) fn periods(mdms: &Mdms, bill: &Bill) -> Vec<Period> {
     let advance =
         kosh_billing::masters::advance_tax_heads(mdms, &bill.tenant_id, &bill.business_service);
     bill.details
@@ -379,34 +387,19 @@ fn periods(mdms: &Mdms, bill: &Bill) -> Vec<Period> {
         .collect()
 }
 
-/// The receipt number of a payment detail: the business service's own format
+/// The id name of a receipt number of `service`: the business service's own format
 /// (`<service>.receipt.id` in IdFormat), else DIGIT's default.
-async fn receipt_number(
-    conn: &mut AnyConnection,
-    mdms: &Mdms,
-    clock: &Clock,
-    tenant_id: &str,
-    service: &str,
-) -> Result<String, DigitError> {
+pub(crate) fn receipt_id_name(mdms: &Mdms, tenant_id: &str, service: &str) -> String {
     let service_id = format!("{}.receipt.id", service.to_ascii_lowercase());
-    let id_name = if kosh_idgen::mdms_format(mdms, tenant_id, &service_id).is_some() {
-        service_id.as_str()
+    if kosh_idgen::mdms_format(mdms, tenant_id, &service_id).is_some() {
+        service_id
     } else {
-        "receipt.id"
-    };
-    let request = IdRequest {
-        id_name,
-        tenant_id,
-        format: Some(DEFAULT_RECEIPT_FORMAT),
-        count: 1,
-    };
-    let mut ids = kosh_idgen::generate(conn, mdms, clock, &request).await?;
-    ids.pop()
-        .ok_or_else(|| DigitError::new("RECEIPT_NUMBER_ERROR", "No receipt number was generated"))
+        "receipt.id".to_string()
+    }
 }
 
 /// DIGIT's CASH transaction number: the city part of the tenant and ten random digits.
-fn cash_transaction_number(tenant_id: &str) -> String {
+pub(crate) fn cash_transaction_number(tenant_id: &str) -> String {
     use rand::Rng;
     let mut rng = rand::rng();
     let digits: String = (0..10)
@@ -429,7 +422,7 @@ pub async fn create(
 }
 
 /// Makes a payment, inside the caller's transaction: the counter's, an online
-/// transaction's receipt, a BBPS posting's.
+/// transaction's receipt, a BBPS posting's. A refusal is an error (the caller rolls back).
 pub async fn create_payment(
     conn: &mut AnyConnection,
     mdms: &Mdms,
@@ -438,130 +431,30 @@ pub async fn create_payment(
     command: &NewPayment,
     options: &PaymentOptions,
 ) -> Result<CreatedPayment, DigitError> {
-    let prepared = prepare(conn, mdms, clock, requester, command, options, Purpose::Pay).await?;
-    let now = clock.now_ms();
-    // Time-ordered, as every row id kosh makes (see kosh_billing::demand::new_id).
-    let id = uuid::Uuid::now_v7().to_string();
-    let txn_number = (prepared.input.mode == PaymentMode::Cash)
-        .then(|| cash_transaction_number(&prepared.input.tenant_id));
-    let mut payment = draft(&prepared, requester, now, options, id.clone(), txn_number)?;
-
-    // The demands' audit rows and the payment's, inserted together in one chain append.
-    let mut audit = Vec::new();
-    // Bills in id order, as they were locked.
-    let mut order: Vec<usize> = (0..payment.details.len()).collect();
-    order.sort_by(|&a, &b| payment.details[a].bill_id.cmp(&payment.details[b].bill_id));
-    for i in order {
-        let detail = &payment.details[i];
-        let bill = prepared
-            .bills
-            .iter()
-            .find(|b| b.id == detail.bill_id)
-            .expect("bill checked");
-        let split = apportion::apportion(
-            &periods(mdms, bill),
-            detail.amount_paid,
-            bill.is_advance_allowed,
-        )
-        .map_err(|e| {
-            DigitError::new(
-                "APPORTIONING_ERROR",
-                format!("The payment of bill {} cannot be apportioned: {e}", bill.id),
-            )
-        })?;
-        let mut per_head: BTreeMap<String, Paise> = BTreeMap::new();
-        for adjustment in &split.adjustments {
-            let head = per_head.entry(adjustment.head_id.clone()).or_default();
-            *head = head
-                .checked_add(adjustment.adjusted_now)
-                .map_err(|e| amount_error(&e))?;
-        }
-        let bill_payment = BillPayment {
-            tenant_id: bill.tenant_id.clone(),
-            bill_id: bill.id.clone(),
-            payment_id: id.clone(),
-            account_details: per_head
-                .into_iter()
-                .map(|(bill_account_detail_id, amount)| AccountDetailPayment {
-                    bill_account_detail_id,
-                    amount,
-                })
-                .collect(),
-            advance: split
-                .new_advance
-                .map(|(bill_detail_id, amount)| AdvancePayment {
-                    bill_detail_id,
-                    amount,
-                }),
-        };
-        let paid_bill = apply_payment_locked(
-            conn,
-            mdms,
-            bill.clone(),
-            &bill_payment,
-            &requester.uuid,
-            now,
-            &mut audit,
-        )
-        .await?;
-        let number = receipt_number(
-            conn,
-            mdms,
-            clock,
-            &payment.tenant_id,
-            &paid_bill.business_service,
-        )
-        .await?;
-        let detail = &mut payment.details[i];
-        detail.receipt_number = number;
-        detail.bill = bill_json(&paid_bill, &prepared.payer);
-        if let Some(object) = detail.bill.as_object_mut() {
-            object.insert("amountPaid".into(), detail.amount_paid.rupees_json());
+    let order = Order {
+        requester,
+        command,
+        options,
+    };
+    match batch::make_payments(conn, mdms, clock, std::slice::from_ref(&order))
+        .await?
+        .pop()
+    {
+        Some(Outcome::Made(created)) => Ok(created),
+        Some(Outcome::Refused(error)) => Err(error),
+        // One payment alone is never deferred; no answer is a fault in kosh.
+        Some(Outcome::Deferred) | None => {
+            let id = uuid::Uuid::now_v7().to_string();
+            tracing::error!(correlation = %id, "a payment made alone was not answered");
+            Err(DigitError::internal(&id))
         }
     }
-    if !store::insert(conn, &payment).await? {
-        return Err(DigitError::new(
-            "BILL_ALREADY_PAID",
-            "Bill has already been paid or is in pending state",
-        ));
-    }
-    check_books(&payment)?;
-    audit.push(store::audit_row(&payment, "CREATE", &requester.uuid, now));
-    if !prepared.overridden_holds.is_empty() {
-        audit.push(store::audit_row(
-            &payment,
-            "OVERRIDE_ONLINE_HOLD",
-            &requester.uuid,
-            now,
-        ));
-    }
-    audit_chain::insert_batch(conn, &audit).await?;
-    let json = payment.to_json();
-    let event = json!({"RequestInfo": event_request_info(&command.request_info, requester), "Payment": json});
-    outbox::record(
-        conn,
-        &payment.tenant_id,
-        TOPIC_CREATE,
-        &payment.id,
-        &event,
-        now,
-    )
-    .await?;
-    Ok(CreatedPayment {
-        id,
-        receipt_numbers: payment
-            .details
-            .iter()
-            .map(|d| d.receipt_number.clone())
-            .collect(),
-        payment: json,
-    })
 }
 
 /// The books of a payment about to be written: every amount within the ceiling, the
 /// details adding up to the payment's total, one receipt number per detail. A failure here
 /// is a bug in kosh, refused rather than written.
-fn check_books(payment: &Payment) -> Result<(), DigitError> {
+pub(crate) fn check_books(payment: &Payment) -> Result<(), DigitError> {
     let broken = |why: String| {
         tracing::error!(payment = %payment.id, %why, "a payment's books do not add up; refused");
         DigitError::new(
@@ -603,7 +496,7 @@ pub fn request_info(request: &PaymentRequest, requester: &AuthUser) -> Value {
     event_request_info(&request.request_info.clone().unwrap_or_default(), requester)
 }
 
-fn event_request_info(info: &RequestInfo, requester: &AuthUser) -> Value {
+pub(crate) fn event_request_info(info: &RequestInfo, requester: &AuthUser) -> Value {
     let mut info = info.clone();
     info.auth_token = None;
     info.user_info = Some(requester.user_info());

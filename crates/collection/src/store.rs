@@ -4,7 +4,7 @@ use kosh_platform::DigitError;
 use kosh_platform::audit_chain::{self, AuditRow, AuditTable, Kind};
 use kosh_platform::money::Paise;
 use kosh_platform::pii::{self, Vault, table::PAYMENTS};
-use kosh_platform::sql::SqlBuilder;
+use kosh_platform::sql::{Arg, SqlBuilder, rows_per_statement};
 use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -22,89 +22,121 @@ fn json_value(text: Option<String>) -> Option<Value> {
 /// Inserts a payment and its details. A second live payment of a bill violates
 /// `egcl_paymentdetail_live_bill`: that is `Ok(false)`.
 pub async fn insert(conn: &mut AnyConnection, p: &Payment) -> Result<bool, DigitError> {
+    insert_many(conn, std::slice::from_ref(p)).await
+}
+
+/// [`insert`] for many payments (a batch): multi-row statements of a few dozen rows. A
+/// second live payment of any of their bills is `Ok(false)`; the caller rolls back.
+pub async fn insert_many(
+    conn: &mut AnyConnection,
+    payments: &[Payment],
+) -> Result<bool, DigitError> {
     let vault = pii::vault();
-    let mut bills = Map::new();
-    let snapshots: Vec<Value> = p
-        .details
-        .iter()
-        .map(|d| {
+    let mut payment_rows = Vec::with_capacity(payments.len());
+    let mut detail_rows = Vec::new();
+    for p in payments {
+        let mut bills = Map::new();
+        for d in &p.details {
             let (snapshot, personal) = strip_snapshot(&d.bill);
             if !personal.is_empty() {
                 bills.insert(d.id.clone(), Value::Object(personal));
             }
-            snapshot
-        })
-        .collect();
-    let sealed = seal_payment(&vault, p, bills);
-    sqlx::query(
-        "INSERT INTO egcl_payment (id, tenant_id, total_due, total_amount_paid, transaction_number, transaction_date, \
-         payment_mode, instrument_date, instrument_number, instrument_status, ifsc_code, additional_details, paid_by, \
-         mobile_number, payer_name, payer_address, payer_email, payer_id, payment_status, file_store_id, created_by, \
-         created_ms, last_modified_by, last_modified_ms, pii) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
-    )
-    .bind(&p.id)
-    .bind(&p.tenant_id)
-    .bind(p.total_due.get())
-    .bind(p.total_amount_paid.get())
-    .bind(&p.transaction_number)
-    .bind(p.transaction_date)
-    .bind(&p.payment_mode)
-    .bind(p.instrument_date)
-    .bind(&p.instrument_number)
-    .bind(&p.instrument_status)
-    .bind(&p.ifsc_code)
-    .bind(json_text(&p.additional_details))
-    .bind(sealed.column(0))
-    .bind(sealed.column(1))
-    .bind(sealed.column(2))
-    .bind(sealed.column(3))
-    .bind(sealed.column(4))
-    .bind(&p.payer_id)
-    .bind(&p.payment_status)
-    .bind(&p.file_store_id)
-    .bind(&p.audit.created_by)
-    .bind(p.audit.created_ms)
-    .bind(&p.audit.last_modified_by)
-    .bind(p.audit.last_modified_ms)
-    .bind(&sealed.pii)
-    .execute(&mut *conn)
-    .await?;
-    for (d, snapshot) in p.details.iter().zip(&snapshots) {
-        let inserted = sqlx::query(
-            "INSERT INTO egcl_paymentdetail (id, tenant_id, payment_id, due, amount_paid, receipt_number, receipt_date, \
-             receipt_type, business_service, bill_id, consumer_code, manual_receipt_number, manual_receipt_date, \
-             additional_details, bill, live, created_by, created_ms, last_modified_by, last_modified_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
-             ON CONFLICT (tenant_id, bill_id) WHERE live = 1 DO NOTHING",
-        )
-        .bind(&d.id)
-        .bind(&d.tenant_id)
-        .bind(&d.payment_id)
-        .bind(d.due.get())
-        .bind(d.amount_paid.get())
-        .bind(&d.receipt_number)
-        .bind(d.receipt_date)
-        .bind(&d.receipt_type)
-        .bind(&d.business_service)
-        .bind(&d.bill_id)
-        .bind(&d.consumer_code)
-        .bind(&d.manual_receipt_number)
-        .bind(d.manual_receipt_date)
-        .bind(json_text(&d.additional_details))
-        .bind(snapshot.to_string())
-        .bind(i64::from(d.live))
-        .bind(&d.audit.created_by)
-        .bind(d.audit.created_ms)
-        .bind(&d.audit.last_modified_by)
-        .bind(d.audit.last_modified_ms)
-        .execute(&mut *conn)
-        .await?;
-        if inserted.rows_affected() == 0 {
+            detail_rows.push(detail_row(d, snapshot.to_string()));
+        }
+        payment_rows.push(payment_row(p, &seal_payment(&vault, p, bills)));
+    }
+    for chunk in payment_rows.chunks(rows_per_statement(PAYMENT_WIDTH)) {
+        let mut q = SqlBuilder::new("INSERT INTO egcl_payment (");
+        q.push(PAYMENT_COLUMNS).push(") VALUES ");
+        push_rows(&mut q, chunk);
+        q.build().execute(&mut *conn).await?;
+    }
+    for chunk in detail_rows.chunks(rows_per_statement(DETAIL_WIDTH)) {
+        let mut q = SqlBuilder::new("INSERT INTO egcl_paymentdetail (");
+        q.push(DETAIL_COLUMNS).push(") VALUES ");
+        push_rows(&mut q, chunk);
+        q.push(" ON CONFLICT (tenant_id, bill_id) WHERE live = 1 DO NOTHING");
+        let inserted = q.build().execute(&mut *conn).await?;
+        if inserted.rows_affected() != chunk.len() as u64 {
             return Ok(false);
         }
     }
     Ok(true)
+}
+
+/// `(v, v, ...), (v, v, ...)`: the VALUES of a multi-row insert.
+fn push_rows(q: &mut SqlBuilder, rows: &[Vec<Arg>]) {
+    for (i, row) in rows.iter().enumerate() {
+        q.push(if i == 0 { "(" } else { ", (" });
+        for (j, value) in row.iter().enumerate() {
+            if j > 0 {
+                q.push(", ");
+            }
+            q.bind(value.clone());
+        }
+        q.push(")");
+    }
+}
+
+/// The columns of [`PAYMENT_COLUMNS`], in order.
+const PAYMENT_WIDTH: usize = 25;
+/// The columns of [`DETAIL_COLUMNS`], in order.
+const DETAIL_WIDTH: usize = 20;
+
+fn payment_row(p: &Payment, sealed: &pii::table::Sealed) -> Vec<Arg> {
+    let text = |v: Option<&str>| Arg::from(v.map(str::to_string));
+    vec![
+        p.id.as_str().into(),
+        p.tenant_id.as_str().into(),
+        p.total_due.get().into(),
+        p.total_amount_paid.get().into(),
+        p.transaction_number.clone().into(),
+        p.transaction_date.into(),
+        p.payment_mode.as_str().into(),
+        p.instrument_date.into(),
+        p.instrument_number.clone().into(),
+        p.instrument_status.as_str().into(),
+        p.ifsc_code.clone().into(),
+        json_text(&p.additional_details).into(),
+        text(sealed.column(0)),
+        text(sealed.column(1)),
+        text(sealed.column(2)),
+        text(sealed.column(3)),
+        text(sealed.column(4)),
+        p.payer_id.clone().into(),
+        p.payment_status.as_str().into(),
+        p.file_store_id.clone().into(),
+        p.audit.created_by.as_str().into(),
+        p.audit.created_ms.into(),
+        p.audit.last_modified_by.as_str().into(),
+        p.audit.last_modified_ms.into(),
+        sealed.pii.as_str().into(),
+    ]
+}
+
+fn detail_row(d: &PaymentDetail, snapshot: String) -> Vec<Arg> {
+    vec![
+        d.id.as_str().into(),
+        d.tenant_id.as_str().into(),
+        d.payment_id.as_str().into(),
+        d.due.get().into(),
+        d.amount_paid.get().into(),
+        d.receipt_number.as_str().into(),
+        d.receipt_date.into(),
+        d.receipt_type.as_str().into(),
+        d.business_service.as_str().into(),
+        d.bill_id.as_str().into(),
+        d.consumer_code.as_str().into(),
+        d.manual_receipt_number.clone().into(),
+        d.manual_receipt_date.into(),
+        json_text(&d.additional_details).into(),
+        snapshot.into(),
+        i64::from(d.live).into(),
+        d.audit.created_by.as_str().into(),
+        d.audit.created_ms.into(),
+        d.audit.last_modified_by.as_str().into(),
+        d.audit.last_modified_ms.into(),
+    ]
 }
 
 /// Writes a payment's statuses (and its details' liveness and bills) after a workflow action.

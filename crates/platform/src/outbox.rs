@@ -36,6 +36,45 @@ pub async fn record(
     Ok(id)
 }
 
+/// One event for [`record_many`].
+pub struct Event<'a> {
+    pub tenant_id: &'a str,
+    pub topic: &'a str,
+    pub event_key: &'a str,
+    pub payload: &'a Value,
+}
+
+/// [`record`] for many events (a batch of payments): multi-row inserts.
+pub async fn record_many(
+    conn: &mut AnyConnection,
+    events: &[Event<'_>],
+    now_ms: i64,
+) -> Result<(), DigitError> {
+    let vault = crate::pii::vault();
+    for chunk in events.chunks(crate::sql::rows_per_statement(7)) {
+        let mut q = crate::sql::SqlBuilder::new(
+            "INSERT INTO kosh_outbox (id, tenant_id, topic, event_key, payload, created_ms, published_ms) VALUES ",
+        );
+        for (i, e) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" })
+                .bind(uuid::Uuid::now_v7().to_string())
+                .push(", ")
+                .bind(e.tenant_id)
+                .push(", ")
+                .bind(e.topic)
+                .push(", ")
+                .bind(e.event_key)
+                .push(", ")
+                .bind(vault.seal_str(&e.payload.to_string()))
+                .push(", ")
+                .bind(now_ms)
+                .push(", NULL)");
+        }
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// An event's payload as [`record`] kept it.
 pub fn open_payload(stored: &str) -> Result<Value, DigitError> {
     let text = crate::pii::vault()

@@ -70,6 +70,25 @@ impl SqlBuilder {
         self
     }
 
+    /// Pushes `column = CASE id WHEN $a THEN $b ... END`: one column of an UPDATE that sets
+    /// many rows, each to its own value, keyed by the row's `id` (the caller restricts the
+    /// rows with `WHERE ... id IN (...)`). One statement instead of one per row.
+    pub fn set_by_id<K, V>(
+        &mut self,
+        column: &'static str,
+        rows: impl IntoIterator<Item = (K, V)>,
+    ) -> &mut Self
+    where
+        K: Into<Arg>,
+        V: Into<Arg>,
+    {
+        self.push(column).push(" = CASE id");
+        for (id, value) in rows {
+            self.push(" WHEN ").bind(id).push(" THEN ").bind(value);
+        }
+        self.push(" END")
+    }
+
     pub fn sql(&self) -> &str {
         &self.sql
     }

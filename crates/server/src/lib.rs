@@ -47,6 +47,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// The request-body bytes all requests in flight may hold at once.
     pub body_budget: Arc<body_budget::BodyBudget>,
+    /// `payments/_create` calls, gathered into batches.
+    pub payments: kosh_collection::queue::PaymentQueue,
 }
 
 #[derive(OpenApi)]
@@ -200,6 +202,18 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let pg = Arc::new(pg_service(settings, addr)?);
     let bbps = Arc::new(bbps_config(settings, &mdms)?);
+    // SQLite has one writer: a second worker would only queue behind the first. On
+    // PostgreSQL a second worker prepares its batch while the first one's commit is flushed.
+    let payment_workers = match db.backend() {
+        kosh_platform::db::Backend::Sqlite => 1,
+        _ => 2,
+    };
+    let payments = kosh_collection::queue::PaymentQueue::start(
+        db.clone(),
+        mdms.clone(),
+        clock.clone(),
+        payment_workers,
+    );
     let state = AppState {
         db,
         mdms,
@@ -214,6 +228,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         )),
         max_body_bytes: settings.max_body_bytes,
         body_budget: Arc::new(body_budget::BodyBudget::new(settings.max_body_bytes)),
+        payments,
     };
     let router = app(state.clone(), settings);
     let reconciler = (settings.pg_reconcile_every_seconds > 0).then(|| {

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use kosh_platform::DigitError;
 use kosh_platform::money::Paise;
 use kosh_platform::pii::{self, Vault, table::BILLS};
-use kosh_platform::sql::{SqlBuilder, rows_per_statement};
+use kosh_platform::sql::{Arg, SqlBuilder, rows_per_statement};
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -556,52 +556,88 @@ pub async fn cancel(
 /// Writes what a payment (or its reversal) did to a bill: status, amounts paid per detail
 /// and per account detail, the payment and its advance.
 pub async fn save_payment(conn: &mut AnyConnection, bill: &Bill) -> Result<(), DigitError> {
-    super::cache::touch_consumer(&bill.business_service, &bill.consumer_code);
-    sqlx::query(
-        "UPDATE egbs_bill SET status = $1, amount_paid = $2, payment_id = $3, advance_amount = $4, \
-         advance_demand_detail_id = $5, last_modified_by = $6, last_modified_ms = $7 \
-         WHERE tenant_id = $8 AND id = $9",
-    )
-    .bind(bill.status.as_str())
-    .bind(bill.amount_paid.get())
-    .bind(&bill.payment_id)
-    .bind(bill.advance_amount.get())
-    .bind(&bill.advance_demand_detail_id)
-    .bind(&bill.audit.last_modified_by)
-    .bind(bill.audit.last_modified_ms)
-    .bind(&bill.tenant_id)
-    .bind(&bill.id)
-    .execute(&mut *conn)
-    .await?;
-    // The details' and account details' amounts, one statement per table (a CASE keyed by
-    // the row's id), not one per row: a bill of eight tax heads was nine round trips here.
-    let details: Vec<(&str, i64)> = bill
-        .details
-        .iter()
-        .map(|d| (d.id.as_str(), d.amount_paid.get()))
-        .collect();
-    set_amounts(
-        conn,
-        "egbs_bill_detail",
-        "amount_paid",
-        &bill.tenant_id,
-        &details,
-    )
-    .await?;
-    let accounts: Vec<(&str, i64)> = bill
-        .details
-        .iter()
-        .flat_map(|d| &d.account_details)
-        .map(|a| (a.id.as_str(), a.adjusted_amount.get()))
-        .collect();
-    set_amounts(
-        conn,
-        "egbs_bill_account_detail",
-        "adjusted_amount",
-        &bill.tenant_id,
-        &accounts,
-    )
-    .await?;
+    save_payments(conn, &[bill]).await
+}
+
+/// [`save_payment`] for many bills (a batch of payments): one statement per table for a few
+/// dozen bills (a `CASE` keyed by the row's id), not one per row: a bill of eight tax heads
+/// was nine round trips here.
+pub async fn save_payments(conn: &mut AnyConnection, bills: &[&Bill]) -> Result<(), DigitError> {
+    let mut tenants: Vec<&str> = bills.iter().map(|b| b.tenant_id.as_str()).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    for tenant in tenants {
+        let of_tenant: Vec<&Bill> = bills
+            .iter()
+            .copied()
+            .filter(|b| b.tenant_id == tenant)
+            .collect();
+        // Seven CASEs of two parameters, and the id in the IN list.
+        for chunk in of_tenant.chunks(rows_per_statement(15)) {
+            save_bill_rows(conn, tenant, chunk).await?;
+        }
+        let details: Vec<(&str, i64)> = of_tenant
+            .iter()
+            .flat_map(|b| &b.details)
+            .map(|d| (d.id.as_str(), d.amount_paid.get()))
+            .collect();
+        set_amounts(conn, "egbs_bill_detail", "amount_paid", tenant, &details).await?;
+        let accounts: Vec<(&str, i64)> = of_tenant
+            .iter()
+            .flat_map(|b| &b.details)
+            .flat_map(|d| &d.account_details)
+            .map(|a| (a.id.as_str(), a.adjusted_amount.get()))
+            .collect();
+        set_amounts(
+            conn,
+            "egbs_bill_account_detail",
+            "adjusted_amount",
+            tenant,
+            &accounts,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn save_bill_rows(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    chunk: &[&Bill],
+) -> Result<(), DigitError> {
+    for bill in chunk {
+        super::cache::touch_consumer(&bill.business_service, &bill.consumer_code);
+    }
+    let by_id = |value: fn(&Bill) -> Arg| chunk.iter().map(move |b| (b.id.as_str(), value(b)));
+    let ids: Vec<&str> = chunk.iter().map(|b| b.id.as_str()).collect();
+    let mut q = SqlBuilder::new("UPDATE egbs_bill SET ");
+    q.set_by_id("status", by_id(|b| b.status.as_str().into()))
+        .push(", ")
+        .set_by_id("amount_paid", by_id(|b| b.amount_paid.get().into()))
+        .push(", ")
+        .set_by_id("payment_id", by_id(|b| b.payment_id.clone().into()))
+        .push(", ")
+        .set_by_id("advance_amount", by_id(|b| b.advance_amount.get().into()))
+        .push(", ")
+        .set_by_id(
+            "advance_demand_detail_id",
+            by_id(|b| b.advance_demand_detail_id.clone().into()),
+        )
+        .push(", ")
+        .set_by_id(
+            "last_modified_by",
+            by_id(|b| b.audit.last_modified_by.as_str().into()),
+        )
+        .push(", ")
+        .set_by_id(
+            "last_modified_ms",
+            by_id(|b| b.audit.last_modified_ms.into()),
+        )
+        .push(" WHERE tenant_id = ")
+        .bind(tenant_id)
+        .push(" AND id IN ")
+        .bind_list(&ids);
+    q.build().execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -616,12 +652,11 @@ async fn set_amounts(
 ) -> Result<(), DigitError> {
     for chunk in amounts.chunks(rows_per_statement(3)) {
         let mut q = SqlBuilder::new("UPDATE ");
-        q.push(table).push(" SET ").push(column).push(" = CASE id");
-        for (id, amount) in chunk {
-            q.push(" WHEN ").bind(*id).push(" THEN ").bind(*amount);
-        }
+        q.push(table)
+            .push(" SET ")
+            .set_by_id(column, chunk.iter().copied());
         let ids: Vec<&str> = chunk.iter().map(|(id, _)| *id).collect();
-        q.push(" END WHERE tenant_id = ")
+        q.push(" WHERE tenant_id = ")
             .bind(tenant_id)
             .push(" AND id IN ")
             .bind_list(&ids);

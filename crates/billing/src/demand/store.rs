@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use kosh_platform::DigitError;
 use kosh_platform::db::is_unique_violation;
 use kosh_platform::money::Paise;
-use kosh_platform::sql::{SqlBuilder, rows_per_statement};
+use kosh_platform::sql::{Arg, SqlBuilder, rows_per_statement};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -191,53 +191,51 @@ pub async fn update(conn: &mut AnyConnection, d: &Demand) -> Result<(), DigitErr
     update_details(conn, d).await
 }
 
-/// Writes every detail of `d` that is stored, a few dozen per statement (one `CASE` per
-/// column, keyed by the detail's id), and inserts those that are not (the update's new tax
-/// heads). A payment changes a detail per tax head it pays; one statement per head was a
-/// round trip each on PostgreSQL and a hop each to SQLite's worker.
+/// Writes every detail of `d` that is stored and inserts those that are not (see
+/// [`update_detail_rows`]).
 async fn update_details(conn: &mut AnyConnection, d: &Demand) -> Result<(), DigitError> {
+    let details: Vec<&DemandDetail> = d.details.iter().collect();
+    update_detail_rows(conn, &d.tenant_id, &details).await
+}
+
+/// Writes every detail given that is stored, a few dozen per statement (one `CASE` per
+/// column, keyed by the detail's id), and inserts those that are not (an update's new tax
+/// heads, a payment's advance). A payment changes a detail per tax head it pays; one
+/// statement per head was a round trip each on PostgreSQL and a hop each to SQLite's worker.
+async fn update_detail_rows(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    details: &[&DemandDetail],
+) -> Result<(), DigitError> {
     // Two parameters per detail in each of five CASEs, and its id in the IN list.
-    for chunk in d.details.chunks(rows_per_statement(11)) {
-        let mut q = SqlBuilder::new("UPDATE egbs_demand_detail SET tax_amount = CASE id");
-        for x in chunk {
-            q.push(" WHEN ")
-                .bind(x.id.as_str())
-                .push(" THEN ")
-                .bind(x.tax_amount.get());
-        }
-        q.push(" END, collection_amount = CASE id");
-        for x in chunk {
-            q.push(" WHEN ")
-                .bind(x.id.as_str())
-                .push(" THEN ")
-                .bind(x.collection_amount.get());
-        }
-        q.push(" END, additional_details = CASE id");
-        for x in chunk {
-            q.push(" WHEN ")
-                .bind(x.id.as_str())
-                .push(" THEN ")
-                .bind(json_text(&x.additional_details));
-        }
-        q.push(" END, last_modified_by = CASE id");
-        for x in chunk {
-            q.push(" WHEN ")
-                .bind(x.id.as_str())
-                .push(" THEN ")
-                .bind(x.audit.last_modified_by.as_str());
-        }
-        q.push(" END, last_modified_ms = CASE id");
-        for x in chunk {
-            q.push(" WHEN ")
-                .bind(x.id.as_str())
-                .push(" THEN ")
-                .bind(x.audit.last_modified_ms);
-        }
+    for chunk in details.chunks(rows_per_statement(11)) {
+        let by_id =
+            |value: fn(&DemandDetail) -> Arg| chunk.iter().map(move |x| (x.id.as_str(), value(x)));
+        let mut q = SqlBuilder::new("UPDATE egbs_demand_detail SET ");
+        q.set_by_id("tax_amount", by_id(|x| x.tax_amount.get().into()))
+            .push(", ")
+            .set_by_id(
+                "collection_amount",
+                by_id(|x| x.collection_amount.get().into()),
+            )
+            .push(", ")
+            .set_by_id(
+                "additional_details",
+                by_id(|x| json_text(&x.additional_details).into()),
+            )
+            .push(", ")
+            .set_by_id(
+                "last_modified_by",
+                by_id(|x| x.audit.last_modified_by.as_str().into()),
+            )
+            .push(", ")
+            .set_by_id(
+                "last_modified_ms",
+                by_id(|x| x.audit.last_modified_ms.into()),
+            );
         let ids: Vec<&str> = chunk.iter().map(|x| x.id.as_str()).collect();
-        q.push(" END WHERE tenant_id = ")
-            .bind(d.tenant_id.as_str())
-            .push(" AND demand_id = ")
-            .bind(d.id.as_str())
+        q.push(" WHERE tenant_id = ")
+            .bind(tenant_id)
             .push(" AND id IN ")
             .bind_list(&ids)
             .push(" RETURNING id");
@@ -251,6 +249,89 @@ async fn update_details(conn: &mut AnyConnection, d: &Demand) -> Result<(), Digi
         }
     }
     Ok(())
+}
+
+/// [`update`] for many demands (a batch of payments): every changeable field of each, by
+/// id, with one statement per few dozen demands, then their details likewise. The demands'
+/// consumer codes must be locked by the caller.
+pub async fn update_many(conn: &mut AnyConnection, demands: &[Demand]) -> Result<(), DigitError> {
+    for d in demands {
+        assert_books(d)?;
+        touch_cache(d);
+    }
+    let mut tenants: Vec<&str> = demands.iter().map(|d| d.tenant_id.as_str()).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    for tenant in tenants {
+        let of_tenant: Vec<&Demand> = demands.iter().filter(|d| d.tenant_id == tenant).collect();
+        // Eleven CASEs of two parameters, and the id in the IN list.
+        for chunk in of_tenant.chunks(rows_per_statement(23)) {
+            update_rows(conn, tenant, chunk).await?;
+        }
+        let details: Vec<&DemandDetail> = of_tenant.iter().flat_map(|d| &d.details).collect();
+        update_detail_rows(conn, tenant, &details).await?;
+    }
+    Ok(())
+}
+
+async fn update_rows(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    chunk: &[&Demand],
+) -> Result<(), DigitError> {
+    let ids: Vec<&str> = chunk.iter().map(|d| d.id.as_str()).collect();
+    let by_id = |value: fn(&Demand) -> Arg| chunk.iter().map(move |d| (d.id.as_str(), value(d)));
+    let mut q = SqlBuilder::new("UPDATE egbs_demand SET ");
+    q.set_by_id("payer", by_id(|d| d.payer.clone().into()))
+        .push(", ")
+        .set_by_id("tax_period_from", by_id(|d| d.tax_period_from.into()))
+        .push(", ")
+        .set_by_id("tax_period_to", by_id(|d| d.tax_period_to.into()))
+        .push(", ")
+        .set_by_id(
+            "minimum_amount_payable",
+            by_id(|d| d.minimum_amount_payable.get().into()),
+        )
+        .push(", ")
+        .set_by_id("bill_expiry_time", by_id(|d| d.bill_expiry_time.into()))
+        .push(", ")
+        .set_by_id(
+            "fixed_bill_expiry_date",
+            by_id(|d| d.fixed_bill_expiry_date.into()),
+        )
+        .push(", ")
+        .set_by_id("status", by_id(|d| d.status.as_str().into()))
+        .push(", ")
+        .set_by_id(
+            "is_payment_completed",
+            by_id(|d| i64::from(d.is_payment_completed).into()),
+        )
+        .push(", ")
+        .set_by_id(
+            "additional_details",
+            by_id(|d| json_text(&d.additional_details).into()),
+        )
+        .push(", ")
+        .set_by_id(
+            "last_modified_by",
+            by_id(|d| d.audit.last_modified_by.as_str().into()),
+        )
+        .push(", ")
+        .set_by_id(
+            "last_modified_ms",
+            by_id(|d| d.audit.last_modified_ms.into()),
+        )
+        .push(" WHERE tenant_id = ")
+        .bind(tenant_id)
+        .push(" AND id IN ")
+        .bind_list(&ids);
+    match q.build().execute(&mut *conn).await {
+        Err(e) if is_unique_violation(&e) => {
+            Err(duplicate_error(chunk.iter().map(|d| &d.consumer_code)))
+        }
+        Err(e) => Err(e.into()),
+        Ok(_) => Ok(()),
+    }
 }
 
 /// Records the demand as it now is, with its details, in the audit tables, chained for
@@ -297,25 +378,28 @@ pub async fn lock_consumer(
     Ok(())
 }
 
-/// [`lock_consumer`] for the consumer code of each of these bills, in the order given (a
-/// payment passes them sorted, so two payments over the same bills lock in one order).
-/// One statement per bill, and no read: the bill's service and code are looked up inside
-/// the UPDATE, so the caller can read the bill afterwards, under the locks, once.
+/// [`lock_consumer`] for the consumer code of each of these bills, a few hundred bills per
+/// statement, with no read: the bills' services and codes are looked up inside the UPDATE,
+/// so the caller can read the bills afterwards, under the locks, once. (A batch of payments
+/// locks all its bills this way. Two batches over overlapping consumer codes may lock in
+/// different orders; PostgreSQL then reports a deadlock, which `write_tx!` retries.)
 pub async fn lock_consumers_of_bills(
     conn: &mut AnyConnection,
     tenant_id: &str,
     bill_ids: &[String],
 ) -> Result<(), DigitError> {
-    for bill_id in bill_ids {
-        sqlx::query(
-            "UPDATE egbs_demand SET status = status WHERE tenant_id = $1 AND status = 'ACTIVE' \
-             AND (business_service, consumer_code) IN (SELECT business_service, consumer_code \
-             FROM egbs_bill WHERE tenant_id = $1 AND id = $2)",
-        )
-        .bind(tenant_id)
-        .bind(bill_id)
-        .execute(&mut *conn)
-        .await?;
+    for chunk in bill_ids.chunks(rows_per_statement(1)) {
+        let mut q = SqlBuilder::new("UPDATE egbs_demand SET status = status WHERE tenant_id = ");
+        q.bind(tenant_id)
+            .push(
+                " AND status = 'ACTIVE' AND (business_service, consumer_code) IN \
+                 (SELECT business_service, consumer_code FROM egbs_bill WHERE tenant_id = ",
+            )
+            .bind(tenant_id)
+            .push(" AND id IN ")
+            .bind_list(chunk)
+            .push(")");
+        q.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
