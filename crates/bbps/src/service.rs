@@ -467,9 +467,10 @@ async fn target(
 
 /// DIGIT's name rule for `paidBy` and `payerName` (letters, with single separators).
 fn is_name(text: &str) -> bool {
-    regex::Regex::new(r"^[a-zA-Z]+(([_\-'`\. ][a-zA-Z ])?[a-zA-Z]*)*$")
-        .expect("name pattern")
-        .is_match(text)
+    static NAME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^[a-zA-Z]+(([_\-'`\. ][a-zA-Z ])?[a-zA-Z]*)*$").expect("name pattern")
+    });
+    NAME.is_match(text)
 }
 
 fn is_mobile(text: &str) -> bool {

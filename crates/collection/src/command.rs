@@ -130,7 +130,7 @@ impl NewPayment {
     /// patterns and the same error codes.
     pub fn check_payer(&self) -> Result<(), DigitError> {
         let mut errors = Vec::new();
-        let name = regex::Regex::new(wire::NAME_PATTERN).expect("name pattern");
+        let name = &*wire::NAME;
         for (field, value) in [
             ("paidBy", &self.payer.paid_by),
             ("payerName", &self.payer.payer_name),
@@ -142,7 +142,7 @@ impl NewPayment {
                 ));
             }
         }
-        let mobile = regex::Regex::new(wire::MOBILE_PATTERN).expect("mobile pattern");
+        let mobile = &*wire::MOBILE;
         if let Some(m) = &self.payer.mobile_number
             && !mobile.is_match(m.trim())
         {

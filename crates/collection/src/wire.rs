@@ -20,6 +20,12 @@ use utoipa::ToSchema;
 use crate::mode::PaymentMode;
 use crate::validate::{self, DetailInput, PaymentInput, not_null};
 
+/// The payer patterns, compiled once (a payment is checked against them on every call).
+pub(crate) static NAME: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(NAME_PATTERN).expect("name pattern"));
+pub(crate) static MOBILE: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(MOBILE_PATTERN).expect("mobile pattern"));
+
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct PaymentRequest {
     #[serde(rename = "RequestInfo")]
@@ -213,7 +219,7 @@ fn parse_payment(request: &PaymentRequest) -> Result<(PaymentInput, PayerFields)
     if blank(&payment.paid_by) {
         errors.push(not_null("paidBy"));
     }
-    let name_pattern = regex::Regex::new(NAME_PATTERN).expect("name pattern");
+    let name_pattern = &*NAME;
     for (field, value) in [
         ("paidBy", &payment.paid_by),
         ("payerName", &payment.payer_name),
@@ -228,9 +234,7 @@ fn parse_payment(request: &PaymentRequest) -> Result<(PaymentInput, PayerFields)
         }
     }
     if let Some(mobile) = text(&payment.mobile_number)
-        && !regex::Regex::new(MOBILE_PATTERN)
-            .expect("mobile pattern")
-            .is_match(&mobile)
+        && !MOBILE.is_match(&mobile)
     {
         errors.push(ErrorItem::new(
             "Pattern.paymentRequest.payment.mobileNumber",

@@ -17,6 +17,14 @@ use crate::users::{self, PROFILE_FIELDS, User};
 pub mod tenancy;
 use crate::{ip, password};
 
+/// The user patterns, compiled once (every user create and update is checked against them).
+static NAME: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(NAME_PATTERN).expect("name pattern"));
+static GENDER: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(GENDER_PATTERN).expect("gender pattern"));
+static MOBILE: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(MOBILE_PATTERN).expect("mobile pattern"));
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct UserFields {
@@ -156,7 +164,7 @@ pub(crate) fn check_lengths(user: &Map<String, Value>, errors: &mut Vec<ErrorIte
 }
 
 pub(crate) fn check_common(fields: &UserFields, errors: &mut Vec<ErrorItem>, object: &str) {
-    let name_pattern = regex::Regex::new(NAME_PATTERN).expect("name pattern");
+    let name_pattern = &*NAME;
     if let Some(name) = &fields.name
         && !name_pattern.is_match(name)
     {
@@ -166,9 +174,7 @@ pub(crate) fn check_common(fields: &UserFields, errors: &mut Vec<ErrorItem>, obj
         ));
     }
     if let Some(gender) = &fields.gender
-        && !regex::Regex::new(GENDER_PATTERN)
-            .expect("gender pattern")
-            .is_match(gender)
+        && !GENDER.is_match(gender)
     {
         errors.push(ErrorItem::new(
             format!("Pattern.{object}.user.gender"),
@@ -184,9 +190,7 @@ pub(crate) fn check_common(fields: &UserFields, errors: &mut Vec<ErrorItem>, obj
         ));
     }
     if let Some(mobile) = fields.mobile_number.as_deref().filter(|m| !m.is_empty())
-        && !regex::Regex::new(MOBILE_PATTERN)
-            .expect("mobile pattern")
-            .is_match(mobile)
+        && !MOBILE.is_match(mobile)
     {
         errors.push(ErrorItem::new(
             "INVALID_MOBILE_NUMBER",
