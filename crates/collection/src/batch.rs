@@ -418,7 +418,21 @@ async fn number_receipts(
                 .push((p, d));
         }
     }
+    // Counter rows in one order for every batch (two batches of different services and
+    // cities would otherwise lock two counters in opposite orders: a deadlock).
+    let mut groups = Vec::with_capacity(wanted.len());
     for ((tenant, id_name), positions) in wanted {
+        let request = IdRequest {
+            id_name: &id_name,
+            tenant_id: &tenant,
+            format: Some(service::DEFAULT_RECEIPT_FORMAT),
+            count: 0,
+        };
+        let counters = kosh_idgen::counters(mdms, &request)?;
+        groups.push((counters, tenant, id_name, positions));
+    }
+    groups.sort();
+    for (_, tenant, id_name, positions) in groups {
         let request = IdRequest {
             id_name: &id_name,
             tenant_id: &tenant,

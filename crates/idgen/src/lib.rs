@@ -37,6 +37,37 @@ pub fn mdms_format<'m>(mdms: &'m Mdms, tenant_id: &str, id_name: &str) -> Option
         .and_then(|f| f.get("format").and_then(Value::as_str))
 }
 
+/// The format `request` uses: MDMS's for its id name, else the caller's.
+fn format_of<'a>(mdms: &'a Mdms, request: &IdRequest<'a>) -> Result<&'a str, DigitError> {
+    mdms_format(mdms, request.tenant_id, request.id_name)
+        .or(request.format.filter(|f| !f.trim().is_empty()))
+        .ok_or_else(|| {
+            DigitError::new(
+                "ID_NOT_FOUND",
+                "No Format is available in the MDMS for the given name and tenant",
+            )
+        })
+}
+
+/// The counter rows (state, sequence name) that [`generate`] advances for `request`, in the
+/// order it advances them. A caller that generates several kinds of id in one transaction
+/// takes them in the order of these rows, so that two such transactions never lock two
+/// counter rows in opposite orders (a deadlock on PostgreSQL).
+pub fn counters(mdms: &Mdms, request: &IdRequest<'_>) -> Result<Vec<(String, String)>, DigitError> {
+    let format = format_of(mdms, request)?;
+    let state = kosh_platform::tenant::state_of(request.tenant_id);
+    Ok(
+        format::tokens(&format::replace_tenant_tokens(format, request.tenant_id))
+            .map_err(|e| DigitError::new("INVALID_ID_FORMAT", e.0))?
+            .into_iter()
+            .filter_map(|token| match token {
+                Token::Seq(name) => Some((state.to_string(), name)),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
 /// Generates `request.count` ids inside the caller's transaction `conn`.
 pub async fn generate(
     conn: &mut AnyConnection,
@@ -44,14 +75,7 @@ pub async fn generate(
     clock: &Clock,
     request: &IdRequest<'_>,
 ) -> Result<Vec<String>, DigitError> {
-    let format = mdms_format(mdms, request.tenant_id, request.id_name)
-        .or(request.format.filter(|f| !f.trim().is_empty()))
-        .ok_or_else(|| {
-            DigitError::new(
-                "ID_NOT_FOUND",
-                "No Format is available in the MDMS for the given name and tenant",
-            )
-        })?;
+    let format = format_of(mdms, request)?;
     let tenant = mdms.tenant(request.tenant_id);
     let tz = tenant
         .as_ref()

@@ -241,13 +241,12 @@ pub async fn insert_batch(conn: &mut AnyConnection, rows: &[AuditRow]) -> Result
             insert_rows(conn, table, chunk).await?;
         }
     }
-    let mut tenants: Vec<&str> = Vec::new();
-    for row in rows {
-        let tenant = row.tenant_id().expect("an audit row has a tenant");
-        if !tenants.contains(&tenant) {
-            tenants.push(tenant);
-        }
-    }
+    // Tenants' chain heads in one order for every caller: two batches over the same cities
+    // never lock their heads in opposite orders (a deadlock on PostgreSQL).
+    let tenants: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .map(|row| row.tenant_id().expect("an audit row has a tenant"))
+        .collect();
     for tenant in tenants {
         let of_tenant: Vec<AuditRow> = rows
             .iter()
