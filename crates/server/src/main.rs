@@ -7,7 +7,10 @@ use kosh_server::cli::{
 
 /// mimalloc rather than glibc's malloc: under load glibc kept one arena per thread and gave
 /// little back (kosh's RSS grew by twice what its caches held), and malloc and free took a
-/// fifth of kosh's CPU in the payment profile (BENCHMARKS.md).
+/// fifth of kosh's CPU in the payment profile (BENCHMARKS.md). Version 2 of it (Cargo.toml
+/// says why). The `system-allocator` feature leaves it out, for heap profilers that only see
+/// malloc.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
