@@ -30,7 +30,7 @@ unsafe extern "C" {
 /// allocate megabytes many times a second (a call of 500 demands, fetch-bill over SQLite's
 /// reader threads), so with the delay the pages freed in one burst were still held when the
 /// next came: in the benchmark's quick run, kosh's peak RSS in the demand phase was 92-127
-/// MiB with the delay and 85-102 MiB without, at the same rates (BENCHMARKS.md).
+/// MiB with the delay and 85-104 MiB without, at the same rates (BENCHMARKS.md).
 /// `MIMALLOC_PURGE_DELAY`, when set, is mimalloc's own and wins.
 #[cfg(not(feature = "system-allocator"))]
 fn purge_freed_memory_at_once() {
