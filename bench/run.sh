@@ -20,6 +20,9 @@
 #   BENCH_PERF=1        perf record -a --call-graph dwarf (whole machine) during every timed phase;
 #                       reports go to bench/results/<stamp>-<db>-<phase>.perf.txt
 #   BENCH_PG            PostgreSQL server URL without database (postgres://postgres@127.0.0.1:5432)
+#   BENCH_PHASES        phases to run, comma-separated, of fetch (with the scaling phase), make,
+#                       pay, flow, demands and floor               (all); e.g. BENCH_PHASES=demands
+#                       measures demand _create alone on a freshly started kosh
 #   BENCH_NO_BUILD=1    use the binaries already built
 #   BENCH_BIN_DIR       where kosh and kosh-bench are                 (target/release)
 # Also passed through: BENCH_MAKE_DEMANDS, BENCH_MAKE_CONCURRENCY (8), BENCH_DEMAND_BATCH (500),

@@ -95,6 +95,22 @@ struct Args {
     /// A label for the results (e.g. "postgres").
     #[arg(long, env = "BENCH_LABEL", default_value = "")]
     label: String,
+    /// The phases to run, comma-separated, of fetch, make, pay, flow, demands and floor
+    /// (all by default). The scaling phase runs with fetch. One phase alone is how a change
+    /// to it is measured without the minutes the others take.
+    #[arg(
+        long,
+        env = "BENCH_PHASES",
+        value_delimiter = ',',
+        default_value = "fetch,make,pay,flow,demands,floor"
+    )]
+    phases: Vec<String>,
+}
+
+impl Args {
+    fn runs(&self, phase: &str) -> bool {
+        self.phases.iter().any(|p| p.trim() == phase)
+    }
 }
 
 /// kosh's settings for `database_url` and `data_dir` (the environment supplies the rest), as
@@ -356,7 +372,8 @@ async fn main() -> anyhow::Result<()> {
     let mut loads = Vec::new();
 
     // 1. The scaling phase's small size: fetch-bill over the first bills only.
-    let scale_small = if args.scale_bills > 0 && args.scale_bills < args.bills {
+    let scale_small = if args.runs("fetch") && args.scale_bills > 0 && args.scale_bills < args.bills
+    {
         fill(&args, &mdms, args.scale_bills, args.scale_bills, &mut loads).await?;
         let (kosh, ctx) = start_kosh(&args, &mdms, &http, "kosh-small.log").await?;
         eprintln!(
@@ -375,8 +392,8 @@ async fn main() -> anyhow::Result<()> {
     fill(&args, &mdms, args.bills + make_n, args.bills, &mut loads).await?;
     let (kosh, ctx) = start_kosh(&args, &mdms, &http, "kosh.log").await?;
     let ready_ms = kosh.ready_after.as_secs_f64() * 1000.0;
-    let flow_skipped = if args.no_flow {
-        Some("turned off (--no-flow)".to_string())
+    let flow_skipped = if args.no_flow || !args.runs("flow") {
+        Some("turned off (--no-flow or BENCH_PHASES)".to_string())
     } else {
         let r = http
             .post(format!("{}/pg-service/gateway/v1/_search", ctx.base))
@@ -395,45 +412,53 @@ async fn main() -> anyhow::Result<()> {
     let mut phases = Vec::new();
 
     // (a) fetch-bill of an existing ACTIVE bill, uniformly at random over all of them.
-    eprintln!(
-        "(a) fetch-bill over {} existing bills for {} s",
-        args.bills, args.duration
-    );
-    phases.push(fetch_existing(&args, &kosh, &ctx, args.bills).await?);
+    if args.runs("fetch") {
+        eprintln!(
+            "(a) fetch-bill over {} existing bills for {} s",
+            args.bills, args.duration
+        );
+        phases.push(fetch_existing(&args, &kosh, &ctx, args.bills).await?);
+    }
 
-    // (b) Bill making: the first fetch of a demand that has no bill yet.
-    eprintln!(
-        "(b) bill making (first fetch-bill) over {make_n} demands, {} clients, {} s",
-        args.make_concurrency, args.duration
-    );
-    let (cx, first, end) = (ctx.clone(), args.bills, args.bills + make_n);
-    let next = Arc::new(AtomicU64::new(first));
-    phases.push(
-        phase(
-            &args,
-            &kosh,
-            "make",
-            drive::run(
-                "bill making (first fetch-bill)",
-                args.make_concurrency,
-                duration,
-                move |_, _| {
-                    let (cx, next) = (cx.clone(), next.clone());
-                    async move {
-                        let n = next.fetch_add(1, Ordering::Relaxed);
-                        if n >= end {
-                            return Ok(false);
+    if args.runs("make") {
+        // (b) Bill making: the first fetch of a demand that has no bill yet.
+        eprintln!(
+            "(b) bill making (first fetch-bill) over {make_n} demands, {} clients, {} s",
+            args.make_concurrency, args.duration
+        );
+        let (cx, first, end) = (ctx.clone(), args.bills, args.bills + make_n);
+        let next = Arc::new(AtomicU64::new(first));
+        phases.push(
+            phase(
+                &args,
+                &kosh,
+                "make",
+                drive::run(
+                    "bill making (first fetch-bill)",
+                    args.make_concurrency,
+                    duration,
+                    move |_, _| {
+                        let (cx, next) = (cx.clone(), next.clone());
+                        async move {
+                            let n = next.fetch_add(1, Ordering::Relaxed);
+                            if n >= end {
+                                return Ok(false);
+                            }
+                            cx.fetch_bill(n).await.map(|_| true)
                         }
-                        cx.fetch_bill(n).await.map(|_| true)
-                    }
-                },
-            ),
-        )
-        .await?,
-    );
+                    },
+                ),
+            )
+            .await?,
+        );
+    }
 
     // Bills for the payment phases: existing ones, fetched (untimed).
-    let pay_n = args.pay_bills.unwrap_or(args.duration * 3_000);
+    let pay_n = if args.runs("pay") {
+        args.pay_bills.unwrap_or(args.duration * 3_000)
+    } else {
+        0
+    };
     let flow_n = if flow_skipped.is_some() {
         0
     } else {
@@ -447,31 +472,33 @@ async fn main() -> anyhow::Result<()> {
         (all, rest)
     };
 
-    // (c) CASH payments, one bill each.
-    eprintln!(
-        "(c) payments/_create CASH over {} bills for {} s",
-        pay_bills.len(),
-        args.duration
-    );
-    let queue = Arc::new(BillQueue::new(pay_bills));
-    let (cx, q) = (ctx.clone(), queue.clone());
-    phases.push(
-        phase(
-            &args,
-            &kosh,
-            "pay",
-            drive::run("payments/_create CASH", c, duration, move |_, _| {
-                let (cx, q) = (cx.clone(), q.clone());
-                async move {
-                    match q.take() {
-                        Some(bill) => cx.pay_cash(bill).await.map(|_| true),
-                        None => Ok(false),
+    if args.runs("pay") {
+        // (c) CASH payments, one bill each.
+        eprintln!(
+            "(c) payments/_create CASH over {} bills for {} s",
+            pay_bills.len(),
+            args.duration
+        );
+        let queue = Arc::new(BillQueue::new(pay_bills));
+        let (cx, q) = (ctx.clone(), queue.clone());
+        phases.push(
+            phase(
+                &args,
+                &kosh,
+                "pay",
+                drive::run("payments/_create CASH", c, duration, move |_, _| {
+                    let (cx, q) = (cx.clone(), q.clone());
+                    async move {
+                        match q.take() {
+                            Some(bill) => cx.pay_cash(bill).await.map(|_| true),
+                            None => Ok(false),
+                        }
                     }
-                }
-            }),
-        )
-        .await?,
-    );
+                }),
+            )
+            .await?,
+        );
+    }
 
     // (d) The online flow.
     if flow_skipped.is_none() {
@@ -506,39 +533,43 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    // (e) demand _create through the API, many demands per call.
-    let batch = args.demand_batch;
-    eprintln!(
-        "(e) demand _create in calls of {batch}, {} clients, {} s",
-        args.demand_concurrency, args.duration
-    );
-    let cx = ctx.clone();
-    let mut stats = phase(
-        &args,
-        &kosh,
-        "demands",
-        drive::run(
-            &format!("demand _create (calls of {batch})"),
-            args.demand_concurrency,
-            duration,
-            move |_, call| {
-                let cx = cx.clone();
-                async move { cx.create_demands(call, batch).await.map(|_| true) }
-            },
-        ),
-    )
-    .await?;
-    stats.items_per_second = Some(stats.per_second * batch as f64);
-    phases.push(stats);
+    if args.runs("demands") {
+        // (e) demand _create through the API, many demands per call.
+        let batch = args.demand_batch;
+        eprintln!(
+            "(e) demand _create in calls of {batch}, {} clients, {} s",
+            args.demand_concurrency, args.duration
+        );
+        let cx = ctx.clone();
+        let mut stats = phase(
+            &args,
+            &kosh,
+            "demands",
+            drive::run(
+                &format!("demand _create (calls of {batch})"),
+                args.demand_concurrency,
+                duration,
+                move |_, call| {
+                    let cx = cx.clone();
+                    async move { cx.create_demands(call, batch).await.map(|_| true) }
+                },
+            ),
+        )
+        .await?;
+        stats.items_per_second = Some(stats.per_second * batch as f64);
+        phases.push(stats);
+    }
 
     let kosh_pid = kosh.pid;
     let peak_rss_mib = server::proc_kb(kosh.pid, "VmHWM:").unwrap_or(0) as f64 / 1024.0;
     kosh.stop().await;
 
     // 3. The floor.
-    eprintln!("floor: a payment's six writes, one transaction each, {c} clients");
     let started = Instant::now();
-    let (floor, floor_error) =
+    let (floor, floor_error) = if !args.runs("floor") {
+        (None, Some("not run (BENCH_PHASES)".to_string()))
+    } else {
+        eprintln!("floor: a payment's six writes, one transaction each, {c} clients");
         match floor::run(&args.database_url, c, duration, &args.data_dir).await {
             Ok(f) => {
                 eprintln!(
@@ -554,7 +585,8 @@ async fn main() -> anyhow::Result<()> {
                 eprintln!("    floor failed: {e:#}");
                 (None, Some(format!("{e:#}")))
             }
-        };
+        }
+    };
 
     let scaling = scale_small.map(|(small, small_ready_ms)| {
         let large = phases[0].per_second;

@@ -566,6 +566,15 @@ pub struct Settings {
     #[arg(long, env = "KOSH_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Most client connections served at once. Each open connection holds its read and
+    /// write buffers (tens of kilobytes, up to a few hundred under a large body) and a task;
+    /// those beyond this many wait, unaccepted, in the kernel's listen backlog until one
+    /// closes. The default serves far more clients than the two cores' worth of requests
+    /// kosh answers at once, while keeping what idle connections can hold to some tens of
+    /// megabytes at worst.
+    #[arg(long, env = "KOSH_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
     /// Log filter (tracing EnvFilter syntax, e.g. `info` or `kosh=debug`).
     #[arg(long, env = "KOSH_LOG", default_value = "info")]
     pub log: String,

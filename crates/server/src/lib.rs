@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod gateway;
 pub mod import;
+pub mod listener;
 mod middleware;
 mod ops;
 pub mod pii;
@@ -160,6 +161,10 @@ impl Running {
 /// Opens the database, loads master data and starts serving on `settings.listen` (port 0
 /// picks a free port). Used by `kosh serve` and by the black-box tests.
 pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
+    anyhow::ensure!(
+        settings.max_connections > 0,
+        "KOSH_MAX_CONNECTIONS must be at least 1 (with 0 no client would ever be served)"
+    );
     apply_money_limits(settings)?;
     let mdms = Arc::new(load_mdms(settings)?);
     pii::install_policies(&mdms);
@@ -249,6 +254,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         )
     });
     let (tx, rx) = oneshot::channel::<()>();
+    // `tap_io` adds nothing; through it axum hands the peer's address (`ConnectInfo`) from
+    // a listener of kosh's own.
+    let listener = axum::serve::ListenerExt::tap_io(
+        listener::CappedListener::new(listener, settings.max_connections),
+        |_| {},
+    );
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         axum::serve(listener, service)
