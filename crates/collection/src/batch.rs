@@ -112,11 +112,12 @@ pub async fn make_payments(
             Err(error) => outcomes[index] = Some(Outcome::Refused(error)),
         }
     }
+    let mut answers = Vec::new();
     if !planned.is_empty() {
         number_receipts(conn, mdms, clock, &mut planned).await?;
-        write(conn, orders, &planned, now).await?;
+        answers = write(conn, orders, &planned, now).await?;
     }
-    for p in planned {
+    for (p, json) in planned.into_iter().zip(answers) {
         let created = CreatedPayment {
             id: p.payment.id.clone(),
             receipt_numbers: p
@@ -125,7 +126,7 @@ pub async fn make_payments(
                 .iter()
                 .map(|d| d.receipt_number.clone())
                 .collect(),
-            payment: p.payment.to_json(),
+            payment: json,
         };
         outcomes[p.index] = Some(Outcome::Made(created));
     }
@@ -469,13 +470,14 @@ async fn number_receipts(
 }
 
 /// Writes every planned payment: demands and bills, the payments, one chain append per
-/// tenant for the demands' and payments' audit rows, and the events.
+/// tenant for the demands' and payments' audit rows, and the events. Returns each payment's
+/// JSON, in order: the one its event carries is the one its caller is answered with.
 async fn write(
     conn: &mut AnyConnection,
     orders: &[Order<'_>],
     planned: &[Planned],
     now: i64,
-) -> Result<(), DigitError> {
+) -> Result<Vec<serde_json::Value>, DigitError> {
     let bills: Vec<PlannedPayment> = planned.iter().flat_map(|p| p.bills.clone()).collect();
     let mut audit = Vec::new();
     kosh_billing::write_payments(conn, &bills, &mut audit).await?;
@@ -489,6 +491,7 @@ async fn write(
         ));
     }
     let mut events = Vec::with_capacity(planned.len());
+    let mut answers = Vec::with_capacity(planned.len());
     for p in planned {
         let requester = orders[p.index].requester;
         audit.push(store::audit_row(&p.payment, "CREATE", &requester.uuid, now));
@@ -501,7 +504,9 @@ async fn write(
             ));
         }
         let info = service::event_request_info(&orders[p.index].command.request_info, requester);
-        events.push(json!({"RequestInfo": info, "Payment": p.payment.to_json()}));
+        let payment = p.payment.to_json();
+        events.push(json!({"RequestInfo": info, "Payment": payment}));
+        answers.push(payment);
     }
     audit_chain::insert_batch(conn, &audit).await?;
     let records: Vec<outbox::Event<'_>> = planned
@@ -514,5 +519,6 @@ async fn write(
             payload,
         })
         .collect();
-    outbox::record_many(conn, &records, now).await
+    outbox::record_many(conn, &records, now).await?;
+    Ok(answers)
 }
