@@ -26,6 +26,7 @@ pub mod analyze;
 mod fault;
 mod group;
 pub mod lease;
+pub mod native;
 
 pub use group::{Work, WriteSlot};
 
@@ -44,6 +45,10 @@ pub struct Db {
     write: AnyPool,
     /// On SQLite, the group commit over the writer (see [`group`]).
     group: Option<std::sync::Arc<group::Group>>,
+    /// Hot reads through the database's own driver ([`native`]).
+    native: std::sync::Arc<native::NativeReads>,
+    /// Whether statements are logged (KOSH_LOG_SQL), for the native reads too.
+    log_sql: bool,
 }
 
 /// How many times a transaction is tried when the database asks for a retry. At
@@ -90,11 +95,14 @@ impl Db {
                 .after_connect(sqlite_pragmas)
                 .connect_with(options)
                 .await?;
+            let native = native::NativeReads::sqlite(&path, cores())?;
             Ok(Db {
                 backend: Backend::Sqlite,
                 read,
                 group: Some(std::sync::Arc::new(group::Group::new(write.clone()))),
                 write,
+                native: std::sync::Arc::new(native),
+                log_sql,
             })
         } else {
             let options = statement_logging(AnyConnectOptions::from_str(url)?, log_sql);
@@ -118,11 +126,14 @@ impl Db {
                 }
                 Err(e) => return Err(e.into()),
             };
+            let native = native::NativeReads::postgres(url, cores()).await?;
             Ok(Db {
                 backend: Backend::Postgres,
                 read: pool.clone(),
                 write: pool,
                 group: None,
+                native: std::sync::Arc::new(native),
+                log_sql,
             })
         }
     }
@@ -134,6 +145,15 @@ impl Db {
     /// The pool for reads outside a transaction.
     pub fn pool(&self) -> &AnyPool {
         &self.read
+    }
+
+    /// The rows of `q`, read outside any transaction through the database's own driver
+    /// ([`native`]): for the hot reads, which skip sqlx's per-statement costs.
+    pub async fn read_native(
+        &self,
+        q: &crate::sql::SqlBuilder,
+    ) -> Result<Vec<native::NativeRow>, DigitError> {
+        self.native.fetch_all(q, self.log_sql).await
     }
 
     /// Applies every pending migration. Migrations take no advisory lock (the portable-SQL
@@ -269,9 +289,14 @@ macro_rules! write_tx {
 /// by the readers, 16 of them took kosh to 96 MiB at 200,000 demands and 121 MiB at
 /// 1,000,000; 4 held 62 MiB at the same fetch-bill rate.
 fn sqlite_readers(max_connections: u32) -> u32 {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per_cores = u32::try_from(cores.saturating_mul(2)).unwrap_or(u32::MAX);
+    let per_cores = u32::try_from(cores().saturating_mul(2)).unwrap_or(u32::MAX);
     max_connections.min(per_cores).max(2)
+}
+
+/// The machine's cores: native readers kept per database (SQLite reads run on the
+/// requests' own threads, one per core; PostgreSQL pipelines on each connection).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// sqlx logs every statement unless told not to; kosh only when asked (KOSH_LOG_SQL).
@@ -308,34 +333,47 @@ fn sqlite_path(url: &str) -> String {
     rest.split('?').next().unwrap_or(rest).to_string()
 }
 
-/// Whether a database error asks the client to try again: PostgreSQL's serialization
-/// failure (40001) and deadlock (40P01), SQLite's BUSY and LOCKED families.
-fn is_retryable(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Database(db) => match db.code().as_deref() {
-            Some("40001") | Some("40P01") => true,
-            // SQLite's BUSY and LOCKED (low byte 5 and 6 of its numeric codes). Only SQLite's:
-            // PostgreSQL's SQLSTATE 22021 (a NUL byte in text) also parses to a number whose
-            // low byte is 5, and is bad input, not a busy database.
-            Some(code) if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() => code
-                .parse::<i32>()
-                .map(|c| matches!(c & 0xff, 5 | 6))
-                .unwrap_or(false),
-            _ => false,
-        },
-        _ => false,
+/// A database's own error code, whichever driver reported it: PostgreSQL's SQLSTATE or
+/// SQLite's extended result code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Code {
+    Postgres(String),
+    Sqlite(i32),
+}
+
+impl Code {
+    /// Whether the client may try again: PostgreSQL's serialization failure (40001) and
+    /// deadlock (40P01), SQLite's BUSY and LOCKED families (low byte 5 and 6).
+    fn is_retryable(&self) -> bool {
+        match self {
+            Code::Postgres(c) => c == "40001" || c == "40P01",
+            Code::Sqlite(c) => matches!(c & 0xff, 5 | 6),
+        }
+    }
+
+    /// Whether the database refused a value of the request itself: PostgreSQL's class 22
+    /// (data exception: a string too long for its column, a NUL byte or an invalid byte
+    /// sequence in text, a number out of range).
+    fn is_bad_value(&self) -> bool {
+        matches!(self, Code::Postgres(c) if c.starts_with("22"))
     }
 }
 
-/// Whether the database refused a value of the request itself: PostgreSQL's class 22 (data
-/// exception: a string too long for its column, a NUL byte or an invalid byte sequence in
-/// text, a number out of range).
-fn is_bad_value(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Database(db) => db
-            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-            .is_some_and(|pg| pg.code().starts_with("22")),
-        _ => false,
+/// The database's code in a sqlx error, if it carries one. Only SQLite's codes are read as
+/// SQLite's: PostgreSQL's SQLSTATE 22021 (a NUL byte in text) also parses to a number whose
+/// low byte is 5, and is bad input, not a busy database.
+fn code_of(err: &sqlx::Error) -> Option<Code> {
+    let sqlx::Error::Database(db) = err else {
+        return None;
+    };
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        Some(Code::Postgres(pg.code().to_string()))
+    } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        db.code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .map(Code::Sqlite)
+    } else {
+        None
     }
 }
 
@@ -343,21 +381,32 @@ fn is_bad_value(err: &sqlx::Error) -> bool {
 /// retry; an outage, a full disk or an unwritable file as a 503/507 the client may retry
 /// later (see [`fault`]); anything else is a fault of kosh, logged and answered with a 500.
 pub(crate) fn classify(err: sqlx::Error) -> DigitError {
-    if is_retryable(&err) {
+    answer(code_of(&err).as_ref(), fault::fault_of(&err), &err)
+}
+
+/// [`classify`]'s rules for an error of either driver: its database code, the environment's
+/// fault behind it (if any), and its words (for the log only: they can name tables,
+/// columns and values).
+pub(crate) fn answer(
+    code: Option<&Code>,
+    fault: Option<fault::Fault>,
+    err: &dyn std::fmt::Display,
+) -> DigitError {
+    if code.is_some_and(Code::is_retryable) {
         // The driver's words stay in the log; the client learns only that it may retry.
         tracing::debug!(error = %err, "database busy");
         let mut e = DigitError::unavailable("the database is busy; retry the request");
         e.retryable = true;
         return e;
     }
-    if is_bad_value(&err) {
+    if code.is_some_and(Code::is_bad_value) {
         tracing::warn!(error = %err, "the database refused a value of the request");
         return DigitError::new(
             "INVALID_INPUT",
             "A value in the request cannot be stored: it is too long, out of range or not valid text",
         );
     }
-    if let Some(f) = fault::fault_of(&err) {
+    if let Some(f) = fault {
         metrics::counter!("kosh_db_faults_total").increment(1);
         tracing::warn!(error = %err, fault = ?f, "database fault");
         return fault::error_for(f);

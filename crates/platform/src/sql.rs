@@ -93,6 +93,10 @@ impl SqlBuilder {
         &self.sql
     }
 
+    pub fn args(&self) -> &[Arg] {
+        &self.args
+    }
+
     pub fn build(&self) -> Query<'_, Any, AnyArguments> {
         let mut query = sqlx::query(AssertSqlSafe(self.sql.clone()));
         for arg in &self.args {

@@ -338,6 +338,11 @@ impl Kosh {
         self.bases.len().max(1)
     }
 
+    /// The PostgreSQL database this server runs on (`None` on SQLite).
+    pub fn pg_database(&self) -> Option<&str> {
+        self.pg_database.as_deref()
+    }
+
     pub fn state(&self) -> &kosh_server::AppState {
         &self.running.as_ref().expect("running").state
     }

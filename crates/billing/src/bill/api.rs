@@ -137,10 +137,7 @@ async fn fetch_bill(
     // Most fetches find a valid bill: answer those from the read pool (by consumer codes, one
     // indexed statement), and take the write transaction (on SQLite, the single writer) only
     // to make, expire or regenerate one.
-    let reused = {
-        let mut conn = db.pool().acquire().await?;
-        fetch::reuse_existing(&mut conn, &clock, &fetch).await?
-    };
+    let reused = fetch::reuse_existing(&db, &clock, &fetch).await?;
     let bills_json = match (reused, ticket) {
         (Some(bills), Some(ticket)) => bill_cache.put(ticket, &bills, clock.now_ms()),
         (Some(bills), None) => cache::json_array(&bills),

@@ -29,7 +29,7 @@ use std::collections::BTreeSet;
 use kosh_idgen::IdRequest;
 use kosh_mdms::Mdms;
 use kosh_platform::sql::SqlBuilder;
-use kosh_platform::{Clock, DigitError};
+use kosh_platform::{Clock, Db, DigitError};
 use sqlx::{AnyConnection, Row};
 
 use super::generate::{self, BillContext};
@@ -151,13 +151,13 @@ async fn fetch_with(
 /// demands, so when every code asked about has a valid ACTIVE bill the caller may see, those
 /// bills are the answer; when one has none, `None`.
 pub async fn reuse_existing(
-    conn: &mut AnyConnection,
+    db: &Db,
     clock: &Clock,
     criteria: &FetchCriteria,
 ) -> Result<Option<Vec<Bill>>, DigitError> {
     if let Some(codes) = codes_alone(criteria) {
-        let bills = store::active_for_codes(
-            conn,
+        let bills = store::active_for_codes_outside(
+            db,
             &criteria.tenant_id,
             &criteria.business_service,
             &codes,
@@ -168,6 +168,8 @@ pub async fn reuse_existing(
         let all_valid = bills.len() == codes.len() && bills.iter().all(|b| !b.has_expired(now));
         return Ok(all_valid.then_some(bills));
     }
+    let mut conn = db.pool().acquire().await?;
+    let conn = &mut *conn;
     let keys = consumer_keys(conn, criteria).await?;
     if keys.is_empty() {
         return Ok(None);

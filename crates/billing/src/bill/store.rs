@@ -11,12 +11,12 @@
 
 use std::collections::HashMap;
 
-use kosh_platform::DigitError;
+use kosh_platform::db::native::Cells;
 use kosh_platform::money::Paise;
 use kosh_platform::pii::{self, Vault, table::BILLS};
 use kosh_platform::sql::{Arg, SqlBuilder, rows_per_statement};
+use kosh_platform::{Db, DigitError};
 use serde_json::Value;
-use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::{Bill, BillAccountDetail, BillDetail, BillStatus};
@@ -25,29 +25,29 @@ use crate::query::{json_column, json_text, push_tenant};
 use crate::visibility::Scope;
 
 /// A bill row; its payer comes out of the sealed `pii` column.
-fn bill_from_with(vault: &Vault, row: &AnyRow) -> Result<Bill, sqlx::Error> {
-    let status: String = row.try_get("status")?;
+fn bill_from_with<R: Cells>(vault: &Vault, row: &R) -> Result<Bill, sqlx::Error> {
+    let status: String = row.cell("status")?;
     let mut payer = BILLS.open(vault, row)?;
-    let modes: Option<String> = row.try_get("collection_modes_not_allowed")?;
+    let modes: Option<String> = row.cell("collection_modes_not_allowed")?;
     Ok(Bill {
-        id: row.try_get("id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        consumer_code: row.try_get("consumer_code")?,
-        business_service: row.try_get("business_service")?,
-        bill_number: row.try_get("bill_number")?,
-        bill_date: row.try_get("bill_date")?,
-        seq: row.try_get("seq")?,
+        id: row.cell("id")?,
+        tenant_id: row.cell("tenant_id")?,
+        consumer_code: row.cell("consumer_code")?,
+        business_service: row.cell("business_service")?,
+        bill_number: row.cell("bill_number")?,
+        bill_date: row.cell("bill_date")?,
+        seq: row.cell("seq")?,
         status: BillStatus::parse(&status).unwrap_or(BillStatus::Expired),
-        total_amount: Paise::new(row.try_get("total_amount")?),
-        amount_paid: Paise::new(row.try_get("amount_paid")?),
-        user_id: row.try_get("user_id")?,
+        total_amount: Paise::new(row.cell("total_amount")?),
+        amount_paid: Paise::new(row.cell("amount_paid")?),
+        user_id: row.cell("user_id")?,
         payer_name: payer.take("payer_name"),
         payer_address: payer.take("payer_address"),
         payer_email: payer.take("payer_email"),
         mobile_number: payer.take("mobile_number"),
-        part_payment_allowed: row.try_get::<i64, _>("part_payment_allowed")? != 0,
-        is_advance_allowed: row.try_get::<i64, _>("is_advance_allowed")? != 0,
-        minimum_amount_to_be_paid: Paise::new(row.try_get("minimum_amount_to_be_paid")?),
+        part_payment_allowed: row.cell::<i64>("part_payment_allowed")? != 0,
+        is_advance_allowed: row.cell::<i64>("is_advance_allowed")? != 0,
+        minimum_amount_to_be_paid: Paise::new(row.cell("minimum_amount_to_be_paid")?),
         collection_modes_not_allowed: modes
             .map(|m| {
                 m.split(',')
@@ -56,16 +56,16 @@ fn bill_from_with(vault: &Vault, row: &AnyRow) -> Result<Bill, sqlx::Error> {
                     .collect()
             })
             .unwrap_or_default(),
-        additional_details: json_column(row.try_get("additional_details")?),
-        file_store_id: row.try_get("file_store_id")?,
-        payment_id: row.try_get("payment_id")?,
-        advance_amount: Paise::new(row.try_get("advance_amount")?),
-        advance_demand_detail_id: row.try_get("advance_demand_detail_id")?,
+        additional_details: json_column(row.cell("additional_details")?),
+        file_store_id: row.cell("file_store_id")?,
+        payment_id: row.cell("payment_id")?,
+        advance_amount: Paise::new(row.cell("advance_amount")?),
+        advance_demand_detail_id: row.cell("advance_demand_detail_id")?,
         audit: Audit {
-            created_by: row.try_get("created_by")?,
-            created_ms: row.try_get("created_ms")?,
-            last_modified_by: row.try_get("last_modified_by")?,
-            last_modified_ms: row.try_get("last_modified_ms")?,
+            created_by: row.cell("created_by")?,
+            created_ms: row.cell("created_ms")?,
+            last_modified_by: row.cell("last_modified_by")?,
+            last_modified_ms: row.cell("last_modified_ms")?,
         },
         details: Vec::new(),
     })
@@ -101,14 +101,24 @@ const JOINED: &str = "SELECT b.id AS id, b.tenant_id AS tenant_id, b.consumer_co
 /// first rows came, each detail once under its bill (oldest period first, as DIGIT orders
 /// them), each account detail under its detail (by order, tax head).
 async fn read_joined(conn: &mut AnyConnection, q: &SqlBuilder) -> Result<Vec<Bill>, DigitError> {
-    let rows = q.build().fetch_all(&mut *conn).await?;
+    assemble(&q.build().fetch_all(&mut *conn).await?)
+}
+
+/// [`read_joined`] outside any transaction, through the database's own driver
+/// (`kosh_platform::db::native`): for the hot reads.
+async fn read_joined_native(db: &Db, q: &SqlBuilder) -> Result<Vec<Bill>, DigitError> {
+    assemble(&db.read_native(q).await?)
+}
+
+/// The bills of [`JOINED`] rows, from either driver.
+fn assemble<R: Cells>(rows: &[R]) -> Result<Vec<Bill>, DigitError> {
     let vault = pii::vault();
     let mut bills: Vec<Bill> = Vec::new();
     let mut bill_at: HashMap<String, usize> = HashMap::new();
     // (bill's place, detail's place in that bill), by detail id.
     let mut detail_at: HashMap<String, (usize, usize)> = HashMap::new();
-    for row in &rows {
-        let bill_id: String = row.try_get("id")?;
+    for row in rows {
+        let bill_id: String = row.cell("id")?;
         let b = match bill_at.get(&bill_id) {
             Some(&b) => b,
             None => {
@@ -117,7 +127,7 @@ async fn read_joined(conn: &mut AnyConnection, q: &SqlBuilder) -> Result<Vec<Bil
                 bills.len() - 1
             }
         };
-        let Some(detail_id) = row.try_get::<Option<String>, _>("d_id")? else {
+        let Some(detail_id) = row.cell::<Option<String>>("d_id")? else {
             continue;
         };
         let d = match detail_at.get(&detail_id) {
@@ -130,7 +140,7 @@ async fn read_joined(conn: &mut AnyConnection, q: &SqlBuilder) -> Result<Vec<Bil
                 bill.details.len() - 1
             }
         };
-        if let Some(account_id) = row.try_get::<Option<String>, _>("a_id")? {
+        if let Some(account_id) = row.cell::<Option<String>>("a_id")? {
             let detail = &mut bills[b].details[d];
             let account = joined_account(row, detail, account_id)?;
             detail.account_details.push(account);
@@ -149,25 +159,25 @@ async fn read_joined(conn: &mut AnyConnection, q: &SqlBuilder) -> Result<Vec<Bil
 }
 
 /// The `d_...` columns of a [`JOINED`] row: a detail of `bill` (same tenant, by the join).
-fn joined_detail(row: &AnyRow, bill: &Bill, id: String) -> Result<BillDetail, sqlx::Error> {
+fn joined_detail<R: Cells>(row: &R, bill: &Bill, id: String) -> Result<BillDetail, sqlx::Error> {
     Ok(BillDetail {
         id,
         tenant_id: bill.tenant_id.clone(),
         bill_id: bill.id.clone(),
-        demand_id: row.try_get("d_demand_id")?,
-        from_period: row.try_get("d_from_period")?,
-        to_period: row.try_get("d_to_period")?,
-        expiry_date: row.try_get("d_expiry_date")?,
-        amount: Paise::new(row.try_get("d_amount")?),
-        amount_paid: Paise::new(row.try_get("d_amount_paid")?),
-        additional_details: json_column(row.try_get("d_additional_details")?),
+        demand_id: row.cell("d_demand_id")?,
+        from_period: row.cell("d_from_period")?,
+        to_period: row.cell("d_to_period")?,
+        expiry_date: row.cell("d_expiry_date")?,
+        amount: Paise::new(row.cell("d_amount")?),
+        amount_paid: Paise::new(row.cell("d_amount_paid")?),
+        additional_details: json_column(row.cell("d_additional_details")?),
         account_details: Vec::new(),
     })
 }
 
 /// The `a_...` columns of a [`JOINED`] row: an account detail of `detail`.
-fn joined_account(
-    row: &AnyRow,
+fn joined_account<R: Cells>(
+    row: &R,
     detail: &BillDetail,
     id: String,
 ) -> Result<BillAccountDetail, sqlx::Error> {
@@ -175,12 +185,12 @@ fn joined_account(
         id,
         tenant_id: detail.tenant_id.clone(),
         bill_detail_id: detail.id.clone(),
-        demand_detail_id: row.try_get("a_demand_detail_id")?,
-        tax_head_code: row.try_get("a_tax_head_code")?,
-        order: row.try_get("a_order_no")?,
-        amount: Paise::new(row.try_get("a_amount")?),
-        adjusted_amount: Paise::new(row.try_get("a_adjusted_amount")?),
-        additional_details: json_column(row.try_get("a_additional_details")?),
+        demand_detail_id: row.cell("a_demand_detail_id")?,
+        tax_head_code: row.cell("a_tax_head_code")?,
+        order: row.cell("a_order_no")?,
+        amount: Paise::new(row.cell("a_amount")?),
+        adjusted_amount: Paise::new(row.cell("a_adjusted_amount")?),
+        additional_details: json_column(row.cell("a_additional_details")?),
     })
 }
 
@@ -377,19 +387,51 @@ pub async fn active_for_codes(
     scope: &Scope,
 ) -> Result<Vec<Bill>, DigitError> {
     let mut bills = Vec::new();
-    for chunk in consumer_codes.chunks(rows_per_statement(1)) {
-        let mut q = SqlBuilder::new(JOINED);
-        q.push("b.tenant_id = ")
-            .bind(tenant_id)
-            .push(" AND b.business_service = ")
-            .bind(business_service)
-            .push(" AND b.status = 'ACTIVE' AND b.consumer_code IN ")
-            .bind_list(chunk);
-        scope.push_bill_filter(&mut q, "b.");
+    for q in active_queries(tenant_id, business_service, consumer_codes, scope) {
         bills.extend(read_joined(conn, &q).await?);
     }
     bills.sort_by(|x, y| x.consumer_code.cmp(&y.consumer_code));
     Ok(bills)
+}
+
+/// [`active_for_codes`] outside any transaction, through the database's own driver: the
+/// read of fetch-bill's common case, a valid bill reused.
+pub async fn active_for_codes_outside(
+    db: &Db,
+    tenant_id: &str,
+    business_service: &str,
+    consumer_codes: &[String],
+    scope: &Scope,
+) -> Result<Vec<Bill>, DigitError> {
+    let mut bills = Vec::new();
+    for q in active_queries(tenant_id, business_service, consumer_codes, scope) {
+        bills.extend(read_joined_native(db, &q).await?);
+    }
+    bills.sort_by(|x, y| x.consumer_code.cmp(&y.consumer_code));
+    Ok(bills)
+}
+
+/// [`active_for_codes`]'s statements: one per chunk of codes that fits a statement.
+fn active_queries(
+    tenant_id: &str,
+    business_service: &str,
+    consumer_codes: &[String],
+    scope: &Scope,
+) -> Vec<SqlBuilder> {
+    consumer_codes
+        .chunks(rows_per_statement(1))
+        .map(|chunk| {
+            let mut q = SqlBuilder::new(JOINED);
+            q.push("b.tenant_id = ")
+                .bind(tenant_id)
+                .push(" AND b.business_service = ")
+                .bind(business_service)
+                .push(" AND b.status = 'ACTIVE' AND b.consumer_code IN ")
+                .bind_list(chunk);
+            scope.push_bill_filter(&mut q, "b.");
+            q
+        })
+        .collect()
 }
 
 /// The most recently made bill of a consumer code of a service: (id, status).

@@ -9,6 +9,7 @@
 
 use axum::http::StatusCode;
 
+use super::Code;
 use crate::error::{DigitError, ErrorItem};
 
 /// What went wrong underneath a request.
@@ -58,18 +59,16 @@ pub(crate) fn fault_of(err: &sqlx::Error) -> Option<Fault> {
         | sqlx::Error::WorkerCrashed => Some(Fault::Unavailable),
         // The server closed the connection mid-message (it was stopped or killed).
         sqlx::Error::Protocol(_) => Some(Fault::Unavailable),
-        sqlx::Error::Database(db) => {
-            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-                postgres_fault(pg.code())
-            } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-                db.code()
-                    .and_then(|c| c.parse::<i32>().ok())
-                    .and_then(sqlite_fault)
-            } else {
-                None
-            }
-        }
+        sqlx::Error::Database(_) => super::code_of(err).as_ref().and_then(fault_of_code),
         _ => None,
+    }
+}
+
+/// The environmental fault a database's error code names, if it names one.
+pub(crate) fn fault_of_code(code: &Code) -> Option<Fault> {
+    match code {
+        Code::Postgres(c) => postgres_fault(c),
+        Code::Sqlite(c) => sqlite_fault(*c),
     }
 }
 

@@ -7,8 +7,8 @@
 //! it, extra keys such as a payment's bill snapshots), so the row's personal values come
 //! back exactly as they were written.
 
+use crate::db::native::Cells;
 use serde_json::{Map, Value};
-use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::Vault;
@@ -106,8 +106,8 @@ impl PiiTable {
 
     /// The personal values of a row read with its `pii` column and its personal columns: the
     /// sealed ones, or, for a row not sealed yet, the columns as they are.
-    pub fn open(&self, vault: &Vault, row: &AnyRow) -> Result<Personal, sqlx::Error> {
-        let pii: Option<String> = row.try_get("pii")?;
+    pub fn open<R: Cells>(&self, vault: &Vault, row: &R) -> Result<Personal, sqlx::Error> {
+        let pii: Option<String> = row.cell("pii")?;
         match pii {
             Some(sealed) => match vault.open_json::<Value>(&sealed) {
                 Ok(Value::Object(map)) => Ok(Personal(map)),
@@ -121,7 +121,7 @@ impl PiiTable {
             None => {
                 let mut map = Map::new();
                 for (column, _) in self.columns {
-                    if let Some(v) = row.try_get::<Option<String>, _>(*column)? {
+                    if let Some(v) = row.cell::<Option<String>>(column)? {
                         map.insert((*column).to_string(), Value::String(v));
                     }
                 }
