@@ -45,8 +45,9 @@ pub struct Db {
     write: AnyPool,
     /// On SQLite, the group commit over the writer (see [`group`]).
     group: Option<std::sync::Arc<group::Group>>,
-    /// Hot reads through the database's own driver ([`native`]).
-    native: std::sync::Arc<native::NativeReads>,
+    /// Hot reads through the database's own driver ([`native`]); `None` when turned off
+    /// (KOSH_NATIVE_READS=false), and they go through sqlx.
+    native: Option<std::sync::Arc<native::NativeReads>>,
     /// Whether statements are logged (KOSH_LOG_SQL), for the native reads too.
     log_sql: bool,
 }
@@ -101,7 +102,7 @@ impl Db {
                 read,
                 group: Some(std::sync::Arc::new(group::Group::new(write.clone()))),
                 write,
-                native: std::sync::Arc::new(native),
+                native: Some(std::sync::Arc::new(native)),
                 log_sql,
             })
         } else {
@@ -132,7 +133,7 @@ impl Db {
                 read: pool.clone(),
                 write: pool,
                 group: None,
-                native: std::sync::Arc::new(native),
+                native: Some(std::sync::Arc::new(native)),
                 log_sql,
             })
         }
@@ -148,12 +149,24 @@ impl Db {
     }
 
     /// The rows of `q`, read outside any transaction through the database's own driver
-    /// ([`native`]): for the hot reads, which skip sqlx's per-statement costs.
+    /// ([`native`]): for the hot reads, which skip sqlx's per-statement costs. `None` when
+    /// the native reads are off ([`Db::without_native_reads`]): the caller reads through
+    /// [`Db::pool`].
     pub async fn read_native(
         &self,
         q: &crate::sql::SqlBuilder,
-    ) -> Result<Vec<native::NativeRow>, DigitError> {
-        self.native.fetch_all(q, self.log_sql).await
+    ) -> Option<Result<Vec<native::NativeRow>, DigitError>> {
+        match &self.native {
+            Some(native) => Some(native.fetch_all(q, self.log_sql).await),
+            None => None,
+        }
+    }
+
+    /// This database with the hot reads through sqlx, as every other statement
+    /// (KOSH_NATIVE_READS=false).
+    pub fn without_native_reads(mut self) -> Db {
+        self.native = None;
+        self
     }
 
     /// Applies every pending migration. Migrations take no advisory lock (the portable-SQL

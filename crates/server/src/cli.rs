@@ -595,6 +595,20 @@ pub struct Settings {
     )]
     pub log_sql: bool,
 
+    /// Whether the hot reads (fetch-bill of a valid bill) go through the database's own
+    /// driver (rusqlite, tokio-postgres) rather than sqlx's generic one; `false` sends them
+    /// through sqlx like every other statement, to compare the two or to rule the native
+    /// path out when diagnosing.
+    #[arg(
+        long,
+        env = "KOSH_NATIVE_READS",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub native_reads: bool,
+
     /// Login name of the administrator created on an empty database (EMPLOYEE at the state
     /// tenant, roles SUPERUSER and EMPLOYEE).
     #[arg(long, env = "KOSH_ADMIN_USERNAME", default_value = "admin")]

@@ -86,9 +86,12 @@ pub fn apply_money_limits(settings: &Settings) -> anyhow::Result<()> {
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     pii::install_vault(settings)?;
     let url = settings.database_url();
-    let db = Db::connect_logging(&url, settings.db_max_connections, settings.log_sql)
+    let mut db = Db::connect_logging(&url, settings.db_max_connections, settings.log_sql)
         .await
         .with_context(|| format!("opening database {}", redact(&url)))?;
+    if !settings.native_reads {
+        db = db.without_native_reads();
+    }
     db.migrate().await.context("applying migrations")?;
     pii::check_keys(&db).await?;
     pii::seal_existing(&db)

@@ -6,6 +6,7 @@
 //! - every kind of parameter binds (text, integer, a NULL of each), and a `$1` inside
 //!   quotes stays text;
 //! - a statement the database refuses is a 500 in DIGIT's shape without the driver's words;
+//! - with `KOSH_NATIVE_READS=false` the same reads go through sqlx;
 //! - on PostgreSQL, reads go on after the server ends the native connections (as a restart
 //!   does).
 
@@ -21,6 +22,7 @@ on_both_databases!(
     a_bill_read_natively_is_the_bill_sqlx_reads,
     every_kind_of_parameter_binds_and_quotes_stay_text,
     a_refused_statement_is_a_500_without_the_drivers_words,
+    with_native_reads_off_fetch_bill_reads_through_sqlx,
 );
 
 const TENANT: &str = "pb.amritsar";
@@ -140,7 +142,11 @@ async fn every_kind_of_parameter_binds_and_quotes_stay_text(backend: Backend) {
         .bind(None::<i64>)
         .push(" IS NULL) AND total_amount > ")
         .bind(0i64);
-    let rows = db.read_native(&q).await.expect("read");
+    let rows = db
+        .read_native(&q)
+        .await
+        .expect("native reads on")
+        .expect("read");
     assert_eq!(rows.len(), 1);
     let row = &rows[0];
     assert_eq!(row.cell::<String>("consumer_code").unwrap(), "NR-3");
@@ -156,7 +162,11 @@ async fn a_refused_statement_is_a_500_without_the_drivers_words(backend: Backend
     let db = &kosh.state().db;
     let mut q = SqlBuilder::new("SELECT no_such_column FROM egbs_bill WHERE tenant_id = ");
     q.bind(TENANT);
-    let err = db.read_native(&q).await.expect_err("refused");
+    let err = db
+        .read_native(&q)
+        .await
+        .expect("native reads on")
+        .expect_err("refused");
     assert_eq!(err.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(err.first_code(), Some("QUERY_EXECUTION_ERROR"));
     let body = err.body().to_string();
@@ -164,8 +174,31 @@ async fn a_refused_statement_is_a_500_without_the_drivers_words(backend: Backend
     // The readers are still good after a refused statement.
     let mut q = SqlBuilder::new("SELECT COUNT(*) AS n FROM egbs_bill WHERE tenant_id = ");
     q.bind(TENANT);
-    let rows = db.read_native(&q).await.expect("read after a refusal");
+    let rows = db
+        .read_native(&q)
+        .await
+        .expect("native reads on")
+        .expect("read after a refusal");
     assert_eq!(rows[0].cell::<i64>("n").unwrap(), 0);
+    kosh.stop().await;
+}
+
+async fn with_native_reads_off_fetch_bill_reads_through_sqlx(backend: Backend) {
+    let kosh = Kosh::start_with(backend, |s| {
+        s.bill_cache_seconds = 0;
+        s.native_reads = false;
+    })
+    .await;
+    kosh.set_clock(NOW).await;
+    let made = demand_and_bill(&kosh, "NR-5", None).await;
+    let q = SqlBuilder::new("SELECT 1 AS one");
+    assert!(kosh.state().db.read_native(&q).await.is_none(), "off");
+    let (status, again) = fetch(&kosh, "NR-5").await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(
+        again["Bill"][0], made,
+        "the valid bill reused, read through sqlx"
+    );
     kosh.stop().await;
 }
 

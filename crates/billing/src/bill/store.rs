@@ -105,9 +105,12 @@ async fn read_joined(conn: &mut AnyConnection, q: &SqlBuilder) -> Result<Vec<Bil
 }
 
 /// [`read_joined`] outside any transaction, through the database's own driver
-/// (`kosh_platform::db::native`): for the hot reads.
-async fn read_joined_native(db: &Db, q: &SqlBuilder) -> Result<Vec<Bill>, DigitError> {
-    assemble(&db.read_native(q).await?)
+/// (`kosh_platform::db::native`) unless it is turned off: for the hot reads.
+async fn read_joined_outside(db: &Db, q: &SqlBuilder) -> Result<Vec<Bill>, DigitError> {
+    match db.read_native(q).await {
+        Some(rows) => assemble(&rows?),
+        None => read_joined(&mut *db.pool().acquire().await?, q).await,
+    }
 }
 
 /// The bills of [`JOINED`] rows, from either driver.
@@ -405,7 +408,7 @@ pub async fn active_for_codes_outside(
 ) -> Result<Vec<Bill>, DigitError> {
     let mut bills = Vec::new();
     for q in active_queries(tenant_id, business_service, consumer_codes, scope) {
-        bills.extend(read_joined_native(db, &q).await?);
+        bills.extend(read_joined_outside(db, &q).await?);
     }
     bills.sort_by(|x, y| x.consumer_code.cmp(&y.consumer_code));
     Ok(bills)
