@@ -96,7 +96,7 @@ impl Db {
                 .after_connect(sqlite_pragmas)
                 .connect_with(options)
                 .await?;
-            let native = native::NativeReads::sqlite(&path, cores())?;
+            let native = native::NativeReads::sqlite(&path, sqlite_readers(max_connections) as usize)?;
             Ok(Db {
                 backend: Backend::Sqlite,
                 read,
