@@ -10,7 +10,7 @@ use kosh_billing::bill::fetch::{self, FetchCriteria};
 use kosh_billing::demand::store::{self as demand_store, DemandFilter};
 use kosh_mdms::Mdms;
 use kosh_platform::money::Paise;
-use kosh_platform::{Clock, DigitError};
+use kosh_platform::{Clock, Db, DigitError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::AnyConnection;
@@ -164,16 +164,9 @@ pub fn resolve(
     })
 }
 
-/// The current bills the lookup finds (made or reused by fetch-bill), or why there are none.
-pub async fn current_bills(
-    conn: &mut AnyConnection,
-    mdms: &Mdms,
-    clock: &Clock,
-    biller: &Biller,
-    lookup: &Lookup,
-    actor: &str,
-) -> Result<Vec<Bill>, Failure> {
-    let criteria = FetchCriteria {
+/// Fetch-bill's criteria for a lookup at a biller.
+pub fn criteria(biller: &Biller, lookup: &Lookup) -> FetchCriteria {
+    FetchCriteria {
         tenant_id: lookup.tenant_id.clone(),
         business_service: biller.business_service.clone(),
         consumer_codes: lookup.consumer_code.iter().cloned().collect(),
@@ -182,9 +175,41 @@ pub async fn current_bills(
         email: None,
         // The unit presented the customer's own parameters to the biller.
         scope: kosh_billing::visibility::Scope::Tenant,
-    };
+    }
+}
+
+/// The bills the lookup finds when each is a valid bill already made, read outside any
+/// transaction (fetch-bill's common case: one indexed read); `None` when one must be made,
+/// expired or regenerated, or none is due: then [`current_bills`] in a write transaction.
+pub async fn existing_bills(
+    db: &Db,
+    clock: &Clock,
+    biller: &Biller,
+    lookup: &Lookup,
+) -> Result<Option<Vec<Bill>>, DigitError> {
+    fetch::reuse_existing(db, clock, &criteria(biller, lookup)).await
+}
+
+/// The current bills the lookup finds (made or reused by fetch-bill), or why there are none.
+/// `after_miss`: [`existing_bills`] has just answered `None` for this lookup, so each code
+/// goes straight to its locks.
+pub async fn current_bills(
+    conn: &mut AnyConnection,
+    mdms: &Mdms,
+    clock: &Clock,
+    biller: &Biller,
+    lookup: &Lookup,
+    actor: &str,
+    after_miss: bool,
+) -> Result<Vec<Bill>, Failure> {
+    let criteria = criteria(biller, lookup);
     let no_demands = fetch::no_demands();
-    match fetch::fetch(conn, mdms, clock, &criteria, actor).await {
+    let fetched = if after_miss {
+        fetch::fetch_after_miss(conn, mdms, clock, &criteria, actor).await
+    } else {
+        fetch::fetch(conn, mdms, clock, &criteria, actor).await
+    };
+    match fetched {
         Ok(bills) => Ok(bills),
         Err(e) if e.first_code() == no_demands.first_code() => {
             Err(nothing_due(conn, biller, lookup).await?.into())

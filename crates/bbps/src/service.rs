@@ -88,8 +88,13 @@ pub async fn fetch(
         Err(refusal) => return Ok(Err(refusal)),
     };
     let (mdms, clock, actor) = (ctx.mdms, ctx.clock, ctx.user.uuid.as_str());
+    // Most fetches find valid bills: read those without a write transaction (on SQLite the
+    // single writer), and take one only to make, expire or regenerate a bill.
+    if let Some(bills) = lookup::existing_bills(ctx.db, clock, biller, &lookup).await? {
+        return Ok(bills.iter().map(|b| Presented::of(mdms, b)).collect());
+    }
     let found = write_tx!(*ctx.db, |conn| {
-        match lookup::current_bills(conn, mdms, clock, biller, &lookup, actor).await {
+        match lookup::current_bills(conn, mdms, clock, biller, &lookup, actor, true).await {
             Ok(bills) => Ok(Ok(bills)),
             Err(Failure::Refused(r)) => Ok(Err(r)),
             Err(Failure::Digit(e)) => Err(e),
@@ -521,8 +526,16 @@ async fn apply(
     posting: &Posting,
 ) -> Result<Applied, Failure> {
     let lookup = lookup::resolve(ctx.mdms, ctx.state(), biller, &posting.params)?;
-    let current =
-        lookup::current_bills(conn, ctx.mdms, ctx.clock, biller, &lookup, &ctx.user.uuid).await?;
+    let current = lookup::current_bills(
+        conn,
+        ctx.mdms,
+        ctx.clock,
+        biller,
+        &lookup,
+        &ctx.user.uuid,
+        false,
+    )
+    .await?;
     let mut targets: Vec<(Bill, Paise)> = Vec::new();
     if !posting.bills.is_empty() {
         let total = Paise::sum(posting.bills.iter().map(|b| b.amount)).map_err(|e| {

@@ -96,7 +96,8 @@ impl Db {
                 .after_connect(sqlite_pragmas)
                 .connect_with(options)
                 .await?;
-            let native = native::NativeReads::sqlite(&path, sqlite_readers(max_connections) as usize)?;
+            let native =
+                native::NativeReads::sqlite(&path, sqlite_readers(max_connections) as usize)?;
             Ok(Db {
                 backend: Backend::Sqlite,
                 read,
