@@ -43,6 +43,23 @@ pub fn capture() {
 /// The statements logged while `during` ran (their SQL, or sqlx's summary of it), with
 /// their whitespace folded.
 pub async fn statements_of<T>(during: impl std::future::Future<Output = T>) -> (T, Vec<String>) {
+    let (out, statements) = statements_by_driver_of(during).await;
+    (out, statements.into_iter().map(|s| s.sql).collect())
+}
+
+/// A statement of the log and which path ran it.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub sql: String,
+    /// Read through the database's own driver (`kosh_platform::db::native`), outside any
+    /// transaction; otherwise through sqlx.
+    pub native: bool,
+}
+
+/// [`statements_of`], each with the path that ran it.
+pub async fn statements_by_driver_of<T>(
+    during: impl std::future::Future<Output = T>,
+) -> (T, Vec<Logged>) {
     LOG.lock().unwrap().clear();
     let out = during.await;
     let text = String::from_utf8_lossy(&LOG.lock().unwrap()).into_owned();
@@ -52,14 +69,18 @@ pub async fn statements_of<T>(during: impl std::future::Future<Output = T>) -> (
         .filter(|event| event["target"] == "sqlx::query")
         .map(|event| {
             let fields = &event["fields"];
-            fields["db.statement"]
+            let sql = fields["db.statement"]
                 .as_str()
                 .filter(|s| !s.trim().is_empty())
                 .or(fields["summary"].as_str())
                 .unwrap_or_default()
                 .split_whitespace()
                 .collect::<Vec<_>>()
-                .join(" ")
+                .join(" ");
+            Logged {
+                sql,
+                native: fields["driver"] == "native",
+            }
         })
         .collect();
     (out, statements)
