@@ -378,11 +378,9 @@ impl PgService {
                 "Cannot process request, missing transaction id",
             ));
         };
-        let txn = {
-            let mut conn = db.pool().acquire().await?;
-            store::load(&mut conn, txn_id.trim()).await?
-        }
-        .ok_or_else(not_found)?;
+        let txn = store::load_outside(db, txn_id.trim())
+            .await?
+            .ok_or_else(not_found)?;
         let actor = match caller {
             Some(user) if user.uuid == txn.user.uuid => Actor::Owner(&user.uuid),
             Some(user) => {

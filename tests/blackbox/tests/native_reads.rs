@@ -1,7 +1,7 @@
 //! The native read path (`kosh_platform::db::native`: rusqlite on SQLite, tokio-postgres on
 //! PostgreSQL), on both databases:
 //!
-//! - a bill read through it is the bill sqlx reads (details, account details, the payer's
+//! - a bill (and a pg transaction) read through it is the one sqlx reads (details, account details, the payer's
 //!   sealed data, nulls and integers), and fetch-bill's answer from it is bill search's;
 //! - every kind of parameter binds (text, integer, a NULL of each), and a `$1` inside
 //!   quotes stays text;
@@ -23,6 +23,7 @@ on_both_databases!(
     every_kind_of_parameter_binds_and_quotes_stay_text,
     a_refused_statement_is_a_500_without_the_drivers_words,
     with_native_reads_off_fetch_bill_reads_through_sqlx,
+    a_pg_transaction_read_natively_is_the_one_sqlx_reads,
 );
 
 const TENANT: &str = "pb.amritsar";
@@ -37,12 +38,13 @@ async fn start(backend: Backend) -> Kosh {
     kosh
 }
 
-async fn demand_and_bill(kosh: &Kosh, code: &str, payer: Option<Value>) -> Value {
+/// A PT demand of ₹1,200 tax and `cess` rupees of fire cess for `code`, and its bill.
+async fn demand_and_bill(kosh: &Kosh, code: &str, payer: Option<Value>, cess: f64) -> Value {
     let mut demand = json!({"tenantId": TENANT, "consumerCode": code, "consumerType": "BUILTUP",
         "businessService": "PT", "taxPeriodFrom": PT_FROM, "taxPeriodTo": PT_TO,
         "minimumAmountPayable": 0, "demandDetails": [
             {"taxHeadMasterCode": "PT_TAX", "taxAmount": 1200, "collectionAmount": 0},
-            {"taxHeadMasterCode": "PT_FIRE_CESS", "taxAmount": 37.5, "collectionAmount": 0}]});
+            {"taxHeadMasterCode": "PT_FIRE_CESS", "taxAmount": cess, "collectionAmount": 0}]});
     if let Some(payer) = payer {
         demand["payer"] = payer;
     }
@@ -75,8 +77,8 @@ async fn a_bill_read_natively_is_the_bill_sqlx_reads(backend: Backend) {
             "roles": [{"code": "CITIZEN", "tenantId": "pb"}]}),
         )
         .await;
-    let made = demand_and_bill(&kosh, "NR-1", Some(json!({"uuid": payer["uuid"]}))).await;
-    demand_and_bill(&kosh, "NR-2", None).await;
+    let made = demand_and_bill(&kosh, "NR-1", Some(json!({"uuid": payer["uuid"]})), 37.5).await;
+    demand_and_bill(&kosh, "NR-2", None, 37.5).await;
     let db = &kosh.state().db;
     let codes = vec![
         "NR-1".to_string(),
@@ -127,7 +129,7 @@ async fn a_bill_read_natively_is_the_bill_sqlx_reads(backend: Backend) {
 
 async fn every_kind_of_parameter_binds_and_quotes_stay_text(backend: Backend) {
     let kosh = start(backend).await;
-    demand_and_bill(&kosh, "NR-3", None).await;
+    demand_and_bill(&kosh, "NR-3", None, 37.5).await;
     let db = &kosh.state().db;
 
     // Text and integers, a typed NULL of each kind, and a '$1' that is text.
@@ -190,7 +192,7 @@ async fn with_native_reads_off_fetch_bill_reads_through_sqlx(backend: Backend) {
     })
     .await;
     kosh.set_clock(NOW).await;
-    let made = demand_and_bill(&kosh, "NR-5", None).await;
+    let made = demand_and_bill(&kosh, "NR-5", None, 37.5).await;
     let q = SqlBuilder::new("SELECT 1 AS one");
     assert!(kosh.state().db.read_native(&q).await.is_none(), "off");
     let (status, again) = fetch(&kosh, "NR-5").await;
@@ -202,10 +204,60 @@ async fn with_native_reads_off_fetch_bill_reads_through_sqlx(backend: Backend) {
     kosh.stop().await;
 }
 
+async fn a_pg_transaction_read_natively_is_the_one_sqlx_reads(backend: Backend) {
+    let kosh = start(backend).await;
+    let payer = kosh
+        .create_user(
+            json!({"userName": "9876500012", "name": "Ravi Kumar", "mobileNumber": "9876500012",
+            "password": "Citizen@123", "type": "CITIZEN", "active": true, "tenantId": "pb",
+            "roles": [{"code": "CITIZEN", "tenantId": "pb"}]}),
+        )
+        .await;
+    let citizen = kosh
+        .token("9876500012", "Citizen@123", "pb", "CITIZEN")
+        .await;
+    let bill = demand_and_bill(&kosh, "NR-6", Some(json!({"uuid": payer["uuid"]})), 40.0).await;
+    let (status, created) = kosh
+        .post_as(
+            &citizen,
+            "/pg-service/transaction/v1/_create",
+            json!({"RequestInfo": {"apiId": "Rainmaker"}, "Transaction": {
+                "tenantId": TENANT, "txnAmount": bill["totalAmount"], "module": "PT",
+                "billId": bill["id"], "consumerCode": "NR-6", "productInfo": "Property Tax Payment",
+                "gateway": "SANDBOX", "taxAndPayments": [{"billId": bill["id"], "amountPaid": bill["totalAmount"]}],
+                "user": {"name": "Ravi Kumar", "mobileNumber": "9876500012", "tenantId": "pb"},
+                "callbackUrl": "https://citizen.example/pay/done"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let txn_id = created["Transaction"]["txnId"].as_str().expect("txnId");
+    let db = &kosh.state().db;
+    let mut conn = db.pool().acquire().await.expect("connection");
+    let by_sqlx = kosh_pg::txn::store::load(&mut conn, txn_id)
+        .await
+        .expect("sqlx read")
+        .expect("the transaction");
+    drop(conn);
+    let native = kosh_pg::txn::store::load_outside(db, txn_id)
+        .await
+        .expect("native read")
+        .expect("the transaction");
+    assert_eq!(native, by_sqlx, "the same transaction, field for field");
+    assert_eq!(native.user.name, "Ravi Kumar", "sealed payer opened");
+    assert!(native.redirect_url.is_some(), "sealed redirect opened");
+    assert!(
+        kosh_pg::txn::store::load_outside(db, "PB_PG_NO_SUCH")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    kosh.stop().await;
+}
+
 #[tokio::test]
 async fn postgres_reads_go_on_after_the_server_ends_their_connections() {
     let kosh = start(Backend::Postgres).await;
-    demand_and_bill(&kosh, "NR-4", None).await;
+    demand_and_bill(&kosh, "NR-4", None, 37.5).await;
     let db = &kosh.state().db;
     let read = || async {
         store::active_for_codes_outside(db, TENANT, "PT", &["NR-4".to_string()], &Scope::Tenant)

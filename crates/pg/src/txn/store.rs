@@ -2,10 +2,11 @@
 //! connection, inside or outside its transaction; the settle-once rule is the `WHERE
 //! txn_status = 'PENDING'` of [`settle`], which the database applies under the row's lock.
 
-use kosh_platform::DigitError;
+use kosh_platform::db::native::Cells;
 use kosh_platform::money::Paise;
 use kosh_platform::pii::{self, Vault, table::PG_TRANSACTIONS};
 use kosh_platform::sql::SqlBuilder;
+use kosh_platform::{Db, DigitError};
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -23,57 +24,57 @@ fn from_row(row: &AnyRow) -> Result<Transaction, sqlx::Error> {
     from_row_with(&pii::vault(), row)
 }
 
-fn from_row_with(vault: &Vault, row: &AnyRow) -> Result<Transaction, sqlx::Error> {
+fn from_row_with<R: Cells>(vault: &Vault, row: &R) -> Result<Transaction, sqlx::Error> {
     let mut personal = PG_TRANSACTIONS.open(vault, row)?;
-    let status: String = row.try_get("txn_status")?;
-    let tax_and_payments: String = row.try_get("tax_and_payments")?;
-    let additional: Option<String> = row.try_get("additional_details")?;
+    let status: String = row.cell("txn_status")?;
+    let tax_and_payments: String = row.cell("tax_and_payments")?;
+    let additional: Option<String> = row.cell("additional_details")?;
     Ok(Transaction {
-        txn_id: row.try_get("txn_id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        amount: Paise::new(row.try_get("txn_amount")?),
+        txn_id: row.cell("txn_id")?,
+        tenant_id: row.cell("tenant_id")?,
+        amount: Paise::new(row.cell("txn_amount")?),
         status: parse_status(&status),
-        status_msg: row.try_get("txn_status_msg")?,
-        gateway: row.try_get("gateway")?,
-        bill_id: row.try_get("bill_id")?,
-        module: row.try_get("module")?,
-        consumer_code: row.try_get("consumer_code")?,
-        product_info: row.try_get("product_info")?,
-        callback_url: row.try_get("callback_url")?,
+        status_msg: row.cell("txn_status_msg")?,
+        gateway: row.cell("gateway")?,
+        bill_id: row.cell("bill_id")?,
+        module: row.cell("module")?,
+        consumer_code: row.cell("consumer_code")?,
+        product_info: row.cell("product_info")?,
+        callback_url: row.cell("callback_url")?,
         // Sealed whole: a gateway's redirect may carry the payer's name, mobile and email.
         redirect_url: row
-            .try_get::<Option<String>, _>("redirect_url")?
+            .cell::<Option<String>>("redirect_url")?
             .map(|u| vault.open_or_plain(&u))
             .transpose()
             .map_err(|e| {
                 sqlx::Error::Decode(format!("eg_pg_transactions.redirect_url: {e}").into())
             })?,
         user: TxnUser {
-            id: row.try_get("user_id")?,
-            uuid: row.try_get("user_uuid")?,
-            user_type: row.try_get("user_type")?,
+            id: row.cell("user_id")?,
+            uuid: row.cell("user_uuid")?,
+            user_type: row.cell("user_type")?,
             user_name: personal.take("user_name").unwrap_or_default(),
-            tenant_id: row.try_get("user_tenant_id")?,
+            tenant_id: row.cell("user_tenant_id")?,
             name: personal.take("name").unwrap_or_default(),
             mobile_number: personal.take("mobile_number").unwrap_or_default(),
             email_id: personal.take("email_id"),
         },
-        gateway_txn_id: row.try_get("gateway_txn_id")?,
-        gateway_payment_mode: row.try_get("gateway_payment_mode")?,
-        gateway_status_code: row.try_get("gateway_status_code")?,
-        gateway_status_msg: row.try_get("gateway_status_msg")?,
-        receipt: row.try_get("receipt")?,
-        payment_id: row.try_get("payment_id")?,
+        gateway_txn_id: row.cell("gateway_txn_id")?,
+        gateway_payment_mode: row.cell("gateway_payment_mode")?,
+        gateway_status_code: row.cell("gateway_status_code")?,
+        gateway_status_msg: row.cell("gateway_status_msg")?,
+        receipt: row.cell("receipt")?,
+        payment_id: row.cell("payment_id")?,
         tax_and_payments: Transaction::tax_and_payments_from_stored(&tax_and_payments),
         additional_details: additional.and_then(|a| serde_json::from_str(&a).ok()),
-        created_by: row.try_get("created_by")?,
-        created_time: row.try_get("created_time")?,
-        last_modified_by: row.try_get("last_modified_by")?,
-        last_modified_time: row.try_get("last_modified_time")?,
-        settled_by: row.try_get("settled_by")?,
-        settled_time: row.try_get("settled_time")?,
-        closed_time: row.try_get("closed_time")?,
-        refund_id: row.try_get("refund_id")?,
+        created_by: row.cell("created_by")?,
+        created_time: row.cell("created_time")?,
+        last_modified_by: row.cell("last_modified_by")?,
+        last_modified_time: row.cell("last_modified_time")?,
+        settled_by: row.cell("settled_by")?,
+        settled_time: row.cell("settled_time")?,
+        closed_time: row.cell("closed_time")?,
+        refund_id: row.cell("refund_id")?,
     })
 }
 
@@ -251,6 +252,22 @@ pub async fn load(
         .bind(txn_id);
     let row = q.build().fetch_optional(&mut *conn).await?;
     Ok(row.as_ref().map(from_row).transpose()?)
+}
+
+/// [`load`] outside any transaction, through the database's own driver unless it is turned
+/// off (`kosh_platform::db::native`): `_update`'s first look at the transaction.
+pub async fn load_outside(db: &Db, txn_id: &str) -> Result<Option<Transaction>, DigitError> {
+    let mut q = SqlBuilder::new("SELECT ");
+    q.push(COLUMNS)
+        .push(" FROM eg_pg_transactions WHERE txn_id = ")
+        .bind(txn_id);
+    match db.read_native(&q).await {
+        Some(rows) => Ok(rows?
+            .first()
+            .map(|row| from_row_with(&pii::vault(), row))
+            .transpose()?),
+        None => load(&mut *db.pool().acquire().await?, txn_id).await,
+    }
 }
 
 /// The gateway's answer as the transaction keeps it.
