@@ -96,14 +96,16 @@ impl Db {
                 .after_connect(sqlite_pragmas)
                 .connect_with(options)
                 .await?;
-            let native =
-                native::NativeReads::sqlite(&path, sqlite_readers(max_connections) as usize)?;
+            let native = native_or_sqlx(native::NativeReads::sqlite(
+                &path,
+                sqlite_readers(max_connections) as usize,
+            ));
             Ok(Db {
                 backend: Backend::Sqlite,
                 read,
                 group: Some(std::sync::Arc::new(group::Group::new(write.clone()))),
                 write,
-                native: Some(std::sync::Arc::new(native)),
+                native,
                 log_sql,
             })
         } else {
@@ -128,13 +130,13 @@ impl Db {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let native = native::NativeReads::postgres(url, cores()).await?;
+            let native = native_or_sqlx(native::NativeReads::postgres(url, cores()).await);
             Ok(Db {
                 backend: Backend::Postgres,
                 read: pool.clone(),
                 write: pool,
                 group: None,
-                native: Some(std::sync::Arc::new(native)),
+                native,
                 log_sql,
             })
         }
@@ -305,6 +307,21 @@ macro_rules! write_tx {
 fn sqlite_readers(max_connections: u32) -> u32 {
     let per_cores = u32::try_from(cores().saturating_mul(2)).unwrap_or(u32::MAX);
     max_connections.min(per_cores).max(2)
+}
+
+/// The native readers, or `None` (the hot reads then go through sqlx, as every other
+/// statement) when they cannot be opened: a URL option only sqlx reads, say. kosh still
+/// serves; the log says why it is slower than it could be.
+fn native_or_sqlx(
+    opened: anyhow::Result<native::NativeReads>,
+) -> Option<std::sync::Arc<native::NativeReads>> {
+    match opened {
+        Ok(native) => Some(std::sync::Arc::new(native)),
+        Err(e) => {
+            tracing::warn!(error = %e, "native reads are off: the hot reads go through sqlx");
+            None
+        }
+    }
 }
 
 /// The machine's cores: native readers kept per database (SQLite reads run on the

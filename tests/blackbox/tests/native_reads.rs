@@ -6,7 +6,8 @@
 //! - every kind of parameter binds (text, integer, a NULL of each), and a `$1` inside
 //!   quotes stays text;
 //! - a statement the database refuses is a 500 in DIGIT's shape without the driver's words;
-//! - with `KOSH_NATIVE_READS=false` the same reads go through sqlx;
+//! - with `KOSH_NATIVE_READS=false`, or a database URL only sqlx can read, the same reads go
+//!   through sqlx;
 //! - on PostgreSQL, reads go on after the server ends the native connections (as a restart
 //!   does).
 
@@ -251,6 +252,26 @@ async fn a_pg_transaction_read_natively_is_the_one_sqlx_reads(backend: Backend) 
             .expect("read")
             .is_none()
     );
+    kosh.stop().await;
+}
+
+/// A URL option that sqlx reads and tokio-postgres does not: kosh still serves, with the
+/// hot reads through sqlx.
+#[tokio::test]
+async fn a_url_the_native_driver_cannot_read_leaves_the_reads_on_sqlx() {
+    let kosh = Kosh::start_with(Backend::Postgres, |s| {
+        s.bill_cache_seconds = 0;
+        let url = s.database_url.take().expect("a PostgreSQL URL");
+        s.database_url = Some(format!("{url}?statement-cache-capacity=50"));
+    })
+    .await;
+    kosh.set_clock(NOW).await;
+    let made = demand_and_bill(&kosh, "NR-7", None, 37.5).await;
+    let q = SqlBuilder::new("SELECT 1 AS one");
+    assert!(kosh.state().db.read_native(&q).await.is_none(), "off");
+    let (status, again) = fetch(&kosh, "NR-7").await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again["Bill"][0], made);
     kosh.stop().await;
 }
 
