@@ -94,7 +94,14 @@ impl PostgresReads {
     ) -> Result<Vec<NativeRow>, DigitError> {
         let at = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
         match self.read_on(at, sql, args).await {
-            Err(e) if ended(&e) => self.read_on(at, sql, args).await,
+            Err(e) if ended(&e) => {
+                // The client may not know yet that its connection is gone (the socket
+                // failed before the connection task ended): open a new one regardless.
+                *self.connections[at]
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = None;
+                self.read_on(at, sql, args).await
+            }
             other => other,
         }
         .map_err(classify)
@@ -155,13 +162,18 @@ impl PostgresReads {
     }
 }
 
-/// Whether the connection under a read has ended: closed, or ended by the server
-/// (57P01, admin_shutdown: a restart or `pg_terminate_backend`).
+/// Whether the connection under a read has ended: closed, its socket failed, or ended by
+/// the server (57P01, admin_shutdown: a restart or `pg_terminate_backend`).
 fn ended(err: &tokio_postgres::Error) -> bool {
-    err.is_closed()
+    socket_gone(err)
         || err
             .as_db_error()
             .is_some_and(|db| db.code().code() == "57P01")
+}
+
+/// Without a server error: a closed connection or a failed socket.
+fn socket_gone(err: &tokio_postgres::Error) -> bool {
+    err.is_closed() || std::error::Error::source(err).is_some_and(|s| s.is::<std::io::Error>())
 }
 
 /// The type sqlx gives each kind of argument (sqlx binds `String` as TEXT, `i64` as INT8).
@@ -208,8 +220,5 @@ fn classify(err: tokio_postgres::Error) -> DigitError {
     let code = err
         .as_db_error()
         .map(|db| super::Code::Postgres(db.code().code().to_string()));
-    // Without a server error: a closed connection or a failed socket is the server gone.
-    let gone = err.is_closed()
-        || std::error::Error::source(&err).is_some_and(|s| s.is::<std::io::Error>());
-    super::classify(code, gone, &err)
+    super::classify(code, socket_gone(&err), &err)
 }
