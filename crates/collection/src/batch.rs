@@ -423,23 +423,13 @@ async fn number_receipts(
     // cities would otherwise lock two counters in opposite orders: a deadlock).
     let mut groups = Vec::with_capacity(wanted.len());
     for ((tenant, id_name), positions) in wanted {
-        let request = IdRequest {
-            id_name: &id_name,
-            tenant_id: &tenant,
-            format: Some(service::DEFAULT_RECEIPT_FORMAT),
-            count: 0,
-        };
-        let counters = kosh_idgen::counters(mdms, &request)?;
+        let counters = kosh_idgen::counters(mdms, &receipts(&tenant, &id_name, 0))?;
         groups.push((counters, tenant, id_name, positions));
     }
     groups.sort();
     for (_, tenant, id_name, positions) in groups {
-        let request = IdRequest {
-            id_name: &id_name,
-            tenant_id: &tenant,
-            format: Some(service::DEFAULT_RECEIPT_FORMAT),
-            count: u32::try_from(positions.len()).unwrap_or(u32::MAX),
-        };
+        let count = u32::try_from(positions.len()).unwrap_or(u32::MAX);
+        let request = receipts(&tenant, &id_name, count);
         let numbers = kosh_idgen::generate(conn, mdms, clock, &request).await?;
         if numbers.len() != positions.len() {
             return Err(DigitError::new(
@@ -467,6 +457,17 @@ async fn number_receipts(
         service::check_books(&p.payment)?;
     }
     Ok(())
+}
+
+/// `count` receipt numbers of `id_name` at `tenant_id`, in DIGIT's default receipt format
+/// when MDMS names none.
+fn receipts<'a>(tenant_id: &'a str, id_name: &'a str, count: u32) -> IdRequest<'a> {
+    IdRequest {
+        id_name,
+        tenant_id,
+        format: Some(service::DEFAULT_RECEIPT_FORMAT),
+        count,
+    }
 }
 
 /// Writes every planned payment: demands and bills, the payments, one chain append per

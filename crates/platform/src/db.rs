@@ -165,6 +165,21 @@ impl Db {
         }
     }
 
+    /// The rows of `q`, read outside any transaction: through the native readers
+    /// ([`Db::read_native`]), or through sqlx's read pool when they are off. The hot reads
+    /// call this and decode [`native::NativeRow`]s either way.
+    pub async fn read_outside(
+        &self,
+        q: &crate::sql::SqlBuilder,
+    ) -> Result<Vec<native::NativeRow>, DigitError> {
+        match self.read_native(q).await {
+            Some(rows) => rows,
+            None => Ok(native::NativeRow::from_any(
+                &q.build().fetch_all(&self.read).await?,
+            )?),
+        }
+    }
+
     /// This database with the hot reads through sqlx, as every other statement
     /// (KOSH_NATIVE_READS=false).
     pub fn without_native_reads(mut self) -> Db {

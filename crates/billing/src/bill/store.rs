@@ -107,10 +107,7 @@ async fn read_joined(conn: &mut AnyConnection, q: &SqlBuilder) -> Result<Vec<Bil
 /// [`read_joined`] outside any transaction, through the database's own driver
 /// (`kosh_platform::db::native`) unless it is turned off: for the hot reads.
 async fn read_joined_outside(db: &Db, q: &SqlBuilder) -> Result<Vec<Bill>, DigitError> {
-    match db.read_native(q).await {
-        Some(rows) => assemble(&rows?),
-        None => read_joined(&mut *db.pool().acquire().await?, q).await,
-    }
+    assemble(&db.read_outside(q).await?)
 }
 
 /// The bills of [`JOINED`] rows, from either driver.
@@ -393,8 +390,7 @@ pub async fn active_for_codes(
     for q in active_queries(tenant_id, business_service, consumer_codes, scope) {
         bills.extend(read_joined(conn, &q).await?);
     }
-    bills.sort_by(|x, y| x.consumer_code.cmp(&y.consumer_code));
-    Ok(bills)
+    Ok(by_consumer_code(bills))
 }
 
 /// [`active_for_codes`] outside any transaction, through the database's own driver: the
@@ -410,8 +406,13 @@ pub async fn active_for_codes_outside(
     for q in active_queries(tenant_id, business_service, consumer_codes, scope) {
         bills.extend(read_joined_outside(db, &q).await?);
     }
+    Ok(by_consumer_code(bills))
+}
+
+/// [`active_for_codes`]'s order: by consumer code.
+fn by_consumer_code(mut bills: Vec<Bill>) -> Vec<Bill> {
     bills.sort_by(|x, y| x.consumer_code.cmp(&y.consumer_code));
-    Ok(bills)
+    bills
 }
 
 /// [`active_for_codes`]'s statements: one per chunk of codes that fits a statement.

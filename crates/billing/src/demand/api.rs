@@ -101,6 +101,12 @@ fn demands_answer(
         .into_response()
 }
 
+/// The request's RequestInfo, the rest dropped: once checked, the demands as sent (hundreds
+/// of kilobytes for a call of 500) go before the transaction, not after the answer.
+fn request_info_only(request: DemandRequest) -> Option<kosh_platform::RequestInfo> {
+    request.request_info
+}
+
 /// (tenant, service, consumer code) of each demand, sorted and without repeats: the order
 /// in which locks are taken.
 fn consumer_keys<'a>(
@@ -257,13 +263,7 @@ async fn create(
     DigitJson(request): DigitJson<DemandRequest>,
 ) -> Result<Response, DigitError> {
     let drafts = input::checked(&request)?;
-    // Only the RequestInfo is needed from here on: the demands as sent (hundreds of kilobytes
-    // for a call of 500) go before the transaction, not after the answer.
-    let DemandRequest {
-        request_info,
-        demands: sent,
-    } = request;
-    drop(sent);
+    let request_info = request_info_only(request);
     let now = clock.now_ms();
     let keys = consumer_keys(drafts.iter().map(|d| {
         (
@@ -337,12 +337,7 @@ async fn update(
     DigitJson(request): DigitJson<DemandRequest>,
 ) -> Result<Response, DigitError> {
     let drafts = input::checked(&request)?;
-    // As in `create`: the demands as sent are not kept through the transaction.
-    let DemandRequest {
-        request_info,
-        demands: sent,
-    } = request;
-    drop(sent);
+    let request_info = request_info_only(request);
     let now = clock.now_ms();
     let (demands, payers) = write_tx!(db, |conn| {
         // Lock the consumer codes the stored demands belong to, then read them again.

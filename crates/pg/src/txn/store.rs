@@ -246,28 +246,27 @@ pub async fn load(
     conn: &mut AnyConnection,
     txn_id: &str,
 ) -> Result<Option<Transaction>, DigitError> {
+    let row = by_id(txn_id).build().fetch_optional(&mut *conn).await?;
+    Ok(row.as_ref().map(from_row).transpose()?)
+}
+
+/// The transaction with this id, whole.
+fn by_id(txn_id: &str) -> SqlBuilder {
     let mut q = SqlBuilder::new("SELECT ");
     q.push(COLUMNS)
         .push(" FROM eg_pg_transactions WHERE txn_id = ")
         .bind(txn_id);
-    let row = q.build().fetch_optional(&mut *conn).await?;
-    Ok(row.as_ref().map(from_row).transpose()?)
+    q
 }
 
 /// [`load`] outside any transaction, through the database's own driver unless it is turned
 /// off (`kosh_platform::db::native`): `_update`'s first look at the transaction.
 pub async fn load_outside(db: &Db, txn_id: &str) -> Result<Option<Transaction>, DigitError> {
-    let mut q = SqlBuilder::new("SELECT ");
-    q.push(COLUMNS)
-        .push(" FROM eg_pg_transactions WHERE txn_id = ")
-        .bind(txn_id);
-    match db.read_native(&q).await {
-        Some(rows) => Ok(rows?
-            .first()
-            .map(|row| from_row_with(&pii::vault(), row))
-            .transpose()?),
-        None => load(&mut *db.pool().acquire().await?, txn_id).await,
-    }
+    let rows = db.read_outside(&by_id(txn_id)).await?;
+    Ok(rows
+        .first()
+        .map(|row| from_row_with(&pii::vault(), row))
+        .transpose()?)
 }
 
 /// The gateway's answer as the transaction keeps it.

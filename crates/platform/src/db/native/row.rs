@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Column, Row};
 
 /// One value of a native row. kosh's portable schema stores only BIGINT/INTEGER and TEXT
 /// (money in paise, times in epoch milliseconds, JSON as text), so these are all a read
@@ -26,6 +26,40 @@ pub struct NativeRow {
 }
 
 impl NativeRow {
+    /// sqlx's rows as native ones: for the reads [`crate::Db::read_outside`] sends through
+    /// sqlx when the native readers are off. A value is read as an integer, else as text,
+    /// else as a boolean (0/1), as the native drivers read them.
+    pub(crate) fn from_any(rows: &[AnyRow]) -> Result<Vec<NativeRow>, sqlx::Error> {
+        let Some(first) = rows.first() else {
+            return Ok(Vec::new());
+        };
+        let names: Arc<[Box<str>]> = first
+            .columns()
+            .iter()
+            .map(|c| Box::from(c.name()))
+            .collect();
+        rows.iter()
+            .map(|row| {
+                let cells = (0..names.len())
+                    .map(|i| {
+                        if let Ok(n) = row.try_get::<Option<i64>, _>(i) {
+                            Ok(n.map_or(Cell::Null, Cell::Int))
+                        } else if let Ok(t) = row.try_get::<Option<String>, _>(i) {
+                            Ok(t.map_or(Cell::Null, Cell::Text))
+                        } else {
+                            let b: Option<bool> = row.try_get(i)?;
+                            Ok(b.map_or(Cell::Null, |b| Cell::Int(b.into())))
+                        }
+                    })
+                    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+                Ok(NativeRow {
+                    names: names.clone(),
+                    cells,
+                })
+            })
+            .collect()
+    }
+
     fn cell_of(&self, column: &str) -> Result<&Cell, sqlx::Error> {
         self.names
             .iter()
